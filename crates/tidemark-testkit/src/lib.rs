@@ -1,0 +1,6 @@
+//! Test helpers shared by Tidemark's suites: real servers on 127.0.0.1 with free ports, the
+//! stock `azure-mobile-apps` server, and fault-injecting proxies. Nothing here reaches any
+//! address but loopback.
+
+pub mod server;
+pub mod stock;

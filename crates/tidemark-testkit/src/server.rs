@@ -1,0 +1,1 @@
+//! In-process and child-process `tidemark-server` instances on loopback for tests.

@@ -1,0 +1,48 @@
+# Shared helpers for Tidemark's scripts (sourced, not run).
+# Why: the run and test commands must work on a fresh Debian machine, so every script installs
+# what it needs the same way, and only when it is missing.
+
+TIDEMARK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export TIDEMARK_ROOT
+
+log() { printf '[tidemark] %s\n' "$*" >&2; }
+die() { printf '[tidemark] error: %s\n' "$*" >&2; exit 1; }
+
+_apt_updated=0
+# ensure_debian_packages PKG...: installs the Debian packages that are not installed yet.
+ensure_debian_packages() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  log "installing Debian packages: ${missing[*]}"
+  if [ "$_apt_updated" -eq 0 ]; then
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq || die "apt-get update failed"
+    _apt_updated=1
+  fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+    || die "could not install ${missing[*]}"
+}
+
+# ensure_rust: the toolchain comes from rustup; this only checks it and says what to do.
+ensure_rust() {
+  if ! command -v cargo >/dev/null 2>&1; then
+    [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+  command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust with rustup (https://rustup.rs) and retry"
+}
+
+# ensure_build_tools: what the bundled SQLite and the TLS stack need to compile.
+ensure_build_tools() {
+  local need=()
+  command -v cc >/dev/null 2>&1 || need+=(build-essential)
+  command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+  [ ${#need[@]} -eq 0 ] || ensure_debian_packages "${need[@]}"
+}
+
+# The cache directory for things kept between runs outside the clone (npm installs, etc.).
+TIDEMARK_CACHE_DIR="${TIDEMARK_CACHE_DIR:-$HOME/.cache/tidemark}"
+export TIDEMARK_CACHE_DIR
