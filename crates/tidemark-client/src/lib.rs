@@ -1,1 +1,67 @@
-//! placeholder
+//! The Tidemark offline sync engine: a local SQLite store with an operation queue, push, pull,
+//! purge and conflict handling, speaking the Azure Mobile Apps table protocol (see
+//! `shared/spec/sync.md`, which every behaviour here implements). It knows nothing about todos
+//! or the UI.
+//!
+//! # The API in one screen
+//! ```text
+//! SyncContext::open(path, Vec<TableDefinition>, RemoteConfig) -> Result<SyncContext>
+//!   .table("todoitem") -> Result<SyncTable>        local table defined at open
+//!   .push() / .push_with_cancel(&CancelToken) -> PushResult {status: PushStatus, errors, pushed}
+//!   .pending_operations() -> Result<u64>           the badge number
+//!   .operations() -> Result<Vec<Operation>>        the queue, in order
+//!   .errors() -> Result<Vec<OperationError>>       refused operations with the server's item
+//!   .cancel_and_take_server_item(&err)             resolution: server wins
+//!   .cancel_and_discard_item(&err)                 resolution: drop local change and row
+//!   .update_operation(&err, item)                  resolution: edit (item carries server version)
+//!   .set_conflict_handler(Arc<dyn ConflictHandler>) consulted per refused op during push
+//!   .set_remote(RemoteConfig) / .remote_config()   change server at runtime
+//!   .subscribe() -> watch::Receiver<SyncStatus>    {pending, syncing, last_sync, last_error, connectivity}
+//!   .remote_table("todoitem") -> RemoteTable       online-only access
+//!   .close().await
+//! SyncTable
+//!   .insert(Item) / .update(Item) -> Result<Item>  one transaction with its queue entry
+//!   .delete(id) / .lookup(id) / .query(&Query) / .count(&Query)
+//!   .pull(Option<query_id>, &Query) -> Result<PullResult {received, requests, upserted, deleted, skipped_pending}>
+//!   .purge(Option<query_id>, &Query, force) -> Result<u64>
+//! Query::new().filter(prop("complete").equals(false)).order_by("text").skip(10).take(20)
+//!   (filters are `tidemark_protocol::odata::Expr`; build them with `odata::builder::{prop, lit}`)
+//! TableDefinition::new("todoitem").column("text", ColumnType::Text).column("complete", ColumnType::Boolean)
+//! Item = serde_json::Map<String, Value>; errors are ClientError (thiserror), see its variants.
+//! ```
+//!
+//! # Guarantees
+//! - Every local write is one SQLite transaction with its queue entry; every push result is
+//!   written with the operation's removal in one transaction; every pulled page is written with
+//!   its delta token in one transaction. A killed process loses nothing and skips nothing.
+//! - A retry after a lost response neither duplicates nor conflicts with itself, and an edit
+//!   made while its operation is in flight is never overwritten by the push result.
+
+mod conflict;
+mod context;
+mod error;
+mod pull;
+mod purge;
+mod push;
+mod query;
+mod queue;
+mod remote;
+mod resolve;
+mod schema;
+mod status;
+mod store;
+mod table;
+
+pub use conflict::{ClientWins, ConflictHandler, ConflictResolution, RecordErrors, ServerWins};
+pub use context::SyncContext;
+pub use error::{ClientError, Result};
+pub use pull::PullResult;
+pub use push::{PushResult, PushStatus};
+pub use query::Query;
+pub use queue::{Operation, OperationError, OperationKind, OperationState};
+pub use remote::{QueryPage, RemoteClient, RemoteConfig, RemoteTable};
+pub use schema::{Column, ColumnType, Item, TableDefinition};
+pub use status::{CancelToken, Connectivity, SyncStatus};
+pub use store::LocalStore;
+/// The protocol crate, re-exported so that callers build filters with the same types.
+pub use tidemark_protocol;

@@ -1,1 +1,114 @@
-fn main() {}
+//! The `tidemark-server` binary: flags and environment in, a running server out.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Parser;
+use tidemark_server::{ServerConfig, SqliteTableStore};
+
+/// Tidemark sync server: serves the Azure Mobile Apps table protocol (ZUMO-API-VERSION 2.0.0)
+/// on an embedded SQLite database.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on; use port 0 for any free port (the chosen address is printed).
+    #[arg(long, env = "TIDEMARK_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+
+    /// SQLite database file; created if missing, its schema migrated at start.
+    #[arg(long, env = "TIDEMARK_DB", default_value = "./tidemark-server.db")]
+    db: PathBuf,
+
+    /// A table to serve (repeatable; the environment variable takes a comma-separated list).
+    /// Names are identifiers (letters, digits, underscore); URLs match them case-insensitively,
+    /// and any other table name answers 404.
+    #[arg(
+        long = "table",
+        env = "TIDEMARK_TABLES",
+        value_delimiter = ',',
+        default_value = "todoitem"
+    )]
+    tables: Vec<String>,
+
+    /// Application key; when set, every request must send it in X-ZUMO-APPLICATION (else 401).
+    #[arg(long, env = "TIDEMARK_APP_KEY", hide_env_values = true)]
+    app_key: Option<String>,
+
+    /// Largest request body accepted, in bytes; larger bodies are answered 413.
+    #[arg(long, env = "TIDEMARK_MAX_BODY", default_value_t = 1024 * 1024)]
+    max_body: usize,
+
+    /// Log level: error, warn, info (one line per request), debug or trace.
+    #[arg(long, env = "TIDEMARK_LOG_LEVEL", default_value = "info")]
+    log_level: log::LevelFilter,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    env_logger::Builder::new()
+        .filter_level(args.log_level)
+        .format_timestamp_millis()
+        .init();
+    let config = ServerConfig {
+        tables: args.tables.clone(),
+        app_key: args.app_key.clone(),
+        max_body_bytes: args.max_body,
+        ..ServerConfig::default()
+    };
+    config.validate().context("invalid configuration")?;
+    let store = SqliteTableStore::open(&args.db)
+        .with_context(|| format!("cannot open database {}", args.db.display()))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let address = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+    // Tests that start us on port 0 read this line to learn the port; flush it right away.
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "tidemark-server listening on http://{address}")
+        .and_then(|()| stdout.flush())
+        .context("cannot write to stdout")?;
+    log::info!(
+        "serving tables [{}] from {}",
+        config.tables.join(", "),
+        args.db.display()
+    );
+    tidemark_server::serve(listener, store, config, shutdown_signal())
+        .await
+        .context("server failed")?;
+    log::info!("stopped");
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM; if a handler cannot be installed, that signal is ignored.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            log::error!("cannot listen for SIGINT: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                log::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    log::info!("shutting down: finishing in-flight requests");
+}

@@ -2,5 +2,6 @@
 //! stock `azure-mobile-apps` server, and fault-injecting proxies. Nothing here reaches any
 //! address but loopback.
 
+pub mod proxy;
 pub mod server;
 pub mod stock;

@@ -1,0 +1,305 @@
+//! `SyncContext`: the engine's entry point. It owns the local store, the remote client (which
+//! the app may swap at runtime), the conflict handler and the status channel, and serialises
+//! push, pull and purge so that they never interleave.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use chrono::Utc;
+use tokio::sync::{Mutex, MutexGuard, watch};
+
+use crate::conflict::{ConflictHandler, RecordErrors};
+use crate::error::{ClientError, Result};
+use crate::push::{self, PushResult};
+use crate::queue::{Operation, OperationError};
+use crate::remote::{RemoteClient, RemoteConfig, RemoteTable};
+use crate::resolve;
+use crate::schema::{Item, TableDefinition};
+use crate::status::{CancelToken, Connectivity, SyncStatus};
+use crate::store::{LocalStore, ops};
+use crate::table::SyncTable;
+
+/// The sync engine over one local store and one server.
+#[derive(Clone)]
+pub struct SyncContext {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: LocalStore,
+    pub(crate) tables: HashMap<String, Arc<TableDefinition>>,
+    remote: RwLock<Arc<RemoteClient>>,
+    handler: RwLock<Arc<dyn ConflictHandler>>,
+    status: watch::Sender<SyncStatus>,
+    sync_lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for SyncContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncContext")
+            .field("store", &self.inner.store)
+            .field("tables", &self.inner.tables.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl SyncContext {
+    /// Opens the store at `path` with these user tables, talking to the server in `remote`.
+    /// Works offline: the server is not contacted until a push or pull.
+    pub async fn open(
+        path: impl AsRef<Path>,
+        tables: Vec<TableDefinition>,
+        remote: RemoteConfig,
+    ) -> Result<Self> {
+        let mut by_name = HashMap::new();
+        for t in &tables {
+            if by_name
+                .insert(t.name.clone(), Arc::new(t.clone()))
+                .is_some()
+            {
+                return Err(ClientError::invalid(format!(
+                    "table '{}' is defined twice",
+                    t.name
+                )));
+            }
+        }
+        let store = LocalStore::open(path, &tables).await?;
+        let client = RemoteClient::new(remote)?;
+        let pending = store.call(|c| ops::count(c)).await?;
+        let (status, _) = watch::channel(SyncStatus {
+            pending,
+            ..SyncStatus::default()
+        });
+        log::info!(
+            "opened local store {} ({pending} pending operation(s))",
+            store.path().display()
+        );
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                tables: by_name,
+                remote: RwLock::new(client),
+                handler: RwLock::new(Arc::new(RecordErrors)),
+                status,
+                sync_lock: Mutex::new(()),
+            }),
+        })
+    }
+
+    /// The local table `name` (defined at open).
+    pub fn table(&self, name: &str) -> Result<SyncTable> {
+        let def = self.definition(name)?;
+        Ok(SyncTable::new(self.clone(), def))
+    }
+
+    /// The server table `name`, for online-only use.
+    pub fn remote_table(&self, name: &str) -> RemoteTable {
+        self.remote().table(name)
+    }
+
+    /// The file of the local store.
+    pub fn store_path(&self) -> &Path {
+        self.inner.store.path()
+    }
+
+    /// The current remote config.
+    pub fn remote_config(&self) -> RemoteConfig {
+        self.remote().config().clone()
+    }
+
+    /// Switches to another server or key (the settings screen); later pushes and pulls use it.
+    /// A push already running finishes with the old one.
+    pub fn set_remote(&self, config: RemoteConfig) -> Result<()> {
+        let client = RemoteClient::new(config)?;
+        if let Ok(mut r) = self.inner.remote.write() {
+            *r = client;
+        }
+        self.inner
+            .status
+            .send_modify(|s| s.connectivity = Connectivity::Unknown);
+        Ok(())
+    }
+
+    /// Sets the handler consulted for each refused operation during a push.
+    pub fn set_conflict_handler(&self, handler: Arc<dyn ConflictHandler>) {
+        if let Ok(mut h) = self.inner.handler.write() {
+            *h = handler;
+        }
+    }
+
+    /// A receiver of status snapshots (pending count, syncing, last sync, last error, online).
+    pub fn subscribe(&self) -> watch::Receiver<SyncStatus> {
+        self.inner.status.subscribe()
+    }
+
+    /// The current status snapshot.
+    pub fn status(&self) -> SyncStatus {
+        self.inner.status.borrow().clone()
+    }
+
+    /// How many operations are queued (the badge number).
+    pub async fn pending_operations(&self) -> Result<u64> {
+        let n = self.inner.store.call(|c| ops::count(c)).await?;
+        self.set_pending(n);
+        Ok(n)
+    }
+
+    /// The queued operations, in queue order.
+    pub async fn operations(&self) -> Result<Vec<Operation>> {
+        self.inner.store.call(|c| ops::list(c)).await
+    }
+
+    /// The errors recorded for failed operations, oldest first.
+    pub async fn errors(&self) -> Result<Vec<OperationError>> {
+        self.inner.store.call(|c| ops::errors(c)).await
+    }
+
+    /// Pushes every queued operation in order. See [`PushResult`] for how it ends.
+    pub async fn push(&self) -> PushResult {
+        self.push_with_cancel(&CancelToken::new()).await
+    }
+
+    /// Like [`SyncContext::push`], stopping early when `cancel` is cancelled.
+    pub async fn push_with_cancel(&self, cancel: &CancelToken) -> PushResult {
+        let guard = self.inner.sync_lock.lock().await;
+        self.push_locked(&guard, cancel).await
+    }
+
+    /// Resolution: drop the operation and keep the server's item locally (fetched when the
+    /// error did not carry it; removed locally when the server no longer has it).
+    pub async fn cancel_and_take_server_item(&self, error: &OperationError) -> Result<()> {
+        let _guard = self.inner.sync_lock.lock().await;
+        let def = self.definition(&error.table)?;
+        let server_item = match &error.server_item {
+            Some(item) => Some(item.clone()),
+            None => match self
+                .remote()
+                .table(&error.table)
+                .lookup(&error.item_id)
+                .await
+            {
+                Ok(item) => Some(item),
+                Err(ClientError::Http { status: 404, .. }) => None,
+                Err(e) => return Err(e),
+            },
+        };
+        let (id, version) = (error.operation_id.clone(), error.operation_version);
+        let pending = self
+            .inner
+            .store
+            .call(move |c| resolve::take_server_item(c, &def, &id, version, server_item.as_ref()))
+            .await?;
+        self.set_pending(pending);
+        Ok(())
+    }
+
+    /// Resolution: drop the operation and the local item.
+    pub async fn cancel_and_discard_item(&self, error: &OperationError) -> Result<()> {
+        let _guard = self.inner.sync_lock.lock().await;
+        let def = self.definition(&error.table)?;
+        let (id, version) = (error.operation_id.clone(), error.operation_version);
+        let pending = self
+            .inner
+            .store
+            .call(move |c| resolve::discard_local(c, &def, &id, version))
+            .await?;
+        self.set_pending(pending);
+        Ok(())
+    }
+
+    /// Resolution: replace the operation's item (e.g. a merge carrying the server's `version`)
+    /// and queue it again for the next push.
+    pub async fn update_operation(&self, error: &OperationError, item: Item) -> Result<()> {
+        let _guard = self.inner.sync_lock.lock().await;
+        let def = self.definition(&error.table)?;
+        let error = error.clone();
+        self.inner
+            .store
+            .call(move |c| resolve::update_operation(c, &def, &error, &item))
+            .await
+    }
+
+    /// Closes the local store after the work already queued; the context is unusable after.
+    pub async fn close(&self) {
+        self.inner.store.close().await;
+    }
+
+    pub(crate) fn definition(&self, name: &str) -> Result<Arc<TableDefinition>> {
+        self.inner
+            .tables
+            .get(name)
+            .cloned()
+            .ok_or_else(|| ClientError::UnknownTable(name.to_string()))
+    }
+
+    pub(crate) fn remote(&self) -> Arc<RemoteClient> {
+        match self.inner.remote.read() {
+            Ok(r) => Arc::clone(&r),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    pub(crate) fn handler(&self) -> Arc<dyn ConflictHandler> {
+        match self.inner.handler.read() {
+            Ok(h) => Arc::clone(&h),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    pub(crate) async fn sync_lock(&self) -> MutexGuard<'_, ()> {
+        self.inner.sync_lock.lock().await
+    }
+
+    /// Push while already holding the sync lock (pull pushes first).
+    pub(crate) async fn push_locked(
+        &self,
+        _guard: &MutexGuard<'_, ()>,
+        cancel: &CancelToken,
+    ) -> PushResult {
+        self.set_syncing(true);
+        let result = push::run(self, cancel).await;
+        self.finish_sync(if result.is_success() {
+            Ok(())
+        } else {
+            Err(result.to_string())
+        });
+        if let Ok(n) = self.inner.store.call(|c| ops::count(c)).await {
+            self.set_pending(n);
+        }
+        result
+    }
+
+    pub(crate) fn set_pending(&self, pending: u64) {
+        self.inner.status.send_if_modified(|s| {
+            let changed = s.pending != pending;
+            s.pending = pending;
+            changed
+        });
+    }
+
+    pub(crate) fn set_syncing(&self, syncing: bool) {
+        self.inner.status.send_modify(|s| s.syncing = syncing);
+    }
+
+    pub(crate) fn set_connectivity(&self, connectivity: Connectivity) {
+        self.inner.status.send_if_modified(|s| {
+            let changed = s.connectivity != connectivity;
+            s.connectivity = connectivity;
+            changed
+        });
+    }
+
+    pub(crate) fn finish_sync(&self, outcome: std::result::Result<(), String>) {
+        self.inner.status.send_modify(|s| {
+            s.syncing = false;
+            match outcome {
+                Ok(()) => {
+                    s.last_sync = Some(Utc::now());
+                    s.last_error = None;
+                }
+                Err(e) => s.last_error = Some(e),
+            }
+        });
+    }
+}

@@ -1,0 +1,144 @@
+//! The engine's one error type. Variants are shaped for the app and the CLI to map to messages:
+//! each says which kind of trouble it is (store, network, auth, input, queue rules...).
+
+use std::path::PathBuf;
+
+use crate::push::PushResult;
+
+/// Everything that can go wrong in the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The local SQLite store failed (I/O, disk full, locked too long...).
+    #[error("local store {path}: {message}")]
+    Store {
+        /// The store's file.
+        path: PathBuf,
+        /// What SQLite said.
+        message: String,
+    },
+    /// The local store file is not a database or is damaged; it was left untouched.
+    #[error("local store {path} is corrupt or not a Tidemark database: {message}")]
+    CorruptStore {
+        /// The store's file.
+        path: PathBuf,
+        /// What SQLite said.
+        message: String,
+    },
+    /// The local store was written by a newer version of the engine; it was left untouched.
+    #[error(
+        "local store {path} has schema version {found}, newer than the {supported} this version understands; update the app"
+    )]
+    NewerSchema {
+        /// The store's file.
+        path: PathBuf,
+        /// The schema version found in the file.
+        found: i64,
+        /// The newest schema version this build knows.
+        supported: i64,
+    },
+    /// The server could not be reached (refused, timed out, DNS, TLS, invalid URL...).
+    #[error("network: {message}")]
+    Network {
+        /// What went wrong.
+        message: String,
+    },
+    /// The server answered 401: the application key or user token is missing or wrong.
+    #[error("not authorised by the server (401): {body}")]
+    Auth {
+        /// The raw response body.
+        body: String,
+    },
+    /// The server answered with an error status other than 401.
+    #[error("server answered {status}: {body}")]
+    Http {
+        /// The HTTP status code.
+        status: u16,
+        /// The raw response body.
+        body: String,
+    },
+    /// The server's answer could not be understood.
+    #[error("unexpected server response: {message}")]
+    Protocol {
+        /// What was wrong with it.
+        message: String,
+    },
+    /// An argument or an item is not acceptable (bad id, wrong type for a column, bad query...).
+    #[error("invalid input: {message}")]
+    InvalidInput {
+        /// What is wrong.
+        message: String,
+    },
+    /// No item with this id in the local table.
+    #[error("no item '{id}' in table '{table}'")]
+    NotFound {
+        /// The table.
+        table: String,
+        /// The id.
+        id: String,
+    },
+    /// An item with this id already exists locally (insert).
+    #[error("an item '{id}' already exists in table '{table}'")]
+    AlreadyExists {
+        /// The table.
+        table: String,
+        /// The id.
+        id: String,
+    },
+    /// The table was not defined when the context was opened.
+    #[error("table '{0}' is not defined in this store")]
+    UnknownTable(String),
+    /// The write breaks the operation queue's collapse rules (e.g. an update after a delete).
+    #[error("{message}")]
+    QueueConflict {
+        /// What happened and what to do.
+        message: String,
+    },
+    /// A resolution was asked for an operation that changed (or vanished) since its error was read.
+    #[error("operation {operation_id} changed since its error was reported; read the errors again")]
+    OperationChanged {
+        /// The operation.
+        operation_id: String,
+    },
+    /// Purge refused because the table has operations waiting to be pushed.
+    #[error("table '{table}' has {pending} pending operation(s); push first or purge with force")]
+    PendingOperations {
+        /// The table.
+        table: String,
+        /// How many operations are queued for it.
+        pending: u64,
+    },
+    /// The push that a pull starts with did not complete, so the pull did not run.
+    #[error("pull stopped because the push before it did not complete: {0}")]
+    PushFailed(Box<PushResult>),
+    /// The operation was cancelled through its [`crate::CancelToken`].
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl ClientError {
+    /// True for failures where retrying later, once the network is back, may succeed.
+    pub fn is_network(&self) -> bool {
+        matches!(self, ClientError::Network { .. })
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        ClientError::InvalidInput {
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn network(message: impl Into<String>) -> Self {
+        ClientError::Network {
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn protocol(message: impl Into<String>) -> Self {
+        ClientError::Protocol {
+            message: message.into(),
+        }
+    }
+}
+
+/// The engine's result type.
+pub type Result<T, E = ClientError> = std::result::Result<T, E>;

@@ -1,0 +1,309 @@
+//! Pull: page server rows into a local table. With a query id the pull is incremental: it asks
+//! for rows changed since the saved delta token, ordered by `updatedAt, id`, and saves the new
+//! token in the same transaction as each page's rows, so a crash mid-pull resumes where the
+//! last committed page ended and never skips a row.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tidemark_protocol::date;
+use tidemark_protocol::odata::builder::prop;
+use tidemark_protocol::odata::{Direction, Expr, OrderBy, TableQuery};
+use tidemark_protocol::system;
+
+use crate::context::SyncContext;
+use crate::error::{ClientError, Result};
+use crate::query::Query;
+use crate::schema::{Item, TableDefinition};
+use crate::status::{CancelToken, Connectivity};
+use crate::store::{ops, rows};
+
+/// What a pull did; tests and the CLI read the counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PullResult {
+    /// Rows the server sent.
+    pub received: u64,
+    /// HTTP requests made for the pages.
+    pub requests: u64,
+    /// Local rows inserted or overwritten.
+    pub upserted: u64,
+    /// Local rows removed because the server marked them deleted.
+    pub deleted: u64,
+    /// Rows left alone because a local operation for them is queued.
+    pub skipped_pending: u64,
+}
+
+/// The `__config` key of a query id's delta token.
+pub(crate) fn token_key(table: &str, query_id: &str) -> String {
+    format!("deltaToken|{table}|{query_id}")
+}
+
+/// The prefix of every delta token of a table.
+pub(crate) fn token_prefix(table: &str) -> String {
+    format!("deltaToken|{table}|")
+}
+
+/// Query ids are 1–255 characters without `|` (the token key's separator).
+pub(crate) fn validate_query_id(query_id: &str) -> Result<()> {
+    let n = query_id.chars().count();
+    if n == 0 || n > 255 || query_id.contains('|') {
+        return Err(ClientError::invalid(format!(
+            "query id '{query_id}' must be 1 to 255 characters without '|'"
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) async fn run(
+    ctx: &SyncContext,
+    def: &Arc<TableDefinition>,
+    query_id: Option<&str>,
+    query: &Query,
+    cancel: &CancelToken,
+) -> Result<PullResult> {
+    if !query.select.is_empty() {
+        return Err(ClientError::invalid(
+            "a pull cannot use select: rows are kept whole",
+        ));
+    }
+    if let Some(qid) = query_id {
+        validate_query_id(qid)?;
+        if !query.order_by.is_empty() || query.skip.is_some() || query.take.is_some() {
+            return Err(ClientError::invalid(
+                "an incremental pull (with a query id) orders and pages by itself: drop order_by, skip and take",
+            ));
+        }
+    }
+    let guard = ctx.sync_lock().await;
+    let table = def.name.clone();
+    let pending = ctx
+        .inner
+        .store
+        .call(move |c| ops::count_for_table(c, &table))
+        .await?;
+    if pending > 0 {
+        let pushed = ctx.push_locked(&guard, cancel).await;
+        if !pushed.is_success() {
+            return Err(ClientError::PushFailed(Box::new(pushed)));
+        }
+    }
+    ctx.set_syncing(true);
+    let outcome = pull_pages(ctx, def, query_id, query, cancel).await;
+    match &outcome {
+        Ok(r) => {
+            log::info!(
+                "pulled {} row(s) of '{}' in {} request(s)",
+                r.received,
+                def.name,
+                r.requests
+            );
+            ctx.finish_sync(Ok(()));
+        }
+        Err(e) => {
+            if e.is_network() {
+                ctx.set_connectivity(Connectivity::Offline);
+            }
+            ctx.finish_sync(Err(e.to_string()));
+        }
+    }
+    outcome
+}
+
+async fn pull_pages(
+    ctx: &SyncContext,
+    def: &Arc<TableDefinition>,
+    query_id: Option<&str>,
+    query: &Query,
+    cancel: &CancelToken,
+) -> Result<PullResult> {
+    let remote = ctx.remote();
+    let caps = remote.capabilities().await?;
+    ctx.set_connectivity(Connectivity::Online);
+    let config = remote.config();
+    // Our server (it answers /$capabilities) takes larger pages and has a strict change clock.
+    let ours = caps.is_some();
+    let page_size = match &caps {
+        Some(c) if c.max_top > 0 => config.large_page_size.min(c.max_top),
+        Some(_) => config.large_page_size,
+        None => config.page_size,
+    }
+    .max(1);
+    let table = remote.table(&def.name);
+    let mut result = PullResult::default();
+    match query_id {
+        Some(qid) => {
+            let key = token_key(&def.name, qid);
+            let k = key.clone();
+            let saved = ctx
+                .inner
+                .store
+                .call(move |c| ops::config_get(c, &k))
+                .await?;
+            let mut token: Option<DateTime<Utc>> =
+                saved.as_deref().and_then(|t| match date::parse_date(t) {
+                    Ok(d) => Some(d),
+                    Err(_) => {
+                        log::warn!("delta token '{t}' of {key} is unreadable; pulling everything");
+                        None
+                    }
+                });
+            // Rows already received that share the token's updatedAt (stock servers' ties).
+            let mut skip = 0u64;
+            loop {
+                check(cancel)?;
+                let mut filter: Option<Expr> = query.filter.clone();
+                if let Some(t) = token {
+                    let since =
+                        Expr::Literal(tidemark_protocol::Literal::DateTimeOffset(t.fixed_offset()));
+                    // Our clock is strictly increasing per table, so `gt` never misses a row and
+                    // does not send the last row again; stock servers need `ge` for their ties.
+                    let cond = if ours {
+                        prop(system::UPDATED_AT).gt(since)
+                    } else {
+                        prop(system::UPDATED_AT).ge(since)
+                    };
+                    filter = Some(match filter {
+                        Some(f) => f.and(cond),
+                        None => cond,
+                    });
+                }
+                let tq = TableQuery {
+                    filter,
+                    orderby: vec![
+                        OrderBy {
+                            expr: prop(system::UPDATED_AT),
+                            direction: Direction::Asc,
+                        },
+                        OrderBy {
+                            expr: prop(system::ID),
+                            direction: Direction::Asc,
+                        },
+                    ],
+                    top: Some(page_size),
+                    skip: (skip > 0).then_some(skip),
+                    include_deleted: true,
+                    ..TableQuery::default()
+                };
+                let page = table.query(&tq).await?;
+                result.requests += 1;
+                let n = page.items.len() as u64;
+                result.received += n;
+                let newest = page.items.iter().filter_map(updated_at).max();
+                if let Some(newest) = newest {
+                    let ties = page
+                        .items
+                        .iter()
+                        .filter(|i| updated_at(i) == Some(newest))
+                        .count() as u64;
+                    if Some(newest) == token {
+                        skip += n;
+                    } else {
+                        skip = if ours { 0 } else { ties };
+                        token = Some(newest);
+                    }
+                }
+                let saved_token = token.map(|t| date::format_date(&t));
+                apply_page(
+                    ctx,
+                    def,
+                    page.items,
+                    Some((key.clone(), saved_token)),
+                    &mut result,
+                )
+                .await?;
+                if n < page_size {
+                    break;
+                }
+            }
+        }
+        None => {
+            let start = query.skip.unwrap_or(0);
+            let mut fetched = 0u64;
+            loop {
+                check(cancel)?;
+                let top = match query.take {
+                    Some(take) if take <= fetched => break,
+                    Some(take) => (take - fetched).min(page_size),
+                    None => page_size,
+                };
+                let tq = TableQuery {
+                    filter: query.filter.clone(),
+                    orderby: query.order_by.clone(),
+                    top: Some(top),
+                    skip: Some(start + fetched),
+                    include_deleted: true,
+                    ..TableQuery::default()
+                };
+                let page = table.query(&tq).await?;
+                result.requests += 1;
+                let n = page.items.len() as u64;
+                result.received += n;
+                fetched += n;
+                apply_page(ctx, def, page.items, None, &mut result).await?;
+                if n < top {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(result)
+}
+
+fn check(cancel: &CancelToken) -> Result<()> {
+    if cancel.is_cancelled() {
+        Err(ClientError::Cancelled)
+    } else {
+        Ok(())
+    }
+}
+
+fn updated_at(item: &Item) -> Option<DateTime<Utc>> {
+    item.get(system::UPDATED_AT)
+        .and_then(Value::as_str)
+        .and_then(|s| date::parse_date(s).ok())
+}
+
+/// Writes one page and its delta token in one transaction. Deleted rows go; rows with a
+/// queued local operation are left alone (the local change wins until pushed).
+async fn apply_page(
+    ctx: &SyncContext,
+    def: &Arc<TableDefinition>,
+    items: Vec<Item>,
+    token: Option<(String, Option<String>)>,
+    result: &mut PullResult,
+) -> Result<()> {
+    let def = Arc::clone(def);
+    let (upserted, deleted, skipped) = ctx
+        .inner
+        .store
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            let (mut upserted, mut deleted, mut skipped) = (0u64, 0u64, 0u64);
+            for item in &items {
+                let Some(Value::String(id)) = item.get(system::ID) else {
+                    continue;
+                };
+                if ops::for_item(&tx, &def.name, id)?.is_some() {
+                    skipped += 1;
+                } else if crate::resolve::is_deleted(item) {
+                    if rows::delete(&tx, &def, id)? {
+                        deleted += 1;
+                    }
+                } else {
+                    rows::upsert(&tx, &def, item, true)?;
+                    upserted += 1;
+                }
+            }
+            if let Some((key, Some(value))) = &token {
+                ops::config_set(&tx, key, value)?;
+            }
+            tx.commit()?;
+            Ok((upserted, deleted, skipped))
+        })
+        .await?;
+    result.upserted += upserted;
+    result.deleted += deleted;
+    result.skipped_pending += skipped;
+    Ok(())
+}

@@ -1,0 +1,214 @@
+//! The local SQLite store: one connection, owned by one dedicated thread, that runs closures
+//! sent to it over a channel. Every other module reaches SQLite through [`LocalStore::call`],
+//! and every SQL string lives in this module's files.
+//!
+//! Why a thread rather than a mutex: jobs run strictly in the order they were sent, and a slow
+//! transaction never blocks a tokio worker.
+
+mod migrations;
+pub(crate) mod ops;
+pub(crate) mod rows;
+mod sql_query;
+pub(crate) mod values;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+use tokio::sync::oneshot;
+
+use crate::error::{ClientError, Result};
+use crate::schema::TableDefinition;
+
+/// How long a statement waits for a lock held by another connection (e.g. a CLI next to the app).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// The local SQLite store: user tables plus `__operations`, `__errors` and `__config`.
+#[derive(Clone)]
+pub struct LocalStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    sender: Mutex<Option<mpsc::Sender<Job>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for LocalStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalStore")
+            .field("path", &self.inner.path)
+            .finish()
+    }
+}
+
+impl LocalStore {
+    /// Opens (or creates) the store at `path`, migrates its system tables and creates or
+    /// widens the user tables. A corrupt file or a newer schema is an error; nothing is reset.
+    pub async fn open(path: impl AsRef<Path>, tables: &[TableDefinition]) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        for t in tables {
+            t.validate()?;
+        }
+        let tables = tables.to_vec();
+        let (ready_tx, ready_rx) = oneshot::channel::<Result<()>>();
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let thread_path = path.clone();
+        let thread = std::thread::Builder::new()
+            .name("tidemark-store".into())
+            .spawn(move || {
+                let mut conn = match open_connection(&thread_path, &tables) {
+                    Ok(conn) => {
+                        let _ = ready_tx.send(Ok(()));
+                        conn
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                // Runs until every sender is gone, then the connection closes with the thread.
+                while let Ok(job) = receiver.recv() {
+                    job(&mut conn);
+                }
+            })
+            .map_err(|e| ClientError::Store {
+                path: path.clone(),
+                message: format!("cannot start the store thread: {e}"),
+            })?;
+        let opened = ready_rx.await.map_err(|_| ClientError::Store {
+            path: path.clone(),
+            message: "the store thread stopped while opening".into(),
+        });
+        match opened.and_then(|r| r) {
+            Ok(()) => Ok(Self {
+                inner: Arc::new(Inner {
+                    path,
+                    sender: Mutex::new(Some(sender)),
+                    thread: Mutex::new(Some(thread)),
+                }),
+            }),
+            Err(e) => {
+                let _ = thread.join();
+                Err(e)
+            }
+        }
+    }
+
+    /// The file this store lives in.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on the store's connection and returns its result. Errors from SQLite are
+    /// reported with the store's path.
+    pub(crate) async fn call<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let _ = tx.send(f(conn));
+        });
+        let sent = match self.inner.sender.lock() {
+            Ok(guard) => guard.as_ref().map(|s| s.send(job).is_ok()).unwrap_or(false),
+            Err(_) => false,
+        };
+        if !sent {
+            return Err(self.closed());
+        }
+        match rx.await {
+            Ok(result) => result.map_err(|e| self.with_path(e)),
+            Err(_) => Err(self.closed()),
+        }
+    }
+
+    /// Closes the connection after the jobs already sent, and waits for it to be closed.
+    pub async fn close(&self) {
+        let sender = self.inner.sender.lock().ok().and_then(|mut s| s.take());
+        drop(sender);
+        let thread = self.inner.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+
+    fn closed(&self) -> ClientError {
+        ClientError::Store {
+            path: self.inner.path.clone(),
+            message: "the store is closed".into(),
+        }
+    }
+
+    fn with_path(&self, e: ClientError) -> ClientError {
+        match e {
+            ClientError::Store { path, message } if path.as_os_str().is_empty() => {
+                ClientError::Store {
+                    path: self.inner.path.clone(),
+                    message,
+                }
+            }
+            other => other,
+        }
+    }
+}
+
+impl From<rusqlite::Error> for ClientError {
+    fn from(e: rusqlite::Error) -> Self {
+        // The path is filled in by `LocalStore::call`, which knows it.
+        ClientError::Store {
+            path: PathBuf::new(),
+            message: e.to_string(),
+        }
+    }
+}
+
+fn open_connection(path: &Path, tables: &[TableDefinition]) -> Result<Connection> {
+    let store_err = |e: rusqlite::Error| classify(path, e);
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI,
+    )
+    .map_err(store_err)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(store_err)?;
+    // The first real read: a file that is not a database fails here, before anything is written.
+    migrations::check_readable(&conn).map_err(store_err)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(store_err)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(store_err)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(store_err)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    migrations::migrate(&conn, path)?;
+    rows::ensure_tables(&conn, tables).map_err(store_err)?;
+    Ok(conn)
+}
+
+/// Tells a damaged or foreign file apart from an ordinary failure such as a locked file.
+fn classify(path: &Path, e: rusqlite::Error) -> ClientError {
+    let corrupt = matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::NotADatabase) | Some(ErrorCode::DatabaseCorrupt)
+    );
+    if corrupt {
+        ClientError::CorruptStore {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        }
+    } else {
+        ClientError::Store {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        }
+    }
+}

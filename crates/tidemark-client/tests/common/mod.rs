@@ -1,0 +1,150 @@
+//! Helpers of the engine suite: devices (a context on its own SQLite file in a temp dir), the
+//! real server on loopback, and a few item builders. Every test uses these instead of copies.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tidemark_client::tidemark_protocol::odata::TableQuery;
+use tidemark_client::{
+    ColumnType, Item, RemoteClient, RemoteConfig, SyncContext, SyncTable, TableDefinition,
+};
+
+/// The test's result: `?` on anything.
+pub type TestResult = anyhow::Result<()>;
+
+/// The table every test uses.
+pub const TABLE: &str = "todoitem";
+
+/// `todoitem(text, complete, priority)`.
+pub fn todo_table() -> TableDefinition {
+    TableDefinition::new(TABLE)
+        .column("text", ColumnType::Text)
+        .column("complete", ColumnType::Boolean)
+        .column("priority", ColumnType::Integer)
+}
+
+/// A JSON object literal as an item.
+pub fn item(value: Value) -> Item {
+    match value {
+        Value::Object(map) => map,
+        _ => Item::new(),
+    }
+}
+
+/// A todo with this text, not complete.
+pub fn todo(text: &str) -> Item {
+    item(json!({"text": text, "complete": false}))
+}
+
+/// A todo with a given id.
+pub fn todo_with_id(id: &str, text: &str) -> Item {
+    item(json!({"id": id, "text": text, "complete": false}))
+}
+
+/// A string field of an item.
+pub fn text_of(item: &Item, field: &str) -> Option<String> {
+    item.get(field).and_then(Value::as_str).map(str::to_string)
+}
+
+/// A URL where nothing listens: a port bound and released at once.
+pub fn unreachable_url() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(9);
+    format!("http://127.0.0.1:{port}/")
+}
+
+/// One client device: a context over its own store file.
+pub struct Device {
+    /// Keeps the temp dir alive as long as the device.
+    pub dir: TempDir,
+    /// The engine.
+    pub ctx: SyncContext,
+}
+
+impl Device {
+    /// A new device with an empty store, talking to `url`.
+    pub async fn open(url: &str) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let ctx = SyncContext::open(store_file(dir.path()), vec![todo_table()], RemoteConfig::new(url)).await?;
+        Ok(Self { dir, ctx })
+    }
+
+    /// The store file.
+    pub fn path(&self) -> PathBuf {
+        store_file(self.dir.path())
+    }
+
+    /// The todo table.
+    pub fn table(&self) -> SyncTable {
+        match self.ctx.table(TABLE) {
+            Ok(t) => t,
+            Err(e) => panic!("the todo table is defined by every device: {e}"),
+        }
+    }
+
+    /// Closes the store and opens it again (an app restart), now talking to `url`.
+    pub async fn reopen(self, url: &str) -> anyhow::Result<Self> {
+        self.ctx.close().await;
+        let ctx = SyncContext::open(self.path(), vec![todo_table()], RemoteConfig::new(url)).await?;
+        Ok(Self { dir: self.dir, ctx })
+    }
+
+    /// Inserts a todo and returns its id.
+    pub async fn add(&self, text: &str) -> anyhow::Result<String> {
+        let stored = self.table().insert(todo(text)).await?;
+        text_of(&stored, "id").ok_or_else(|| anyhow::anyhow!("stored item has no id"))
+    }
+
+    /// Pushes and fails the test unless every operation was accepted.
+    pub async fn push_ok(&self) -> TestResult {
+        let result = self.ctx.push().await;
+        anyhow::ensure!(result.is_success(), "push failed: {result} {:?}", result.errors);
+        Ok(())
+    }
+
+    /// Pulls every todo incrementally under the query id "all".
+    pub async fn pull_all(&self) -> anyhow::Result<tidemark_client::PullResult> {
+        Ok(self.table().pull(Some("all"), &tidemark_client::Query::new()).await?)
+    }
+
+    /// The local text of an item.
+    pub async fn text(&self, id: &str) -> anyhow::Result<Option<String>> {
+        Ok(self.table().lookup(id).await?.and_then(|i| text_of(&i, "text")))
+    }
+}
+
+fn store_file(dir: &Path) -> PathBuf {
+    dir.join("store.db")
+}
+
+/// The server's table, straight over HTTP (another writer, or the test's eyes).
+pub fn server_table(url: &str) -> anyhow::Result<tidemark_client::RemoteTable> {
+    Ok(RemoteClient::new(RemoteConfig::new(url))?.table(TABLE))
+}
+
+/// Every live row on the server, sorted by id.
+pub async fn server_rows(url: &str) -> anyhow::Result<Vec<Item>> {
+    let table = server_table(url)?;
+    let mut rows = Vec::new();
+    loop {
+        let page = table
+            .query(&TableQuery {
+                top: Some(1000),
+                skip: Some(rows.len() as u64),
+                ..TableQuery::default()
+            })
+            .await?;
+        let n = page.items.len();
+        rows.extend(page.items);
+        if n < 1000 {
+            break;
+        }
+    }
+    rows.sort_by_key(|r| text_of(r, "id"));
+    Ok(rows)
+}

@@ -1,0 +1,7 @@
+//! The engine suite: every rule of `spec/sync.md`, against the real server on loopback, with
+//! real SQLite files in temp dirs. One behaviour per test, named after it.
+
+#[path = "common/mod.rs"]
+mod common;
+
+mod store;

@@ -1,0 +1,161 @@
+//! What a server instance serves and its limits, independent of where the values come from
+//! (the binary fills it from flags and environment, tests build it directly).
+
+use std::fmt;
+use std::time::Duration;
+
+/// The longest table name accepted.
+const MAX_TABLE_NAME_LEN: usize = 64;
+
+/// The configuration of one server instance.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// The tables served; any other name in a URL is a 404. Matched case-insensitively.
+    pub tables: Vec<String>,
+    /// When set, every request must carry it in `X-ZUMO-APPLICATION`.
+    pub app_key: Option<String>,
+    /// The largest request body accepted, in bytes; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// The page size of a query without `$top`.
+    pub default_page_size: u64,
+    /// The largest `$top` accepted; larger ones get 400.
+    pub max_top: u64,
+    /// Requests taking longer than this are answered 408 (their writes are atomic either way).
+    pub request_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            tables: vec!["todoitem".to_owned()],
+            app_key: None,
+            max_body_bytes: 1024 * 1024,
+            default_page_size: 50,
+            max_top: 10_000,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The application key is a secret; logs and panics must not show it.
+        f.debug_struct("ServerConfig")
+            .field("tables", &self.tables)
+            .field("app_key", &self.app_key.as_ref().map(|_| "<redacted>"))
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("default_page_size", &self.default_page_size)
+            .field("max_top", &self.max_top)
+            .field("request_timeout", &self.request_timeout)
+            .finish()
+    }
+}
+
+/// Why a configuration cannot be served.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// No table was declared.
+    #[error("no table declared; declare at least one (e.g. --table todoitem)")]
+    NoTables,
+    /// A table name is not an identifier.
+    #[error(
+        "table name '{0}' is not an identifier: use 1-{MAX_TABLE_NAME_LEN} ASCII letters, digits \
+         and underscores, not starting with a digit"
+    )]
+    BadTableName(String),
+    /// Two declared names differ only in case (URLs match names case-insensitively).
+    #[error("table '{0}' is declared twice (names are case-insensitive)")]
+    DuplicateTable(String),
+    /// A limit is zero or inconsistent.
+    #[error("{0}")]
+    BadLimit(String),
+}
+
+impl ServerConfig {
+    /// Checks table names and limits.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.tables.is_empty() {
+            return Err(ConfigError::NoTables);
+        }
+        let mut seen: Vec<String> = Vec::new();
+        for name in &self.tables {
+            if !is_identifier(name) {
+                return Err(ConfigError::BadTableName(name.clone()));
+            }
+            let folded = name.to_ascii_lowercase();
+            if seen.contains(&folded) {
+                return Err(ConfigError::DuplicateTable(name.clone()));
+            }
+            seen.push(folded);
+        }
+        if self.default_page_size == 0 || self.max_top == 0 {
+            return Err(ConfigError::BadLimit(
+                "page size and max $top must be at least 1".into(),
+            ));
+        }
+        if self.default_page_size > self.max_top {
+            return Err(ConfigError::BadLimit(format!(
+                "default page size {} exceeds max $top {}",
+                self.default_page_size, self.max_top
+            )));
+        }
+        if self.max_body_bytes == 0 {
+            return Err(ConfigError::BadLimit("max body size must be at least 1 byte".into()));
+        }
+        Ok(())
+    }
+}
+
+/// True for 1–64 ASCII letters, digits and underscores not starting with a digit.
+pub fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= MAX_TABLE_NAME_LEN
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_serves_todoitem() {
+        assert_eq!(ServerConfig::default().validate(), Ok(()));
+        assert_eq!(ServerConfig::default().tables, vec!["todoitem"]);
+    }
+
+    #[test]
+    fn table_names_must_be_identifiers() {
+        for bad in ["", "1abc", "a-b", "a b", "todo;drop", "é", &"x".repeat(65)] {
+            let config = ServerConfig {
+                tables: vec![bad.to_owned()],
+                ..ServerConfig::default()
+            };
+            assert_eq!(
+                config.validate(),
+                Err(ConfigError::BadTableName(bad.to_owned()))
+            );
+        }
+    }
+
+    #[test]
+    fn names_differing_in_case_are_duplicates() {
+        let config = ServerConfig {
+            tables: vec!["todo".into(), "TODO".into()],
+            ..ServerConfig::default()
+        };
+        assert_eq!(
+            config.validate(),
+            Err(ConfigError::DuplicateTable("TODO".into()))
+        );
+    }
+
+    #[test]
+    fn debug_hides_the_app_key() {
+        let config = ServerConfig {
+            app_key: Some("s3cret".into()),
+            ..ServerConfig::default()
+        };
+        assert!(!format!("{config:?}").contains("s3cret"));
+    }
+}

@@ -1,0 +1,153 @@
+//! The HTTP face of the server: the router, its shared state and its layers.
+//!
+//! Layers, outermost first: access log, JSON error bodies (so responses made by layers and by
+//! axum itself also read `{"error": …}`), timeout, body limit, then the protocol guard (API
+//! version, application key) in front of the routes.
+
+mod guard;
+mod log_layer;
+mod request;
+mod tables;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tidemark_protocol::ErrorBody;
+use tidemark_protocol::headers::{CAPABILITIES_PATH, Capabilities};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::config::{ConfigError, ServerConfig};
+use crate::error::ApiError;
+use crate::store::TableStore;
+
+/// What every handler shares: the store, the configuration and the table directory.
+pub struct AppState<S> {
+    store: S,
+    config: ServerConfig,
+    /// Lower-cased table name → the declared name (URLs match case-insensitively).
+    tables: HashMap<String, String>,
+}
+
+impl<S> AppState<S> {
+    /// The declared name of the table a URL names, or 404.
+    fn table(&self, name: &str) -> Result<&str, ApiError> {
+        self.tables
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+            .ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "no table named '{name}'; this server serves: {}",
+                    self.config.tables.join(", ")
+                ))
+            })
+    }
+}
+
+/// The shared state as handlers extract it.
+type Shared<S> = State<Arc<AppState<S>>>;
+
+/// Builds the application: every route of the table protocol on `store`, with `config`'s limits.
+pub fn router<S: TableStore>(store: S, config: ServerConfig) -> Result<Router, ConfigError> {
+    config.validate()?;
+    let tables = config
+        .tables
+        .iter()
+        .map(|t| (t.to_ascii_lowercase(), t.clone()))
+        .collect();
+    let max_body = config.max_body_bytes;
+    let timeout = config.request_timeout;
+    let state = Arc::new(AppState {
+        store,
+        config,
+        tables,
+    });
+    let app = Router::new()
+        .route(CAPABILITIES_PATH, get(capabilities::<S>))
+        .route(
+            "/tables/{table}",
+            get(tables::query::<S>).post(tables::insert::<S>),
+        )
+        .route(
+            "/tables/{table}/{id}",
+            get(tables::lookup::<S>)
+                .patch(tables::update::<S>)
+                .delete(tables::delete::<S>)
+                .post(tables::undelete::<S>),
+        )
+        .fallback(no_route)
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            guard::protocol_guard::<S>,
+        ))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(middleware::map_response_with_state(
+            max_body,
+            json_error_bodies,
+        ))
+        .layer(middleware::from_fn(log_layer::access_log))
+        .with_state(state);
+    Ok(app)
+}
+
+/// `GET /$capabilities`: the extensions this server offers.
+async fn capabilities<S: TableStore>(State(state): Shared<S>) -> Json<Capabilities> {
+    Json(Capabilities {
+        idempotent_writes: true,
+        batch: false,
+        max_top: state.config.max_top,
+        changes_feed: false,
+    })
+}
+
+async fn no_route() -> ApiError {
+    ApiError::NotFound("no such resource; tables live at /tables/{table}".into())
+}
+
+/// Gives error responses that layers or axum produced without a JSON body (413 from the body
+/// limit, 408 from the timeout, 405 from routing) the protocol's `{"error": …}` shape.
+async fn json_error_bodies(State(max_body): State<usize>, response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return response;
+    }
+    let message = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            format!("request body is larger than the limit of {max_body} bytes")
+        }
+        StatusCode::REQUEST_TIMEOUT => "the request took too long and was abandoned".into(),
+        StatusCode::METHOD_NOT_ALLOWED => "this method is not allowed on this path".into(),
+        other => other.canonical_reason().unwrap_or("error").to_owned(),
+    };
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let mut rebuilt = (status, Json(ErrorBody::new(message))).into_response();
+    // Keep informative headers such as `Allow` on a 405.
+    for (name, value) in parts.headers {
+        if let Some(name) = name
+            && name != header::CONTENT_TYPE
+        {
+            rebuilt.headers_mut().insert(name, value);
+        }
+    }
+    rebuilt
+}

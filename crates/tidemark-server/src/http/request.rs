@@ -1,0 +1,212 @@
+//! Reading the parts of a request the protocol gives meaning to: item bodies, ids, `If-Match`,
+//! the operation tag, raw query parameters, and the `Link` to the next page.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode, header};
+use serde_json::{Map, Value};
+use tidemark_protocol::etag::{IfMatch, parse_if_match};
+use tidemark_protocol::headers::{OPERATION_HEADER, OperationTag};
+use tidemark_protocol::system;
+
+use crate::error::ApiError;
+
+/// The body of a request as bytes, with limit and read failures mapped to our errors.
+pub fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(rejection.body_text())
+        } else {
+            ApiError::BadRequest(format!("could not read the body: {}", rejection.body_text()))
+        }
+    })
+}
+
+/// Parses a body that must be one JSON object, without server-only properties.
+pub fn item_body(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::BadRequest(
+            "the body is empty; send the item as a JSON object".into(),
+        ));
+    }
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "the body is not valid JSON (line {}, column {}): {e}",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let Value::Object(mut object) = value else {
+        return Err(ApiError::BadRequest(format!(
+            "the body must be a JSON object, not {}",
+            json_kind(&value)
+        )));
+    };
+    if let Some(name) = system::reserved_property(&object) {
+        return Err(ApiError::BadRequest(format!(
+            "property '{name}' is set by the server and must not be sent"
+        )));
+    }
+    // `version` travels in If-Match; a copy in the body is ignored (as stock servers do).
+    object.retain(|k, _| !k.eq_ignore_ascii_case(system::VERSION));
+    Ok(object)
+}
+
+/// Removes the `id` property (any case) from a body and checks it, when present.
+pub fn take_body_id(object: &mut Map<String, Value>) -> Result<Option<String>, ApiError> {
+    let keys: Vec<String> = object
+        .keys()
+        .filter(|k| k.eq_ignore_ascii_case(system::ID))
+        .cloned()
+        .collect();
+    if keys.len() > 1 {
+        return Err(ApiError::BadRequest(
+            "the body has more than one id property".into(),
+        ));
+    }
+    match keys.first().and_then(|k| object.remove(k)) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(id)) => {
+            check_id(&id)?;
+            Ok(Some(id))
+        }
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "the body's id must be a string, not {}",
+            json_kind(&other)
+        ))),
+    }
+}
+
+/// Checks an item id against the protocol's rules.
+pub fn check_id(id: &str) -> Result<(), ApiError> {
+    system::validate_id(id).map_err(|e| ApiError::BadRequest(format!("invalid id: {e}")))
+}
+
+/// The version `If-Match` requires, `None` when absent or `*`.
+pub fn expected_version(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::BadRequest("If-Match is not text".into()))?;
+    match parse_if_match(text).map_err(|e| ApiError::BadRequest(e.to_string()))? {
+        IfMatch::Any => Ok(None),
+        IfMatch::Version(v) => Ok(Some(v)),
+    }
+}
+
+/// The `X-Tidemark-Operation` tag of a write, if it carries one.
+pub fn operation_tag(headers: &HeaderMap) -> Result<Option<OperationTag>, ApiError> {
+    let Some(value) = headers.get(OPERATION_HEADER) else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::BadRequest("X-Tidemark-Operation is not text".into()))?;
+    OperationTag::parse(text)
+        .map(Some)
+        .map_err(|e| ApiError::BadRequest(format!("X-Tidemark-Operation: {e}")))
+}
+
+/// The decoded value of the first query parameter named `name` (case-insensitively).
+pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    query?
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+        .find(|(key, _)| decode_component(key).eq_ignore_ascii_case(name))
+        .map(|(_, value)| decode_component(value))
+}
+
+/// The URL of the page after this one: the same request with `$skip` moved on.
+pub fn next_page_url(headers: &HeaderMap, path: &str, query: Option<&str>, skip: u64) -> String {
+    let mut pairs: Vec<&str> = query
+        .unwrap_or("")
+        .split('&')
+        .filter(|pair| {
+            let key = pair.split_once('=').map_or(*pair, |(k, _)| k);
+            !pair.is_empty() && decode_component(key) != "$skip"
+        })
+        .collect();
+    let skip_pair = format!("$skip={skip}");
+    pairs.push(&skip_pair);
+    let query = pairs.join("&");
+    match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
+        Some(host) => format!("http://{host}{path}?{query}"),
+        None => format!("{path}?{query}"),
+    }
+}
+
+/// Decodes `%XX` escapes and `+` (form encoding); malformed escapes are kept as written.
+fn decode_component(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn query_params_are_decoded_and_matched_case_insensitively() {
+        let q = Some("%24filter=a&zumo-api-version=2.0.0&x=%41+b");
+        assert_eq!(query_param(q, "ZUMO-API-VERSION").as_deref(), Some("2.0.0"));
+        assert_eq!(query_param(q, "$filter").as_deref(), Some("a"));
+        assert_eq!(query_param(q, "x").as_deref(), Some("A b"));
+        assert_eq!(query_param(q, "y"), None);
+    }
+
+    #[test]
+    fn next_page_replaces_skip_and_keeps_the_rest() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
+        let url = next_page_url(
+            &headers,
+            "/tables/todoitem",
+            Some("$filter=a%20eq%201&%24skip=50&ZUMO-API-VERSION=2.0.0"),
+            100,
+        );
+        assert_eq!(
+            url,
+            "http://127.0.0.1:8080/tables/todoitem?$filter=a%20eq%201&ZUMO-API-VERSION=2.0.0&$skip=100"
+        );
+    }
+
+    #[test]
+    fn malformed_escapes_are_kept() {
+        assert_eq!(decode_component("100%"), "100%");
+        assert_eq!(decode_component("%zz"), "%zz");
+        assert_eq!(decode_component("%4"), "%4");
+    }
+}

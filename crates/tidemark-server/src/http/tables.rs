@@ -1,0 +1,212 @@
+//! The table routes: query, lookup, insert, update, delete and undelete. Each validates its
+//! input completely before it asks the store anything, so a bad request writes nothing.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use tidemark_protocol::odata::TableQuery;
+
+use super::Shared;
+use super::request::{
+    body_bytes, check_id, expected_version, item_body, next_page_url, operation_tag,
+    take_body_id,
+};
+use crate::error::{ApiError, item_response};
+use crate::store::{ItemQuery, NewItem, TableStore, WriteOutcome};
+
+/// Route parameters of `/tables/{table}/{id}`.
+type ItemPath = Result<Path<(String, String)>, PathRejection>;
+/// Route parameter of `/tables/{table}`.
+type TablePath = Result<Path<String>, PathRejection>;
+
+fn path_params<T>(path: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
+    path.map(|Path(p)| p)
+        .map_err(|e| ApiError::BadRequest(format!("bad path: {}", e.body_text())))
+}
+
+fn parse_query(uri: &Uri) -> Result<TableQuery, ApiError> {
+    TableQuery::from_query_string(uri.query().unwrap_or(""))
+        .map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+/// `GET /tables/{table}`: one page of items, with `Link` to the next when `$top` was absent.
+pub async fn query<S: TableStore>(
+    State(state): Shared<S>,
+    path: TablePath,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let table = state.table(&path_params(path)?)?.to_owned();
+    let query = parse_query(&uri)?;
+    let config = &state.config;
+    if let Some(top) = query.top
+        && top > config.max_top
+    {
+        return Err(ApiError::BadRequest(format!(
+            "$top={top} is larger than the maximum of {}",
+            config.max_top
+        )));
+    }
+    let skip = query.skip.unwrap_or(0);
+    let limit = query.top.unwrap_or(config.default_page_size);
+    let page = state
+        .store
+        .query(
+            &table,
+            &ItemQuery {
+                filter: query.filter,
+                orderby: query.orderby,
+                skip,
+                limit,
+                include_deleted: query.include_deleted,
+                count_total: query.inline_count,
+            },
+        )
+        .await?;
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(|item| select(item.to_json(), &query.select))
+        .collect();
+    let body = match page.total {
+        Some(count) => json!({ "results": items, "count": count }),
+        None => Value::Array(items),
+    };
+    let mut response = Json(body).into_response();
+    // With `$top` the client asked for an exact amount; without it, we paged for it.
+    if query.top.is_none() && page.more {
+        let next = next_page_url(&headers, uri.path(), uri.query(), skip.saturating_add(limit));
+        if let Ok(link) = HeaderValue::from_str(&format!("<{next}>; rel=next")) {
+            response.headers_mut().insert(header::LINK, link);
+        }
+    }
+    Ok(response)
+}
+
+/// `GET /tables/{table}/{id}`: one item with its `ETag`.
+pub async fn lookup<S: TableStore>(
+    State(state): Shared<S>,
+    path: ItemPath,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let (table, id) = path_params(path)?;
+    let table = state.table(&table)?;
+    check_id(&id)?;
+    let query = parse_query(&uri)?;
+    let item = state
+        .store
+        .lookup(table, &id, query.include_deleted)
+        .await?;
+    let mut response = item_response(StatusCode::OK, &item);
+    if !query.select.is_empty() {
+        let etag = response.headers().get(header::ETAG).cloned();
+        response = Json(select(item.to_json(), &query.select)).into_response();
+        if let Some(etag) = etag {
+            response.headers_mut().insert(header::ETAG, etag);
+        }
+    }
+    Ok(response)
+}
+
+/// `POST /tables/{table}`: stores a new item (201), or 409 with the existing one.
+pub async fn insert<S: TableStore>(
+    State(state): Shared<S>,
+    path: TablePath,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let table = state.table(&path_params(path)?)?.to_owned();
+    let mut properties = item_body(&body_bytes(body)?)?;
+    let id = take_body_id(&mut properties)?;
+    let tag = operation_tag(&headers)?;
+    let outcome = state
+        .store
+        .insert(&table, NewItem { id, properties }, tag)
+        .await?;
+    Ok(written(StatusCode::CREATED, &outcome))
+}
+
+/// `PATCH /tables/{table}/{id}`: merges the body into the item.
+pub async fn update<S: TableStore>(
+    State(state): Shared<S>,
+    path: ItemPath,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let (table, id) = path_params(path)?;
+    let table = state.table(&table)?.to_owned();
+    check_id(&id)?;
+    let mut patch: Map<String, Value> = item_body(&body_bytes(body)?)?;
+    if let Some(body_id) = take_body_id(&mut patch)?
+        && body_id != id
+    {
+        return Err(ApiError::BadRequest(format!(
+            "the body's id '{body_id}' differs from the id '{id}' in the URL"
+        )));
+    }
+    let expected = expected_version(&headers)?;
+    let tag = operation_tag(&headers)?;
+    let outcome = state
+        .store
+        .update(&table, &id, patch, expected, tag)
+        .await?;
+    Ok(written(StatusCode::OK, &outcome))
+}
+
+/// `DELETE /tables/{table}/{id}`: soft-deletes the item.
+pub async fn delete<S: TableStore>(
+    State(state): Shared<S>,
+    path: ItemPath,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (table, id) = path_params(path)?;
+    let table = state.table(&table)?.to_owned();
+    check_id(&id)?;
+    let expected = expected_version(&headers)?;
+    let tag = operation_tag(&headers)?;
+    let outcome = state.store.delete(&table, &id, expected, tag).await?;
+    Ok(written(StatusCode::OK, &outcome))
+}
+
+/// `POST /tables/{table}/{id}` with no body: undeletes the item.
+pub async fn undelete<S: TableStore>(
+    State(state): Shared<S>,
+    path: ItemPath,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let (table, id) = path_params(path)?;
+    let table = state.table(&table)?.to_owned();
+    check_id(&id)?;
+    if !body_bytes(body)?.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::BadRequest(
+            "undelete (POST /tables/{table}/{id}) takes no body".into(),
+        ));
+    }
+    let expected = expected_version(&headers)?;
+    let tag = operation_tag(&headers)?;
+    let outcome = state.store.undelete(&table, &id, expected, tag).await?;
+    Ok(written(StatusCode::OK, &outcome))
+}
+
+fn written(status: StatusCode, outcome: &WriteOutcome) -> Response {
+    if outcome.replayed {
+        log::debug!("replayed the recorded outcome for item {}", outcome.item.id);
+    }
+    item_response(status, &outcome.item)
+}
+
+/// Keeps only the `$select`ed properties (all of them when the list is empty).
+fn select(item: Value, names: &[String]) -> Value {
+    match item {
+        Value::Object(mut obj) if !names.is_empty() => {
+            obj.retain(|key, _| names.iter().any(|n| n == key));
+            Value::Object(obj)
+        }
+        other => other,
+    }
+}

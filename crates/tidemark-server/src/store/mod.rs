@@ -1,0 +1,183 @@
+//! Storage behind the HTTP layer: the [`TableStore`] trait asks one question per protocol
+//! request, so the routes never see SQL and a PostgreSQL store can come in through the same door.
+//!
+//! Everything dialect-specific (SQL text, column types, how the change clock is kept) lives in the
+//! backend modules; this module only holds the shapes both sides agree on.
+
+mod item;
+pub mod sqlite;
+
+use std::future::Future;
+
+use serde_json::{Map, Value};
+use tidemark_protocol::headers::OperationTag;
+use tidemark_protocol::odata::{Expr, OrderBy};
+
+pub use item::Item;
+pub use sqlite::{Clock, SqliteOptions, SqliteTableStore, StampPolicy, SystemClock};
+
+/// Why a store request did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No item with that id (or it is soft-deleted, where that counts as gone).
+    #[error("no item with id '{0}'")]
+    NotFound(String),
+    /// An insert named an id that already exists (soft-deleted or not); holds the stored item.
+    #[error("an item with id '{}' already exists", .0.id)]
+    Conflict(Box<Item>),
+    /// The caller's expected version is not the stored one; holds the stored item.
+    #[error("item '{}' has changed (its version is now {})", .0.id, .0.version)]
+    PreconditionFailed(Box<Item>),
+    /// The query cannot be evaluated (a construct the backend cannot translate, a bad literal).
+    #[error("{0}")]
+    InvalidQuery(String),
+    /// The request contradicts stored state in a way the client must fix (e.g. an operation tag
+    /// reused for a different write).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The backend failed; nothing was written.
+    #[error("storage failure: {0}")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    /// Wraps any backend error as [`StoreError::Internal`].
+    pub fn internal(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        StoreError::Internal(error.into())
+    }
+}
+
+/// A query against one table, with every default already resolved by the caller.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ItemQuery {
+    /// `$filter`, if any.
+    pub filter: Option<Expr>,
+    /// `$orderby` keys; the store always appends `id` as the final tie-breaker.
+    pub orderby: Vec<OrderBy>,
+    /// Rows to skip.
+    pub skip: u64,
+    /// Rows to return at most.
+    pub limit: u64,
+    /// Whether soft-deleted items are included.
+    pub include_deleted: bool,
+    /// Whether to count every matching row (ignoring `skip`/`limit`).
+    pub count_total: bool,
+}
+
+/// One page of query results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryPage {
+    /// The items, in query order.
+    pub items: Vec<Item>,
+    /// Whether more rows match after this page.
+    pub more: bool,
+    /// The number of matching rows when [`ItemQuery::count_total`] was set.
+    pub total: Option<u64>,
+}
+
+/// A new item: its id when the client chose one, and its user properties.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewItem {
+    /// The client-made id, or `None` for a server-made UUID.
+    pub id: Option<String>,
+    /// The user properties (no system properties).
+    pub properties: Map<String, Value>,
+}
+
+/// The result of a write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteOutcome {
+    /// The item as stored by the write.
+    pub item: Item,
+    /// True when this is the recorded outcome of an earlier request with the same operation tag
+    /// (nothing was written this time).
+    pub replayed: bool,
+}
+
+/// Which kind of write an operation tag was recorded for; a retry must be the same kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WriteKind {
+    /// An insert (`POST /tables/{t}`).
+    Insert,
+    /// A merge update (`PATCH`).
+    Update,
+    /// A soft delete.
+    Delete,
+    /// An undelete (`POST /tables/{t}/{id}`).
+    Undelete,
+}
+
+impl WriteKind {
+    /// The name stored with operation records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WriteKind::Insert => "insert",
+            WriteKind::Update => "update",
+            WriteKind::Delete => "delete",
+            WriteKind::Undelete => "undelete",
+        }
+    }
+}
+
+/// The storage the server needs, one method per question the HTTP layer asks.
+///
+/// Table names are the declared, validated ones; ids are validated; property maps hold no
+/// system properties. Every write is atomic: either the row, its new `updatedAt`/`version` and
+/// the operation record (when `tag` is given) are all stored, or none is.
+///
+/// Writes carrying an [`OperationTag`] are applied at most once per table: when a record for
+/// `(table, tag)` exists, the store returns its outcome with `replayed: true` instead of
+/// writing. Only successful writes are recorded; a failed write changed nothing, so a retry is
+/// judged afresh.
+pub trait TableStore: Send + Sync + 'static {
+    /// Items of `table` matching `query`, one page.
+    fn query(
+        &self,
+        table: &str,
+        query: &ItemQuery,
+    ) -> impl Future<Output = Result<QueryPage, StoreError>> + Send;
+
+    /// The item with this id; soft-deleted items only when `include_deleted`.
+    fn lookup(
+        &self,
+        table: &str,
+        id: &str,
+        include_deleted: bool,
+    ) -> impl Future<Output = Result<Item, StoreError>> + Send;
+
+    /// Stores a new item; [`StoreError::Conflict`] when the id exists, even soft-deleted.
+    fn insert(
+        &self,
+        table: &str,
+        item: NewItem,
+        tag: Option<OperationTag>,
+    ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send;
+
+    /// Merges `patch` into a live item; `expected_version` (from `If-Match`) must match when given.
+    fn update(
+        &self,
+        table: &str,
+        id: &str,
+        patch: Map<String, Value>,
+        expected_version: Option<String>,
+        tag: Option<OperationTag>,
+    ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send;
+
+    /// Soft-deletes a live item; an already deleted one is [`StoreError::NotFound`].
+    fn delete(
+        &self,
+        table: &str,
+        id: &str,
+        expected_version: Option<String>,
+        tag: Option<OperationTag>,
+    ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send;
+
+    /// Clears the deleted flag of an item (a write: new `updatedAt` and `version`).
+    fn undelete(
+        &self,
+        table: &str,
+        id: &str,
+        expected_version: Option<String>,
+        tag: Option<OperationTag>,
+    ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send;
+}

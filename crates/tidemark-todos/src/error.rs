@@ -1,0 +1,54 @@
+//! The todo list's error type: the engine's errors plus the todo rules, shaped so that the
+//! CLI can choose an exit code and the app a message without parsing text.
+
+use tidemark_client::ClientError;
+
+/// Everything a todo operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum TodoError {
+    /// The todo text is empty, blank or too long.
+    #[error("{0}")]
+    InvalidText(String),
+    /// The server URL is not an absolute http(s) URL.
+    #[error("invalid server URL '{url}': {reason}")]
+    InvalidServerUrl {
+        /// The URL as given.
+        url: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// A file or standard input could not be read.
+    #[error("{0}")]
+    ReadInput(String),
+    /// No server URL is configured, so there is nothing to sync with.
+    #[error("no server configured: set one with --server or TIDEMARK_SERVER")]
+    NoServer,
+    /// No todo with this id in the local store.
+    #[error("no todo with id '{0}'")]
+    NotFound(String),
+    /// No conflict is recorded for this id.
+    #[error("no conflict recorded for todo '{0}'")]
+    NoConflict(String),
+    /// The server could not be reached; nothing was lost, changes stay queued.
+    #[error("server unreachable: {0} (your changes are kept and will sync later)")]
+    Unreachable(String),
+    /// The server refused the application key or user token (401).
+    #[error("the server refused the application key (401): check the key in the settings")]
+    Unauthorized,
+    /// Any other engine failure (local store, protocol, queue rules...).
+    #[error(transparent)]
+    Engine(#[from] ClientError),
+}
+
+impl TodoError {
+    /// Maps an engine error to the todo error the user should see: network and auth failures
+    /// get their own variants because the CLI and the app treat them specially.
+    pub(crate) fn from_engine(error: ClientError) -> Self {
+        match error {
+            ClientError::Network { message } => TodoError::Unreachable(message),
+            ClientError::Auth { .. } => TodoError::Unauthorized,
+            ClientError::NotFound { id, .. } => TodoError::NotFound(id),
+            other => TodoError::Engine(other),
+        }
+    }
+}
