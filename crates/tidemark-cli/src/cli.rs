@@ -31,8 +31,8 @@ pub struct Args {
     )]
     pub app_key: Option<String>,
 
-    /// Log filter for diagnostics on stderr (error, warn, info, debug, trace).
-    #[arg(long, global = true, env = "TIDEMARK_LOG", default_value = "warn")]
+    /// Log filter for diagnostics on stderr (off, error, warn, info, debug, trace).
+    #[arg(long, global = true, env = "TIDEMARK_LOG", default_value = "off")]
     pub log_level: String,
 
     /// What to do.

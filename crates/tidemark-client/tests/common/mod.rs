@@ -70,7 +70,12 @@ impl Device {
     /// A new device with an empty store, talking to `url`.
     pub async fn open(url: &str) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
-        let ctx = SyncContext::open(store_file(dir.path()), vec![todo_table()], RemoteConfig::new(url)).await?;
+        let ctx = SyncContext::open(
+            store_file(dir.path()),
+            vec![todo_table()],
+            RemoteConfig::new(url),
+        )
+        .await?;
         Ok(Self { dir, ctx })
     }
 
@@ -90,7 +95,8 @@ impl Device {
     /// Closes the store and opens it again (an app restart), now talking to `url`.
     pub async fn reopen(self, url: &str) -> anyhow::Result<Self> {
         self.ctx.close().await;
-        let ctx = SyncContext::open(self.path(), vec![todo_table()], RemoteConfig::new(url)).await?;
+        let ctx =
+            SyncContext::open(self.path(), vec![todo_table()], RemoteConfig::new(url)).await?;
         Ok(Self { dir: self.dir, ctx })
     }
 
@@ -103,18 +109,29 @@ impl Device {
     /// Pushes and fails the test unless every operation was accepted.
     pub async fn push_ok(&self) -> TestResult {
         let result = self.ctx.push().await;
-        anyhow::ensure!(result.is_success(), "push failed: {result} {:?}", result.errors);
+        anyhow::ensure!(
+            result.is_success(),
+            "push failed: {result} {:?}",
+            result.errors
+        );
         Ok(())
     }
 
     /// Pulls every todo incrementally under the query id "all".
     pub async fn pull_all(&self) -> anyhow::Result<tidemark_client::PullResult> {
-        Ok(self.table().pull(Some("all"), &tidemark_client::Query::new()).await?)
+        Ok(self
+            .table()
+            .pull(Some("all"), &tidemark_client::Query::new())
+            .await?)
     }
 
     /// The local text of an item.
     pub async fn text(&self, id: &str) -> anyhow::Result<Option<String>> {
-        Ok(self.table().lookup(id).await?.and_then(|i| text_of(&i, "text")))
+        Ok(self
+            .table()
+            .lookup(id)
+            .await?
+            .and_then(|i| text_of(&i, "text")))
     }
 }
 
