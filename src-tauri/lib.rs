@@ -1,4 +1,109 @@
-//! The Tidemark desktop app (Tauri 2) lives here from the app issue on.
+//! The Tidemark desktop app (Tauri 2): a todo list that works offline and syncs on Refresh.
 //!
-//! Until then this package carries the repository's end-to-end tests in `tests/`, which drive
-//! the real `tidemark-server` and the `tidemark-client` engine together.
+//! [`run`] builds the Tauri app: one [`backend::Backend`] (one `SyncContext` on
+//! `<app data dir>/tidemark.db`, the same store as the `tidemark` CLI) managed as state, the
+//! commands of [`commands`], and the `sync-status` / `todos-changed` events. The UI is the plain
+//! HTML, CSS and ES modules in `ui/`. The package's `tests/` also holds the end-to-end tests of
+//! the whole product.
+
+pub mod backend;
+pub mod commands;
+pub mod error;
+pub mod settings;
+
+use std::sync::Arc;
+
+use tauri::{Emitter as _, Manager as _};
+
+use crate::backend::{Backend, BackendConfig, Notifier, StatusView};
+use crate::settings::{MemorySettingsStore, PluginSettingsStore, SettingsStore};
+
+/// The event carrying a [`StatusView`] whenever the badge or the status line changes.
+pub const SYNC_STATUS_EVENT: &str = "sync-status";
+/// The event telling the UI to reload the list (after a sync, or a change by another program).
+pub const TODOS_CHANGED_EVENT: &str = "todos-changed";
+/// The settings file, inside the data directory.
+pub const SETTINGS_FILE: &str = "settings.json";
+
+/// Forwards the backend's notifications to the windows as Tauri events.
+struct EventNotifier<R: tauri::Runtime>(tauri::AppHandle<R>);
+
+impl<R: tauri::Runtime> Notifier for EventNotifier<R> {
+    fn status(&self, status: &StatusView) {
+        if let Err(e) = self.0.emit(SYNC_STATUS_EVENT, status) {
+            log::warn!("cannot emit {SYNC_STATUS_EVENT}: {e}");
+        }
+    }
+
+    fn todos_changed(&self) {
+        if let Err(e) = self.0.emit(TODOS_CHANGED_EVENT, ()) {
+            log::warn!("cannot emit {TODOS_CHANGED_EVENT}: {e}");
+        }
+    }
+}
+
+/// Starts the app and blocks until its last window closes.
+pub fn run() {
+    env_logger::Builder::from_env(env_logger::Env::new().filter_or("TIDEMARK_LOG", "info"))
+        .format_target(false)
+        .init();
+    let result = tauri::Builder::default()
+        .plugin(tauri_plugin_store::Builder::new().build())
+        .invoke_handler(tauri::generate_handler![
+            commands::list_todos,
+            commands::add_todo,
+            commands::set_complete,
+            commands::edit_todo,
+            commands::delete_todo,
+            commands::sync,
+            commands::status,
+            commands::conflicts,
+            commands::resolve_conflict,
+            commands::get_settings,
+            commands::save_settings,
+        ])
+        .setup(|app| {
+            let handle = app.handle().clone();
+            let backend = tauri::async_runtime::block_on(open_backend(&handle))?;
+            tauri::async_runtime::spawn(Arc::clone(&backend).watch_status());
+            tauri::async_runtime::spawn(Arc::clone(&backend).auto_sync());
+            tauri::async_runtime::spawn(Arc::clone(&backend).watch_store());
+            app.manage(backend);
+            Ok(())
+        })
+        .build(tauri::generate_context!());
+    match result {
+        Ok(app) => app.run(|handle, event| {
+            if let tauri::RunEvent::Exit = event
+                && let Some(backend) = handle.try_state::<commands::AppState>()
+            {
+                tauri::async_runtime::block_on(backend.close());
+                log::info!("store closed; bye");
+            }
+        }),
+        Err(e) => {
+            log::error!("Tidemark could not start: {e}");
+            eprintln!("Tidemark could not start: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Opens the backend on the data directory (`TIDEMARK_DATA_DIR` or the app data dir) with the
+/// settings kept by tauri-plugin-store next to the store.
+async fn open_backend<R: tauri::Runtime>(
+    app: &tauri::AppHandle<R>,
+) -> Result<Arc<Backend>, Box<dyn std::error::Error>> {
+    let default_dir = app.path().app_data_dir()?;
+    let config = BackendConfig::from_env(default_dir);
+    let settings_path = config.data_dir.join(SETTINGS_FILE);
+    let settings: Box<dyn SettingsStore> = match PluginSettingsStore::open(app, settings_path) {
+        Ok(store) => Box::new(store),
+        Err(e) => {
+            log::error!("cannot open the settings file, keeping settings in memory: {e}");
+            Box::new(MemorySettingsStore::default())
+        }
+    };
+    let notifier = Arc::new(EventNotifier(app.clone()));
+    Ok(Backend::open(config, settings, notifier).await?)
+}

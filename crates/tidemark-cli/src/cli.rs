@@ -9,8 +9,10 @@ use tidemark_todos::{TodoError, default_data_dir};
 /// `sync` pushes your changes to the server and pulls everyone else's.
 #[derive(Debug, Parser)]
 #[command(name = "tidemark", version, about, long_about = None)]
-#[command(after_help = "Exit codes: 0 ok, 1 error, 2 sync finished with conflicts, \
-3 server unreachable (nothing lost).")]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 error, 2 sync finished with conflicts, \
+3 server unreachable (nothing lost)."
+)]
 pub struct Args {
     /// Directory of the local store (tidemark.db); defaults to the desktop app's data
     /// directory, so the app and the CLI share one todo list.

@@ -19,7 +19,11 @@ pub fn todos(todos: &[Todo], json: bool) {
     }
     for todo in todos {
         let mark = if todo.complete { "x" } else { " " };
-        let synced = if todo.version.is_some() { "" } else { "  (not synced)" };
+        let synced = if todo.version.is_some() {
+            ""
+        } else {
+            "  (not synced)"
+        };
         println!("[{mark}] {}  {}{synced}", todo.id, todo.text);
     }
 }
@@ -42,7 +46,11 @@ pub fn conflicts(conflicts: &[Conflict], json: bool) {
     }
     for c in conflicts {
         let side = |t: &Option<Todo>| match t {
-            Some(t) => format!("{:?} ({})", t.text, if t.complete { "done" } else { "open" }),
+            Some(t) => format!(
+                "{:?} ({})",
+                t.text,
+                if t.complete { "done" } else { "open" }
+            ),
             None => "(deleted)".to_owned(),
         };
         println!("{}  {}: {}", c.id, c.operation, c.message);

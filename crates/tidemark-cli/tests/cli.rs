@@ -13,8 +13,19 @@ fn help_lists_every_subcommand_and_the_exit_codes() {
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
     for sub in [
-        "add", "list", "done", "undone", "edit", "rm", "import", "sync", "pending", "conflicts",
-        "resolve", "purge", "status",
+        "add",
+        "list",
+        "done",
+        "undone",
+        "edit",
+        "rm",
+        "import",
+        "sync",
+        "pending",
+        "conflicts",
+        "resolve",
+        "purge",
+        "status",
     ] {
         assert!(help.contains(sub), "help lacks {sub}:\n{help}");
     }
@@ -32,7 +43,10 @@ fn add_prints_the_id_and_list_shows_the_todo() {
     let id = device.ok(&["add", "Buy milk"]);
     assert_eq!(id.trim().len(), 36, "a UUID: {id}");
     let list = device.ok(&["list"]);
-    assert!(list.contains("Buy milk") && list.contains(id.trim()), "{list}");
+    assert!(
+        list.contains("Buy milk") && list.contains(id.trim()),
+        "{list}"
+    );
 }
 
 #[test]
@@ -55,14 +69,21 @@ fn edit_and_rm_change_the_list_and_json_output_is_parseable() {
     assert_eq!(todos[0]["text"], "Final");
     assert_eq!(todos[0]["complete"], false);
     device.ok(&["rm", &id]);
-    assert_eq!(device.json(&["list", "--all", "--json"]), serde_json::json!([]));
+    assert_eq!(
+        device.json(&["list", "--all", "--json"]),
+        serde_json::json!([])
+    );
 }
 
 #[test]
 fn import_adds_one_todo_per_non_empty_line() {
     let device = Device::offline();
     let out = device.run_with_stdin(&["import", "-"], "one\n\n  two  \n\nthree\n");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let todos = device.json(&["list", "--json"]);
     let texts: Vec<&str> = todos
         .as_array()
@@ -144,12 +165,16 @@ fn a_corrupt_store_is_a_one_line_error_and_the_file_is_left_untouched() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_pushes_then_pulls_and_a_second_device_sees_the_changes() {
-    let server = TestServer::start().await.unwrap();
+    let server = TestServer::start().await;
     let laptop = Device::with_server(&server.url());
     let id = laptop.add("Buy milk");
     laptop.add("Call mum");
     laptop.ok(&["done", &id]);
-    assert_eq!(laptop.ok(&["pending"]).trim(), "2", "insert+update collapse");
+    assert_eq!(
+        laptop.ok(&["pending"]).trim(),
+        "2",
+        "insert+update collapse"
+    );
     let out = laptop.ok(&["sync"]);
     assert!(out.contains("pushed 2"), "{out}");
     assert_eq!(laptop.ok(&["pending"]).trim(), "0");
@@ -169,7 +194,7 @@ async fn sync_pushes_then_pulls_and_a_second_device_sees_the_changes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_conflicting_sync_exits_2_and_resolve_keeps_mine_or_theirs() {
-    let server = TestServer::start().await.unwrap();
+    let server = TestServer::start().await;
     let a = Device::with_server(&server.url());
     let b = Device::with_server(&server.url());
     let first = a.add("first");
@@ -211,7 +236,7 @@ async fn a_conflicting_sync_exits_2_and_resolve_keeps_mine_or_theirs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn purge_refuses_with_pending_changes_and_the_next_sync_brings_rows_back() {
-    let server = TestServer::start().await.unwrap();
+    let server = TestServer::start().await;
     let device = Device::with_server(&server.url());
     device.add("synced");
     device.ok(&["sync"]);
@@ -220,7 +245,10 @@ async fn purge_refuses_with_pending_changes_and_the_next_sync_brings_rows_back()
     let out = device.run(&["purge"]);
     assert_eq!(out.status.code(), Some(1));
     common::assert_one_line_error(&out, "pending");
-    assert_eq!(device.json(&["list", "--json"]).as_array().unwrap().len(), 2);
+    assert_eq!(
+        device.json(&["list", "--json"]).as_array().unwrap().len(),
+        2
+    );
 
     device.ok(&["purge", "--force"]);
     assert_eq!(device.json(&["list", "--json"]), serde_json::json!([]));

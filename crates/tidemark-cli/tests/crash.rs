@@ -83,20 +83,26 @@ async fn kill_when(child: &mut Child, what: &str, mut ready: impl AsyncFnMut() -
             child.wait().expect("reap");
             return;
         }
-        assert!(Instant::now() < deadline, "never reached the kill point ({what})");
+        assert!(
+            Instant::now() < deadline,
+            "never reached the kill point ({what})"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pull_killed_midway_resumes_without_losing_or_duplicating_rows() {
-    let server = TestServer::start().await.unwrap();
+    let server = TestServer::start().await;
     seed_server(&server.url(), PULL_ROWS).await;
     let device = Device::with_server(&server.url());
     let store = device.dir.path().join("tidemark.db");
 
     let mut child = device.command(&["sync"]).spawn().expect("spawn sync");
-    kill_when(&mut child, "first rows stored", async || local_rows(&store) > 0).await;
+    kill_when(&mut child, "first rows stored", async || {
+        local_rows(&store) > 0
+    })
+    .await;
     let after_kill = local_rows(&store);
     assert!(
         after_kill < PULL_ROWS,
@@ -120,7 +126,7 @@ async fn a_pull_killed_midway_resumes_without_losing_or_duplicating_rows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_killed_midway_resumes_and_lands_every_change_exactly_once() {
-    let server = TestServer::start().await.unwrap();
+    let server = TestServer::start().await;
     let url = server.url();
     let device = Device::with_server(&url);
     let lines: String = (0..PUSH_OPS).map(|i| format!("task {i}\n")).collect();

@@ -22,7 +22,8 @@
 //! SyncTable
 //!   .insert(Item) / .update(Item) -> Result<Item>  one transaction with its queue entry
 //!   .delete(id) / .lookup(id) / .query(&Query) / .count(&Query)
-//!   .pull(Option<query_id>, &Query) -> Result<PullResult {received, requests, upserted, deleted, skipped_pending}>
+//!   .pull(Option<query_id>, &Query) / .pull_with_cancel(.., &CancelToken)
+//!       -> Result<PullResult {received, requests, upserted, deleted, skipped_pending}>
 //!   .purge(Option<query_id>, &Query, force) -> Result<u64>
 //! Query::new().filter(prop("complete").equals(false)).order_by("text").skip(10).take(20)
 //!   (filters are `tidemark_protocol::odata::Expr`; build them with `odata::builder::{prop, lit}`)
@@ -36,6 +37,8 @@
 //!   its delta token in one transaction. A killed process loses nothing and skips nothing.
 //! - A retry after a lost response neither duplicates nor conflicts with itself, and an edit
 //!   made while its operation is in flight is never overwritten by the push result.
+
+#![warn(missing_docs)]
 
 mod conflict;
 mod context;
@@ -63,5 +66,6 @@ pub use remote::{QueryPage, RemoteClient, RemoteConfig, RemoteTable};
 pub use schema::{Column, ColumnType, Item, TableDefinition};
 pub use status::{CancelToken, Connectivity, SyncStatus};
 pub use store::LocalStore;
+pub use table::SyncTable;
 /// The protocol crate, re-exported so that callers build filters with the same types.
 pub use tidemark_protocol;

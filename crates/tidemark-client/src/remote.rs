@@ -104,7 +104,10 @@ impl Reply {
         match serde_json::from_str::<Value>(&self.body) {
             Ok(Value::Object(mut item)) => {
                 // A body without `version` still has one in its ETag.
-                if let (Some(etag), false) = (&self.etag, item.contains_key("version")) {
+                if let (Some(etag), false) = (
+                    &self.etag,
+                    item.contains_key(tidemark_protocol::system::VERSION),
+                ) {
                     let v = etag.trim_start_matches("W/").trim_matches('"').to_string();
                     item.insert(tidemark_protocol::system::VERSION.into(), Value::String(v));
                 }
@@ -205,23 +208,25 @@ impl RemoteClient {
     }
 
     /// What our server offers (`GET /$capabilities`); `None` for a stock server (404 there).
-    /// Asked once per client.
+    /// A definite answer is remembered for the client's life; a server error is not.
     pub async fn capabilities(&self) -> Result<Option<Capabilities>> {
-        self.capabilities
-            .get_or_try_init(|| async {
-                let url = self.url(&[CAPABILITIES_PATH.trim_start_matches('/')])?;
-                let reply = self.send(self.request(Method::GET, url)).await?;
-                match reply.status {
-                    200 => serde_json::from_str::<Capabilities>(&reply.body)
-                        .map(Some)
-                        .map_err(|e| ClientError::protocol(format!("capabilities: {e}"))),
-                    401 => Err(reply.into_error()),
-                    // Stock servers have no such route; anything else means "no extensions".
-                    _ => Ok(None),
-                }
-            })
-            .await
-            .cloned()
+        if let Some(known) = self.capabilities.get() {
+            return Ok(known.clone());
+        }
+        let url = self.url(&[CAPABILITIES_PATH.trim_start_matches('/')])?;
+        let reply = self.send(self.request(Method::GET, url)).await?;
+        let known = match reply.status {
+            200 => serde_json::from_str::<Capabilities>(&reply.body)
+                .map(Some)
+                .map_err(|e| ClientError::protocol(format!("capabilities: {e}")))?,
+            401 => return Err(reply.into_error()),
+            // A passing failure says nothing about the server: ask again next time.
+            500..=599 => return Ok(None),
+            // Stock servers have no such route.
+            _ => None,
+        };
+        let _ = self.capabilities.set(known.clone());
+        Ok(known)
     }
 
     fn url(&self, segments: &[&str]) -> Result<Url> {

@@ -40,7 +40,49 @@ impl SyncTable {
 
     /// Inserts an item locally and queues its insert. Makes a UUID id when the item has none;
     /// fails when the id exists locally. Returns the stored item.
-    pub async fn insert(&self, mut item: Item) -> Result<Item> {
+    pub async fn insert(&self, item: Item) -> Result<Item> {
+        let (id, item) = self.prepare_insert(item)?;
+        self.write(OperationKind::Insert, id, move |tx, def, id| {
+            insert_row(tx, def, id, &item)
+        })
+        .await
+    }
+
+    /// Inserts many items in one transaction, each with its queued insert: all are stored, or
+    /// none (a bulk import must not stop half-way). Returns the stored items in order.
+    pub async fn insert_many(&self, items: Vec<Item>) -> Result<Vec<Item>> {
+        let prepared = items
+            .into_iter()
+            .map(|item| self.prepare_insert(item))
+            .collect::<Result<Vec<_>>>()?;
+        let def = Arc::clone(&self.def);
+        let (stored, pending) = self
+            .ctx
+            .inner
+            .store
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                let mut stored = Vec::with_capacity(prepared.len());
+                for (id, item) in prepared {
+                    stored.push(apply_write(
+                        &tx,
+                        &def,
+                        OperationKind::Insert,
+                        id,
+                        |tx, def, id| insert_row(tx, def, id, &item),
+                    )?);
+                }
+                let pending = ops::count(&tx)?;
+                tx.commit()?;
+                Ok((stored, pending))
+            })
+            .await?;
+        self.ctx.set_pending(pending);
+        Ok(stored)
+    }
+
+    /// Gives an item to insert its id (a new UUID when absent) and checks id and fields.
+    fn prepare_insert(&self, mut item: Item) -> Result<(String, Item)> {
         let id = match item.get(system::ID) {
             None | Some(Value::Null) => uuid::Uuid::new_v4().to_string(),
             Some(Value::String(id)) => id.clone(),
@@ -53,17 +95,7 @@ impl SyncTable {
         system::validate_id(&id).map_err(|e| ClientError::invalid(e.to_string()))?;
         item.insert(system::ID.into(), Value::String(id.clone()));
         self.check_fields(&item)?;
-        self.write(OperationKind::Insert, id, move |tx, def, id| {
-            if rows::exists(tx, def, id)? {
-                return Err(ClientError::AlreadyExists {
-                    table: def.name.clone(),
-                    id: id.to_string(),
-                });
-            }
-            rows::insert(tx, def, &item, |n| !is_server_owned(n))?;
-            Ok(None)
-        })
-        .await
+        Ok((id, item))
     }
 
     /// Updates the fields given in `item` (which must carry the id) and queues an update.
@@ -189,45 +221,7 @@ impl SyncTable {
             .store
             .call(move |conn| {
                 let tx = conn.transaction()?;
-                let queued = ops::for_item(&tx, &def.name, &id)?;
-                let decision = collapse(queued.as_ref(), kind)?;
-                let old_row = change(&tx, &def, &id)?;
-                match (decision, queued) {
-                    (Collapse::Append(kind), _) => {
-                        let op = Operation {
-                            id: uuid::Uuid::new_v4().to_string(),
-                            kind,
-                            state: OperationState::Pending,
-                            table: def.name.clone(),
-                            item_id: id.clone(),
-                            item: old_row,
-                            sequence: ops::next_sequence(&tx)?,
-                            version: 1,
-                            attempted_item: None,
-                        };
-                        ops::insert(&tx, &op)?;
-                    }
-                    (Collapse::Bump, Some(mut op)) => {
-                        op.version += 1;
-                        // A failed operation with new data is worth sending again.
-                        if op.state == OperationState::Failed {
-                            op.state = OperationState::Pending;
-                        }
-                        ops::save(&tx, &op)?;
-                    }
-                    (Collapse::Cancel, Some(op)) => ops::remove(&tx, &op.id)?,
-                    (Collapse::MoveToEnd(kind), Some(mut op)) => {
-                        op.kind = kind;
-                        op.item = old_row;
-                        op.sequence = ops::next_sequence(&tx)?;
-                        op.version += 1;
-                        ops::save(&tx, &op)?;
-                    }
-                    (_, None) => {
-                        return Err(ClientError::protocol("collapse without a queued operation"));
-                    }
-                }
-                let item = rows::get(&tx, &def, &id)?.unwrap_or_default();
+                let item = apply_write(&tx, &def, kind, id, change)?;
                 let pending = ops::count(&tx)?;
                 tx.commit()?;
                 Ok((item, pending))
@@ -236,4 +230,74 @@ impl SyncTable {
         self.ctx.set_pending(pending);
         Ok(item)
     }
+}
+
+/// Stores a new row, refusing an id that exists locally.
+fn insert_row(
+    tx: &rusqlite::Connection,
+    def: &TableDefinition,
+    id: &str,
+    item: &Item,
+) -> Result<Option<Item>> {
+    if rows::exists(tx, def, id)? {
+        return Err(ClientError::AlreadyExists {
+            table: def.name.clone(),
+            id: id.to_string(),
+        });
+    }
+    rows::insert(tx, def, item, |n| !is_server_owned(n))?;
+    Ok(None)
+}
+
+/// One local write inside the caller's transaction: `change` edits the row (returning the old
+/// row for deletes), and the queue entry is added or collapsed. Returns the stored row.
+fn apply_write<F>(
+    tx: &rusqlite::Connection,
+    def: &TableDefinition,
+    kind: OperationKind,
+    id: String,
+    change: F,
+) -> Result<Item>
+where
+    F: FnOnce(&rusqlite::Connection, &TableDefinition, &str) -> Result<Option<Item>>,
+{
+    let queued = ops::for_item(tx, &def.name, &id)?;
+    let decision = collapse(queued.as_ref(), kind)?;
+    let old_row = change(tx, def, &id)?;
+    match (decision, queued) {
+        (Collapse::Append(kind), _) => {
+            let op = Operation {
+                id: uuid::Uuid::new_v4().to_string(),
+                kind,
+                state: OperationState::Pending,
+                table: def.name.clone(),
+                item_id: id.clone(),
+                item: old_row,
+                sequence: ops::next_sequence(tx)?,
+                version: 1,
+                attempted_item: None,
+            };
+            ops::insert(tx, &op)?;
+        }
+        (Collapse::Bump, Some(mut op)) => {
+            op.version += 1;
+            // A failed operation with new data is worth sending again.
+            if op.state == OperationState::Failed {
+                op.state = OperationState::Pending;
+            }
+            ops::save(tx, &op)?;
+        }
+        (Collapse::Cancel, Some(op)) => ops::remove(tx, &op.id)?,
+        (Collapse::MoveToEnd(kind), Some(mut op)) => {
+            op.kind = kind;
+            op.item = old_row;
+            op.sequence = ops::next_sequence(tx)?;
+            op.version += 1;
+            ops::save(tx, &op)?;
+        }
+        (_, None) => {
+            return Err(ClientError::protocol("collapse without a queued operation"));
+        }
+    }
+    Ok(rows::get(tx, def, &id)?.unwrap_or_default())
 }

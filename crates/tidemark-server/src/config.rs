@@ -100,7 +100,9 @@ impl ServerConfig {
             )));
         }
         if self.max_body_bytes == 0 {
-            return Err(ConfigError::BadLimit("max body size must be at least 1 byte".into()));
+            return Err(ConfigError::BadLimit(
+                "max body size must be at least 1 byte".into(),
+            ));
         }
         Ok(())
     }

@@ -37,10 +37,10 @@ struct Rule {
     method: String,
     path_contains: String,
     fault: Fault,
+    skip: usize,
     remaining: usize,
 }
 
-#[derive(Default)]
 struct State {
     rules: Mutex<Vec<Rule>>,
     seen: Mutex<Vec<String>>,
@@ -72,7 +72,13 @@ impl FaultProxy {
             .ok_or_else(|| anyhow!("no address for {authority}"))?;
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let state = Arc::new(State::default());
+        let state = Arc::new(State {
+            rules: Mutex::new(Vec::new()),
+            seen: Mutex::new(Vec::new()),
+            held: Notify::new(),
+            held_count: Mutex::new(0),
+            release: Semaphore::new(0),
+        });
         let accept_state = Arc::clone(&state);
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
@@ -95,11 +101,24 @@ impl FaultProxy {
     /// Applies `fault` to the next `times` requests whose method is `method` and whose
     /// request target contains `path_contains`.
     pub fn add_rule(&self, method: &str, path_contains: &str, fault: Fault, times: usize) {
+        self.add_rule_after(method, path_contains, fault, 0, times);
+    }
+
+    /// Like [`FaultProxy::add_rule`], letting the first `skip` matching requests through.
+    pub fn add_rule_after(
+        &self,
+        method: &str,
+        path_contains: &str,
+        fault: Fault,
+        skip: usize,
+        times: usize,
+    ) {
         if let Ok(mut rules) = self.state.rules.lock() {
             rules.push(Rule {
                 method: method.to_ascii_uppercase(),
                 path_contains: path_contains.to_string(),
                 fault,
+                skip,
                 remaining: times,
             });
         }
@@ -120,7 +139,13 @@ impl FaultProxy {
     pub async fn wait_held(&self) {
         loop {
             let notified = self.state.held.notified();
-            if self.state.held_count.lock().map(|n| *n > 0).unwrap_or(false) {
+            if self
+                .state
+                .held_count
+                .lock()
+                .map(|n| *n > 0)
+                .unwrap_or(false)
+            {
                 return;
             }
             notified.await;
@@ -134,7 +159,11 @@ impl FaultProxy {
 
     /// The request lines seen so far (`METHOD target`), oldest first.
     pub fn requests(&self) -> Vec<String> {
-        self.state.seen.lock().map(|s| s.clone()).unwrap_or_default()
+        self.state
+            .seen
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -146,9 +175,13 @@ impl Drop for FaultProxy {
 
 fn take_fault(state: &State, method: &str, target: &str) -> Option<Fault> {
     let mut rules = state.rules.lock().ok()?;
-    let rule = rules.iter_mut().find(|r| {
-        r.remaining > 0 && r.method == method && target.contains(&r.path_contains)
-    })?;
+    let rule = rules
+        .iter_mut()
+        .find(|r| r.remaining > 0 && r.method == method && target.contains(&r.path_contains))?;
+    if rule.skip > 0 {
+        rule.skip -= 1;
+        return None;
+    }
     rule.remaining -= 1;
     Some(rule.fault.clone())
 }
@@ -263,7 +296,10 @@ async fn read_message<R: AsyncRead + Unpin>(
         let Some((name, value)) = line.split_once(':') else {
             continue;
         };
-        let (name, value) = (name.trim().to_ascii_lowercase(), value.trim().to_ascii_lowercase());
+        let (name, value) = (
+            name.trim().to_ascii_lowercase(),
+            value.trim().to_ascii_lowercase(),
+        );
         match name.as_str() {
             "content-length" => length = value.parse().ok(),
             "transfer-encoding" => chunked = value.contains("chunked"),
@@ -290,7 +326,8 @@ async fn read_message<R: AsyncRead + Unpin>(
             };
             let size_line: Vec<u8> = buf.drain(..line_end + 2).collect();
             let size_text = String::from_utf8_lossy(&size_line);
-            let size = usize::from_str_radix(size_text.trim().split(';').next().unwrap_or("0"), 16)?;
+            let size =
+                usize::from_str_radix(size_text.trim().split(';').next().unwrap_or("0"), 16)?;
             raw.extend(size_line);
             if size == 0 {
                 let trailer_end = loop {

@@ -207,23 +207,22 @@ impl StockServer {
             .context("building an HTTP client")?;
         let target = format!("{}/tables/todoitem?$top=1", self.url);
         let deadline = Instant::now() + READY_TIMEOUT;
-        let mut last = String::new();
         loop {
             if let Some(child) = self.child.as_mut()
                 && let Some(status) = child.try_wait()?
             {
                 bail!("the stock server exited ({status}) right after printing its address");
             }
-            match client
+            let last = match client
                 .get(&target)
                 .header("ZUMO-API-VERSION", "2.0.0")
                 .send()
                 .await
             {
                 Ok(response) if response.status().is_success() => return Ok(()),
-                Ok(response) => last = format!("status {}", response.status()),
-                Err(err) => last = err.to_string(),
-            }
+                Ok(response) => format!("status {}", response.status()),
+                Err(err) => err.to_string(),
+            };
             if Instant::now() >= deadline {
                 return Err(anyhow!(
                     "the stock server at {} did not answer GET /tables/todoitem with 200 within {READY_TIMEOUT:?}; last: {last}",
@@ -290,14 +289,25 @@ async fn run_install() -> Result<()> {
         text.push_str(&String::from_utf8_lossy(&output.stderr));
         let lines: Vec<&str> = text.lines().collect();
         let tail = lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n");
-        bail!("{} install exited with {}:\n{tail}", script.display(), output.status);
+        bail!(
+            "{} install exited with {}:\n{tail}",
+            script.display(),
+            output.status
+        );
     }
-    log::info!("stock server installed or up to date after {:?}", started.elapsed());
+    log::info!(
+        "stock server installed or up to date after {:?}",
+        started.elapsed()
+    );
     Ok(())
 }
 
 /// Forwards a child's output to the log, keeping its last lines for error messages.
-async fn drain<R: AsyncRead + Unpin>(reader: R, name: &'static str, tail: Arc<Mutex<VecDeque<String>>>) {
+async fn drain<R: AsyncRead + Unpin>(
+    reader: R,
+    name: &'static str,
+    tail: Arc<Mutex<VecDeque<String>>>,
+) {
     drain_lines(BufReader::new(reader).lines(), name, tail).await;
 }
 

@@ -12,7 +12,9 @@ use tidemark_client::{
     RemoteConfig, SyncContext, SyncTable, TableDefinition,
 };
 
-use crate::{ALL_TODOS_QUERY, STORE_FILE_NAME, TABLE, TodoError, normalize_server_url, validate_text};
+use crate::{
+    ALL_TODOS_QUERY, STORE_FILE_NAME, TABLE, TodoError, normalize_server_url, validate_text,
+};
 
 /// The user column holding the todo's text.
 const TEXT: &str = "text";
@@ -170,9 +172,14 @@ impl TodoList {
     }
 
     /// Switches to another server and key (the settings screen).
-    pub fn set_server(&mut self, server: Option<&str>, app_key: Option<&str>) -> Result<(), TodoError> {
+    pub fn set_server(
+        &mut self,
+        server: Option<&str>,
+        app_key: Option<&str>,
+    ) -> Result<(), TodoError> {
         let server = server.map(normalize_server_url).transpose()?;
-        self.ctx.set_remote(remote_config(server.as_deref(), app_key))?;
+        self.ctx
+            .set_remote(remote_config(server.as_deref(), app_key))?;
         self.server = server;
         Ok(())
     }
@@ -284,7 +291,11 @@ impl TodoList {
         for error in errors.into_iter().filter(|e| e.table == TABLE) {
             let mine = match error.kind {
                 OperationKind::Delete => None,
-                _ => self.table.lookup(&error.item_id).await?.map(|i| Todo::from_item(&i)),
+                _ => self
+                    .table
+                    .lookup(&error.item_id)
+                    .await?
+                    .map(|i| Todo::from_item(&i)),
             };
             conflicts.push(Conflict {
                 id: error.item_id.clone(),
@@ -367,13 +378,21 @@ impl TodoList {
         let mut item = Map::new();
         item.insert(system::ID.into(), Value::String(id.to_owned()));
         item.insert(column.into(), value);
-        let stored = self.table.update(item).await.map_err(TodoError::from_engine)?;
+        let stored = self
+            .table
+            .update(item)
+            .await
+            .map_err(TodoError::from_engine)?;
         Ok(Todo::from_item(&stored))
     }
 
     /// The item to resend for "keep mine": the local copy (or the given text) over the
     /// server's version, so the server accepts it as a deliberate overwrite.
-    async fn resend_item(&self, error: &OperationError, text: Option<String>) -> Result<Item, TodoError> {
+    async fn resend_item(
+        &self,
+        error: &OperationError,
+        text: Option<String>,
+    ) -> Result<Item, TodoError> {
         let mut item = match self.table.lookup(&error.item_id).await? {
             Some(local) => local,
             None => error.item.clone().unwrap_or_default(),

@@ -22,7 +22,9 @@ pub fn default_data_dir() -> Option<PathBuf> {
 pub fn validate_text(text: &str) -> Result<String, TodoError> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
-        return Err(TodoError::InvalidText("the text of a todo cannot be empty".into()));
+        return Err(TodoError::InvalidText(
+            "the text of a todo cannot be empty".into(),
+        ));
     }
     let chars = trimmed.chars().count();
     if chars > MAX_TEXT_CHARS {
@@ -69,7 +71,10 @@ mod tests {
     #[test]
     fn blank_text_is_refused() {
         for text in ["", "   ", "\n\t"] {
-            assert!(matches!(validate_text(text), Err(TodoError::InvalidText(_))));
+            assert!(matches!(
+                validate_text(text),
+                Err(TodoError::InvalidText(_))
+            ));
         }
     }
 

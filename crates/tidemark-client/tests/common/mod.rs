@@ -165,3 +165,75 @@ pub async fn server_rows(url: &str) -> anyhow::Result<Vec<Item>> {
     rows.sort_by_key(|r| text_of(r, "id"));
     Ok(rows)
 }
+
+/// A real server on loopback with the default config (table `todoitem`).
+pub async fn server() -> tidemark_testkit::server::TestServer {
+    tidemark_testkit::server::TestServer::start().await
+}
+
+/// A real server that wants this application key.
+pub async fn server_with_key(key: &str) -> tidemark_testkit::server::TestServer {
+    let config = tidemark_server::ServerConfig {
+        app_key: Some(key.to_string()),
+        ..tidemark_server::ServerConfig::default()
+    };
+    tidemark_testkit::server::TestServer::start_with(config).await
+}
+
+/// A proxy in front of `url` that hides our server's extensions (`/$capabilities` is a 404),
+/// so the engine treats it as a stock server: no idempotency header, small pages, `ge` tokens.
+pub async fn stock_like(url: &str) -> anyhow::Result<tidemark_testkit::proxy::FaultProxy> {
+    let proxy = tidemark_testkit::proxy::FaultProxy::start(url).await?;
+    proxy.add_rule(
+        "GET",
+        "$capabilities",
+        tidemark_testkit::proxy::Fault::Respond {
+            status: 404,
+            body: r#"{"error":"not found"}"#.into(),
+        },
+        usize::MAX,
+    );
+    Ok(proxy)
+}
+
+/// A proxy in front of `url` with no rules yet.
+pub async fn proxy(url: &str) -> anyhow::Result<tidemark_testkit::proxy::FaultProxy> {
+    tidemark_testkit::proxy::FaultProxy::start(url).await
+}
+
+impl Device {
+    /// Inserts a todo and pushes it, so that it exists on the server with a version.
+    pub async fn add_synced(&self, text: &str) -> anyhow::Result<String> {
+        let id = self.add(text).await?;
+        self.push_ok().await?;
+        Ok(id)
+    }
+
+    /// Updates the text of an item locally.
+    pub async fn set_text(&self, id: &str, text: &str) -> anyhow::Result<Item> {
+        Ok(self
+            .table()
+            .update(item(json!({"id": id, "text": text})))
+            .await?)
+    }
+
+    /// The queued operations as (kind, item id), in queue order.
+    pub async fn queue(&self) -> anyhow::Result<Vec<(tidemark_client::OperationKind, String)>> {
+        Ok(self
+            .ctx
+            .operations()
+            .await?
+            .into_iter()
+            .map(|o| (o.kind, o.item_id))
+            .collect())
+    }
+}
+
+/// The text of the server's item, or `None` when the server has no live item with this id.
+pub async fn server_text(url: &str, id: &str) -> anyhow::Result<Option<String>> {
+    match server_table(url)?.lookup(id).await {
+        Ok(item) => Ok(text_of(&item, "text")),
+        Err(tidemark_client::ClientError::Http { status: 404, .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -17,7 +17,10 @@ pub fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge(rejection.body_text())
         } else {
-            ApiError::BadRequest(format!("could not read the body: {}", rejection.body_text()))
+            ApiError::BadRequest(format!(
+                "could not read the body: {}",
+                rejection.body_text()
+            ))
         }
     })
 }

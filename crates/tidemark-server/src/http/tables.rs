@@ -12,8 +12,7 @@ use tidemark_protocol::odata::TableQuery;
 
 use super::Shared;
 use super::request::{
-    body_bytes, check_id, expected_version, item_body, next_page_url, operation_tag,
-    take_body_id,
+    body_bytes, check_id, expected_version, item_body, next_page_url, operation_tag, take_body_id,
 };
 use crate::error::{ApiError, item_response};
 use crate::store::{ItemQuery, NewItem, TableStore, WriteOutcome};
@@ -79,7 +78,12 @@ pub async fn query<S: TableStore>(
     let mut response = Json(body).into_response();
     // With `$top` the client asked for an exact amount; without it, we paged for it.
     if query.top.is_none() && page.more {
-        let next = next_page_url(&headers, uri.path(), uri.query(), skip.saturating_add(limit));
+        let next = next_page_url(
+            &headers,
+            uri.path(),
+            uri.query(),
+            skip.saturating_add(limit),
+        );
         if let Ok(link) = HeaderValue::from_str(&format!("<{next}>; rel=next")) {
             response.headers_mut().insert(header::LINK, link);
         }

@@ -225,7 +225,9 @@ impl Translator<'_> {
             (Function::SubstringOf, [needle, haystack]) => {
                 self.template("(instr(%, %) > 0)", &[haystack, needle], d)
             }
-            (Function::StartsWith, [s, prefix]) => self.template("(instr(%, %) = 1)", &[s, prefix], d),
+            (Function::StartsWith, [s, prefix]) => {
+                self.template("(instr(%, %) = 1)", &[s, prefix], d)
+            }
             // substr from (length - suffix length + 1): never equal when the suffix is longer.
             (Function::EndsWith, [s, suffix]) => self.template(
                 "(substr(%, length(%) - length(%) + 1) = %)",
@@ -262,7 +264,12 @@ impl Translator<'_> {
     }
 
     /// Renders `template`, replacing each `%` with the next argument.
-    fn template(&mut self, template: &str, args: &[&Expr], depth: usize) -> Result<(), TranslateError> {
+    fn template(
+        &mut self,
+        template: &str,
+        args: &[&Expr],
+        depth: usize,
+    ) -> Result<(), TranslateError> {
         let mut args = args.iter();
         for (i, piece) in template.split('%').enumerate() {
             if i > 0 {

@@ -29,7 +29,11 @@ pub fn migrate(conn: &mut Connection) -> Result<(), MigrationError> {
     if found > known {
         return Err(MigrationError::TooNew { found, known });
     }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(found).unwrap_or(0)) {
+    for (index, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(found).unwrap_or(0))
+    {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute_batch(sql)?;
         // PRAGMA takes no bound parameters; the value is our own loop counter.

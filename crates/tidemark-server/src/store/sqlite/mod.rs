@@ -16,14 +16,16 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
 use serde_json::{Map, Value};
 use tidemark_protocol::headers::OperationTag;
 
 use super::{ItemQuery, NewItem, QueryPage, StoreError, TableStore, WriteKind, WriteOutcome};
 use crate::store::Item;
-pub use clock::{Clock, StampPolicy, SystemClock};
 use clock::ChangeClock;
+pub use clock::{Clock, StampPolicy, SystemClock};
 pub use migrations::MigrationError;
 
 /// The item columns, in the order [`item_from_row`] reads them.
@@ -278,8 +280,8 @@ impl TableStore for SqliteTableStore {
             where_sql.push(')');
             params.extend(sql.params);
         }
-        let order =
-            filter::orderby_sql(&query.orderby).map_err(|e| StoreError::InvalidQuery(e.to_string()))?;
+        let order = filter::orderby_sql(&query.orderby)
+            .map_err(|e| StoreError::InvalidQuery(e.to_string()))?;
         let count_sql = format!("SELECT count(*) FROM items WHERE {where_sql}");
         let page_sql = format!(
             "SELECT {ITEM_COLUMNS} FROM items WHERE {where_sql} ORDER BY {} LIMIT ? OFFSET ?",
@@ -378,13 +380,19 @@ impl TableStore for SqliteTableStore {
         tag: Option<OperationTag>,
     ) -> Result<WriteOutcome, StoreError> {
         let (owned_table, id) = (table.to_owned(), id.to_owned());
-        self.write(table, WriteKind::Update, Some(id.clone()), tag, move |tx, stamp| {
-            let mut item = live_item(tx, &owned_table, &id, expected_version.as_deref())?;
-            item.properties.extend(patch);
-            stamp_write(&mut item, stamp);
-            save_item(tx, &owned_table, &item, false)?;
-            Ok(item)
-        })
+        self.write(
+            table,
+            WriteKind::Update,
+            Some(id.clone()),
+            tag,
+            move |tx, stamp| {
+                let mut item = live_item(tx, &owned_table, &id, expected_version.as_deref())?;
+                item.properties.extend(patch);
+                stamp_write(&mut item, stamp);
+                save_item(tx, &owned_table, &item, false)?;
+                Ok(item)
+            },
+        )
         .await
     }
 
@@ -396,13 +404,19 @@ impl TableStore for SqliteTableStore {
         tag: Option<OperationTag>,
     ) -> Result<WriteOutcome, StoreError> {
         let (owned_table, id) = (table.to_owned(), id.to_owned());
-        self.write(table, WriteKind::Delete, Some(id.clone()), tag, move |tx, stamp| {
-            let mut item = live_item(tx, &owned_table, &id, expected_version.as_deref())?;
-            item.deleted = true;
-            stamp_write(&mut item, stamp);
-            save_item(tx, &owned_table, &item, false)?;
-            Ok(item)
-        })
+        self.write(
+            table,
+            WriteKind::Delete,
+            Some(id.clone()),
+            tag,
+            move |tx, stamp| {
+                let mut item = live_item(tx, &owned_table, &id, expected_version.as_deref())?;
+                item.deleted = true;
+                stamp_write(&mut item, stamp);
+                save_item(tx, &owned_table, &item, false)?;
+                Ok(item)
+            },
+        )
         .await
     }
 
@@ -414,14 +428,20 @@ impl TableStore for SqliteTableStore {
         tag: Option<OperationTag>,
     ) -> Result<WriteOutcome, StoreError> {
         let (owned_table, id) = (table.to_owned(), id.to_owned());
-        self.write(table, WriteKind::Undelete, Some(id.clone()), tag, move |tx, stamp| {
-            let mut item = load_item(tx, &owned_table, &id)?.ok_or(StoreError::NotFound(id))?;
-            check_version(&item, expected_version.as_deref())?;
-            item.deleted = false;
-            stamp_write(&mut item, stamp);
-            save_item(tx, &owned_table, &item, false)?;
-            Ok(item)
-        })
+        self.write(
+            table,
+            WriteKind::Undelete,
+            Some(id.clone()),
+            tag,
+            move |tx, stamp| {
+                let mut item = load_item(tx, &owned_table, &id)?.ok_or(StoreError::NotFound(id))?;
+                check_version(&item, expected_version.as_deref())?;
+                item.deleted = false;
+                stamp_write(&mut item, stamp);
+                save_item(tx, &owned_table, &item, false)?;
+                Ok(item)
+            },
+        )
         .await
     }
 }
@@ -478,7 +498,11 @@ fn item_from_raw(
 ) -> Result<Item, StoreError> {
     let properties = match serde_json::from_str(&data).map_err(StoreError::internal)? {
         Value::Object(map) => map,
-        _ => return Err(StoreError::internal(format!("item {id} holds non-object data"))),
+        _ => {
+            return Err(StoreError::internal(format!(
+                "item {id} holds non-object data"
+            )));
+        }
     };
     Ok(Item {
         id,
@@ -539,10 +563,9 @@ fn recorded_outcome(
              WHERE tbl = ?1 AND operation_id = ?2 AND op_version = ?3",
         )
         .and_then(|mut st| {
-            st.query_row(
-                params![table, tag.operation_id, op_version(tag)],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
+            st.query_row(params![table, tag.operation_id, op_version(tag)], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
             .optional()
         })
         .map_err(StoreError::internal)?;

@@ -1,0 +1,296 @@
+//! Helpers shared by the server's test suites: a small protocol-speaking HTTP client, and a full
+//! dump of a database file to prove that a rejected request wrote nothing.
+
+#![allow(dead_code)] // Each test binary uses a different subset.
+
+use std::path::Path;
+
+use reqwest::Method;
+use serde_json::Value;
+
+/// The API version every request sends unless a test says otherwise.
+pub const API_VERSION: &str = "2.0.0";
+
+/// A response, read completely.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// The status code.
+    pub status: u16,
+    /// The body as JSON (`Null` when empty, a JSON string when not JSON).
+    pub body: Value,
+    /// The `ETag` header.
+    pub etag: Option<String>,
+    /// The `Link` header.
+    pub link: Option<String>,
+}
+
+impl Reply {
+    /// The `{"error": …}` message; panics when the body has another shape.
+    pub fn error(&self) -> &str {
+        match self.body.get("error").and_then(Value::as_str) {
+            Some(message) => message,
+            None => panic!("expected an error body, got {} {}", self.status, self.body),
+        }
+    }
+
+    /// A string property of the body.
+    pub fn str(&self, name: &str) -> &str {
+        self.body
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
+    /// The items of a query response (plain array or `{"results": […]}`).
+    pub fn items(&self) -> Vec<Value> {
+        match &self.body {
+            Value::Array(items) => items.clone(),
+            other => other
+                .get("results")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The ids of a query response, in order.
+    pub fn ids(&self) -> Vec<String> {
+        self.items()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+}
+
+/// A client for one server, sending `ZUMO-API-VERSION` on every request.
+#[derive(Debug, Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+    app_key: Option<String>,
+}
+
+/// A request under construction.
+pub struct Req<'a> {
+    api: &'a Api,
+    method: Method,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+    version: bool,
+}
+
+impl Api {
+    /// A client for the server at `base` (e.g. `http://127.0.0.1:1234`).
+    pub fn new(base: &str) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base: base.trim_end_matches('/').to_owned(),
+            app_key: None,
+        }
+    }
+
+    /// The same client, sending `key` in `X-ZUMO-APPLICATION`.
+    pub fn with_app_key(mut self, key: &str) -> Self {
+        self.app_key = Some(key.to_owned());
+        self
+    }
+
+    /// A request; `path` is relative to the server root and may carry a query string.
+    pub fn req(&self, method: Method, path: &str) -> Req<'_> {
+        Req {
+            api: self,
+            method,
+            path: path.to_owned(),
+            headers: Vec::new(),
+            body: None,
+            version: true,
+        }
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> Reply {
+        self.req(Method::GET, path).send().await
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.req(Method::POST, path).json(&body).send().await
+    }
+
+    /// `PATCH path` with a JSON body.
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.req(Method::PATCH, path).json(&body).send().await
+    }
+
+    /// `DELETE path`.
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.req(Method::DELETE, path).send().await
+    }
+
+    /// Inserts into `todoitem` and returns the stored item (asserting 201).
+    pub async fn insert(&self, item: Value) -> Value {
+        let reply = self.post("/tables/todoitem", item).await;
+        assert_eq!(reply.status, 201, "insert failed: {}", reply.body);
+        reply.body
+    }
+
+    /// Follows `Link` headers from `path` to the end, returning every item in order.
+    pub async fn get_all_pages(&self, path: &str) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut next = Some(format!("{}{path}", self.base));
+        let mut pages = 0;
+        while let Some(url) = next {
+            pages += 1;
+            assert!(pages < 1000, "paging does not end");
+            let path = url.strip_prefix(&self.base).unwrap_or(&url).to_owned();
+            let reply = self.get(&path).await;
+            assert_eq!(reply.status, 200, "{}", reply.body);
+            items.extend(reply.items());
+            next = reply.link.as_deref().map(link_target);
+        }
+        items
+    }
+}
+
+/// Percent-encodes a query parameter value.
+pub fn encode(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The URL inside `<…>; rel=next`.
+pub fn link_target(link: &str) -> String {
+    let start = link.find('<').map_or(0, |i| i + 1);
+    let end = link.find('>').unwrap_or(link.len());
+    link[start..end].to_owned()
+}
+
+impl Req<'_> {
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Sends `If-Match: "<version>"`.
+    pub fn if_match(self, version: &str) -> Self {
+        self.header("If-Match", &format!("\"{version}\""))
+    }
+
+    /// Sends `X-Tidemark-Operation: <tag>`.
+    pub fn operation(self, tag: &str) -> Self {
+        self.header("X-Tidemark-Operation", tag)
+    }
+
+    /// A JSON body.
+    pub fn json(mut self, body: &Value) -> Self {
+        self.body = Some(body.to_string().into_bytes());
+        self.header("Content-Type", "application/json")
+    }
+
+    /// A raw body.
+    pub fn raw(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = Some(body.into());
+        self
+    }
+
+    /// Leaves out the `ZUMO-API-VERSION` header.
+    pub fn without_version(mut self) -> Self {
+        self.version = false;
+        self
+    }
+
+    /// Sends the request and reads the whole response.
+    pub async fn send(self) -> Reply {
+        let url = format!("{}{}", self.api.base, self.path);
+        let mut request = self.api.http.request(self.method, &url);
+        if self.version {
+            request = request.header("ZUMO-API-VERSION", API_VERSION);
+        }
+        if let Some(key) = &self.api.app_key {
+            request = request.header("X-ZUMO-APPLICATION", key);
+        }
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
+        if let Some(body) = self.body {
+            request = request.body(body);
+        }
+        let response = match request.send().await {
+            Ok(r) => r,
+            Err(e) => panic!("request to {url} failed: {e}"),
+        };
+        let status = response.status().as_u16();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let etag = header("etag");
+        let link = header("link");
+        let text = response.text().await.unwrap_or_default();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Reply {
+            status,
+            body,
+            etag,
+            link,
+        }
+    }
+}
+
+/// Every row of every table of the SQLite database at `path`, as text, in a stable order: two
+/// dumps are equal exactly when the database content is.
+pub fn dump_database(path: &Path) -> Vec<String> {
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    let mut tables: Vec<String> = Vec::new();
+    {
+        let mut st = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let rows = st
+            .query_map([], |r| r.get::<_, String>(0))
+            .unwrap_or_else(|e| panic!("{e}"));
+        for row in rows {
+            tables.push(row.unwrap_or_else(|e| panic!("{e}")));
+        }
+    }
+    let mut out = Vec::new();
+    for table in tables {
+        // Table names come from sqlite_master of our own test database.
+        let mut st = conn
+            .prepare(&format!("SELECT * FROM \"{table}\""))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let columns = st.column_count();
+        let rows = st
+            .query_map([], |r| {
+                let mut cells = Vec::with_capacity(columns);
+                for i in 0..columns {
+                    let v: rusqlite::types::Value = r.get(i)?;
+                    cells.push(format!("{v:?}"));
+                }
+                Ok(format!("{table}: {}", cells.join(" | ")))
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut lines: Vec<String> = rows.map(|r| r.unwrap_or_else(|e| panic!("{e}"))).collect();
+        lines.sort();
+        out.extend(lines);
+    }
+    out
+}

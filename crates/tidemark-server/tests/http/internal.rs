@@ -1,0 +1,99 @@
+//! Failures on the server's side: a store that fails answers 500 with an `{"error"}` body that
+//! does not leak the backend's details.
+
+use serde_json::{Map, Value, json};
+use tidemark_protocol::headers::OperationTag;
+use tidemark_server::ServerConfig;
+use tidemark_server::store::{
+    Item, ItemQuery, NewItem, QueryPage, StoreError, TableStore, WriteOutcome,
+};
+use tokio::net::TcpListener;
+
+use crate::common::Api;
+
+/// A store whose every answer is an internal failure.
+struct FailingStore;
+
+fn failure() -> StoreError {
+    StoreError::internal("disk on fire at /var/secret/path")
+}
+
+impl TableStore for FailingStore {
+    async fn query(&self, _: &str, _: &ItemQuery) -> Result<QueryPage, StoreError> {
+        Err(failure())
+    }
+
+    async fn lookup(&self, _: &str, _: &str, _: bool) -> Result<Item, StoreError> {
+        Err(failure())
+    }
+
+    async fn insert(
+        &self,
+        _: &str,
+        _: NewItem,
+        _: Option<OperationTag>,
+    ) -> Result<WriteOutcome, StoreError> {
+        Err(failure())
+    }
+
+    async fn update(
+        &self,
+        _: &str,
+        _: &str,
+        _: Map<String, Value>,
+        _: Option<String>,
+        _: Option<OperationTag>,
+    ) -> Result<WriteOutcome, StoreError> {
+        Err(failure())
+    }
+
+    async fn delete(
+        &self,
+        _: &str,
+        _: &str,
+        _: Option<String>,
+        _: Option<OperationTag>,
+    ) -> Result<WriteOutcome, StoreError> {
+        Err(failure())
+    }
+
+    async fn undelete(
+        &self,
+        _: &str,
+        _: &str,
+        _: Option<String>,
+        _: Option<OperationTag>,
+    ) -> Result<WriteOutcome, StoreError> {
+        Err(failure())
+    }
+}
+
+#[tokio::test]
+async fn a_failing_store_gives_500_with_an_error_body_that_hides_the_details() {
+    let listener = match TcpListener::bind("127.0.0.1:0").await {
+        Ok(l) => l,
+        Err(e) => panic!("{e}"),
+    };
+    let url = match listener.local_addr() {
+        Ok(addr) => format!("http://{addr}"),
+        Err(e) => panic!("{e}"),
+    };
+    let server = tokio::spawn(tidemark_server::serve(
+        listener,
+        FailingStore,
+        ServerConfig::default(),
+        std::future::pending(),
+    ));
+    let api = Api::new(&url);
+    for reply in [
+        api.get("/tables/todoitem").await,
+        api.get("/tables/todoitem/a").await,
+        api.post("/tables/todoitem", json!({"text": "x"})).await,
+        api.patch("/tables/todoitem/a", json!({"text": "x"})).await,
+        api.delete("/tables/todoitem/a").await,
+    ] {
+        assert_eq!(reply.status, 500);
+        assert!(!reply.error().contains("secret"), "{}", reply.error());
+    }
+    server.abort();
+}

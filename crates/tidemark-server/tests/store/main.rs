@@ -1,0 +1,78 @@
+//! Store-level tests: the conformance suite run against `SqliteTableStore`, and the SQLite
+//! store's own behaviours (the change clock under a late commit, operation-record pruning,
+//! reopening).
+
+mod sqlite_only;
+mod suite;
+
+use tempfile::TempDir;
+use tidemark_server::store::{SqliteOptions, SqliteTableStore};
+
+/// A SQLite store in its own temporary directory (removed when dropped).
+pub struct SqliteFixture {
+    /// The store.
+    pub store: SqliteTableStore,
+    _dir: TempDir,
+}
+
+impl SqliteFixture {
+    /// A fresh store with `options`.
+    pub fn with(options: SqliteOptions) -> Self {
+        let dir = match tempfile::tempdir() {
+            Ok(d) => d,
+            Err(e) => panic!("tempdir: {e}"),
+        };
+        let store = match SqliteTableStore::open_with(dir.path().join("store.db"), options) {
+            Ok(s) => s,
+            Err(e) => panic!("open: {e}"),
+        };
+        Self { store, _dir: dir }
+    }
+
+    /// A fresh store with default options.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        Self::with(SqliteOptions::default())
+    }
+}
+
+/// Instantiates every conformance test for one backend: `$make` returns a fixture with a
+/// `store` field that lives as long as the test.
+macro_rules! store_conformance {
+    ($backend:ident, $make:expr; $($name:ident),* $(,)?) => {
+        mod $backend {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let fixture = $make;
+                    suite::$name(fixture.store.clone()).await;
+                }
+            )*
+        }
+    };
+}
+
+store_conformance!(sqlite, SqliteFixture::new();
+    insert_then_lookup_round_trips_properties,
+    insert_without_id_makes_a_uuid,
+    insert_of_an_existing_id_conflicts_with_the_stored_item,
+    tables_are_separate,
+    update_merges_and_restamps,
+    update_with_a_stale_version_fails_with_the_stored_item,
+    update_with_the_current_version_succeeds,
+    update_of_a_deleted_item_is_not_found,
+    delete_marks_deleted_and_hides_the_item,
+    delete_twice_is_not_found,
+    undelete_clears_the_flag_with_a_new_version,
+    updated_at_strictly_increases_across_writes,
+    query_pages_report_whether_more_rows_follow,
+    query_counts_every_match_when_asked,
+    query_orders_with_id_as_the_tie_breaker,
+    query_filters_on_updated_at_exactly,
+    a_tagged_write_is_applied_once_and_replayed,
+    a_replayed_update_does_not_write_again,
+    a_failed_tagged_write_is_not_recorded,
+    a_tag_reused_for_another_item_is_a_bad_request,
+    an_untranslatable_query_is_invalid,
+);

@@ -1,0 +1,294 @@
+//! The `TableStore` conformance suite: every function takes `impl TableStore` and states one
+//! behaviour, so each backend (SQLite now, PostgreSQL later) runs the same list through
+//! `store_conformance!` in `main.rs`.
+
+use serde_json::{Map, Value, json};
+use tidemark_protocol::headers::OperationTag;
+use tidemark_protocol::odata::{Direction, OrderBy, parse_filter};
+use tidemark_server::store::{Item, ItemQuery, NewItem, StoreError, TableStore, WriteOutcome};
+
+const T: &str = "todoitem";
+
+fn props(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        other => panic!("not an object: {other}"),
+    }
+}
+
+fn new_item(id: &str, value: Value) -> NewItem {
+    NewItem {
+        id: Some(id.to_owned()),
+        properties: props(value),
+    }
+}
+
+async fn insert(store: &impl TableStore, id: &str, value: Value) -> Item {
+    match store.insert(T, new_item(id, value), None).await {
+        Ok(outcome) => outcome.item,
+        Err(e) => panic!("insert {id}: {e}"),
+    }
+}
+
+fn ok(result: Result<WriteOutcome, StoreError>) -> Item {
+    match result {
+        Ok(outcome) => outcome.item,
+        Err(e) => panic!("write failed: {e}"),
+    }
+}
+
+fn all(limit: u64) -> ItemQuery {
+    ItemQuery {
+        limit,
+        include_deleted: true,
+        ..ItemQuery::default()
+    }
+}
+
+async fn ids(store: &impl TableStore, query: ItemQuery) -> Vec<String> {
+    match store.query(T, &query).await {
+        Ok(page) => page.items.into_iter().map(|i| i.id).collect(),
+        Err(e) => panic!("query: {e}"),
+    }
+}
+
+pub async fn insert_then_lookup_round_trips_properties(store: impl TableStore) {
+    let stored = insert(&store, "a", json!({"text": "x", "n": 1.5, "tags": ["t"]})).await;
+    assert_eq!(
+        stored.properties,
+        props(json!({"text": "x", "n": 1.5, "tags": ["t"]}))
+    );
+    assert_eq!(stored.created_at_us, stored.updated_at_us);
+    assert!(!stored.deleted);
+    let found = store.lookup(T, "a", false).await;
+    assert_eq!(found.ok(), Some(stored));
+}
+
+pub async fn insert_without_id_makes_a_uuid(store: impl TableStore) {
+    let item = ok(store.insert(T, NewItem::default(), None).await);
+    assert!(uuid::Uuid::parse_str(&item.id).is_ok(), "{}", item.id);
+}
+
+pub async fn insert_of_an_existing_id_conflicts_with_the_stored_item(store: impl TableStore) {
+    let stored = insert(&store, "a", json!({"v": 1})).await;
+    let again = store.insert(T, new_item("a", json!({"v": 2})), None).await;
+    assert!(matches!(again, Err(StoreError::Conflict(item)) if *item == stored));
+}
+
+pub async fn tables_are_separate(store: impl TableStore) {
+    insert(&store, "a", json!({})).await;
+    let other = store.insert("other", new_item("a", json!({})), None).await;
+    assert!(other.is_ok());
+    assert!(matches!(
+        store.lookup("third", "a", true).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+pub async fn update_merges_and_restamps(store: impl TableStore) {
+    let before = insert(&store, "a", json!({"text": "x", "n": 1})).await;
+    let after = ok(store
+        .update(T, "a", props(json!({"n": 2, "m": null})), None, None)
+        .await);
+    assert_eq!(
+        after.properties,
+        props(json!({"text": "x", "n": 2, "m": null}))
+    );
+    assert_eq!(after.created_at_us, before.created_at_us);
+    assert!(after.updated_at_us > before.updated_at_us);
+    assert_ne!(after.version, before.version);
+}
+
+pub async fn update_with_a_stale_version_fails_with_the_stored_item(store: impl TableStore) {
+    let first = insert(&store, "a", json!({})).await;
+    let current = ok(store
+        .update(T, "a", props(json!({"n": 1})), None, None)
+        .await);
+    let stale = store
+        .update(T, "a", props(json!({"n": 2})), Some(first.version), None)
+        .await;
+    assert!(matches!(stale, Err(StoreError::PreconditionFailed(item)) if *item == current));
+}
+
+pub async fn update_with_the_current_version_succeeds(store: impl TableStore) {
+    let first = insert(&store, "a", json!({})).await;
+    let updated = store
+        .update(T, "a", props(json!({"n": 2})), Some(first.version), None)
+        .await;
+    assert!(updated.is_ok());
+}
+
+pub async fn update_of_a_deleted_item_is_not_found(store: impl TableStore) {
+    insert(&store, "a", json!({})).await;
+    ok(store.delete(T, "a", None, None).await);
+    let update = store.update(T, "a", Map::new(), None, None).await;
+    assert!(matches!(update, Err(StoreError::NotFound(_))));
+}
+
+pub async fn delete_marks_deleted_and_hides_the_item(store: impl TableStore) {
+    let before = insert(&store, "a", json!({"text": "x"})).await;
+    let deleted = ok(store.delete(T, "a", None, None).await);
+    assert!(deleted.deleted);
+    assert_eq!(deleted.properties, before.properties);
+    assert!(deleted.updated_at_us > before.updated_at_us);
+    assert!(matches!(
+        store.lookup(T, "a", false).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(store.lookup(T, "a", true).await.ok(), Some(deleted));
+    let live = ItemQuery {
+        limit: 10,
+        ..ItemQuery::default()
+    };
+    assert!(ids(&store, live).await.is_empty());
+}
+
+pub async fn delete_twice_is_not_found(store: impl TableStore) {
+    insert(&store, "a", json!({})).await;
+    ok(store.delete(T, "a", None, None).await);
+    assert!(matches!(
+        store.delete(T, "a", None, None).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+pub async fn undelete_clears_the_flag_with_a_new_version(store: impl TableStore) {
+    insert(&store, "a", json!({})).await;
+    let deleted = ok(store.delete(T, "a", None, None).await);
+    let restored = ok(store.undelete(T, "a", None, None).await);
+    assert!(!restored.deleted);
+    assert_ne!(restored.version, deleted.version);
+    assert!(restored.updated_at_us > deleted.updated_at_us);
+}
+
+pub async fn updated_at_strictly_increases_across_writes(store: impl TableStore) {
+    let mut last = 0;
+    for i in 0..50 {
+        let item = insert(&store, &format!("{i:02}"), json!({})).await;
+        assert!(item.updated_at_us > last);
+        last = item.updated_at_us;
+        let item = ok(store.update(T, &item.id, Map::new(), None, None).await);
+        assert!(item.updated_at_us > last);
+        last = item.updated_at_us;
+    }
+}
+
+pub async fn query_pages_report_whether_more_rows_follow(store: impl TableStore) {
+    for i in 0..5 {
+        insert(&store, &format!("{i}"), json!({})).await;
+    }
+    let page = |skip| ItemQuery { skip, ..all(2) };
+    let first = store.query(T, &page(0)).await.ok();
+    assert_eq!(first.as_ref().map(|p| p.more), Some(true));
+    let last = store.query(T, &page(4)).await.ok();
+    assert_eq!(
+        last.as_ref().map(|p| (p.items.len(), p.more)),
+        Some((1, false))
+    );
+}
+
+pub async fn query_counts_every_match_when_asked(store: impl TableStore) {
+    for i in 0..5 {
+        insert(&store, &format!("{i}"), json!({"n": i})).await;
+    }
+    let query = ItemQuery {
+        filter: parse_filter("n ge 1").ok(),
+        count_total: true,
+        ..all(2)
+    };
+    let page = store.query(T, &query).await.ok();
+    assert_eq!(page.and_then(|p| p.total), Some(4));
+}
+
+pub async fn query_orders_with_id_as_the_tie_breaker(store: impl TableStore) {
+    for (id, rank) in [("c", 1), ("a", 2), ("b", 1)] {
+        insert(&store, id, json!({"rank": rank})).await;
+    }
+    let query = ItemQuery {
+        orderby: vec![OrderBy {
+            expr: tidemark_protocol::Expr::Property("rank".into()),
+            direction: Direction::Asc,
+        }],
+        ..all(10)
+    };
+    assert_eq!(ids(&store, query).await, vec!["b", "c", "a"]);
+}
+
+pub async fn query_filters_on_updated_at_exactly(store: impl TableStore) {
+    let items = [
+        insert(&store, "a", json!({})).await,
+        insert(&store, "b", json!({})).await,
+    ];
+    let stamp = tidemark_protocol::date::from_micros(items[1].updated_at_us)
+        .map(|d| tidemark_protocol::date::format_date(&d))
+        .unwrap_or_default();
+    let query = ItemQuery {
+        filter: parse_filter(&format!("updatedAt ge datetimeoffset'{stamp}'")).ok(),
+        ..all(10)
+    };
+    assert_eq!(ids(&store, query).await, vec!["b"]);
+}
+
+pub async fn a_tagged_write_is_applied_once_and_replayed(store: impl TableStore) {
+    let tag = OperationTag::new("op", 1);
+    let first = store
+        .insert(T, new_item("a", json!({"n": 1})), Some(tag.clone()))
+        .await;
+    let retry = store
+        .insert(T, new_item("a", json!({"n": 1})), Some(tag))
+        .await;
+    let (first, retry) = (first.ok(), retry.ok());
+    assert_eq!(first.as_ref().map(|o| o.replayed), Some(false));
+    assert_eq!(retry.as_ref().map(|o| o.replayed), Some(true));
+    assert_eq!(first.map(|o| o.item), retry.map(|o| o.item));
+}
+
+pub async fn a_replayed_update_does_not_write_again(store: impl TableStore) {
+    insert(&store, "a", json!({})).await;
+    let tag = OperationTag::new("op", 1);
+    let first = ok(store
+        .update(T, "a", props(json!({"n": 1})), None, Some(tag.clone()))
+        .await);
+    ok(store
+        .update(T, "a", props(json!({"n": 2})), None, None)
+        .await);
+    let replay = ok(store
+        .update(T, "a", props(json!({"n": 1})), None, Some(tag))
+        .await);
+    assert_eq!(replay, first);
+    let current = store.lookup(T, "a", false).await.ok();
+    assert_eq!(current.map(|i| i.properties), Some(props(json!({"n": 2}))));
+}
+
+pub async fn a_failed_tagged_write_is_not_recorded(store: impl TableStore) {
+    let tag = OperationTag::new("op", 1);
+    let missing = store.delete(T, "a", None, Some(tag.clone())).await;
+    assert!(matches!(missing, Err(StoreError::NotFound(_))));
+    insert(&store, "a", json!({})).await;
+    let applied = store.delete(T, "a", None, Some(tag)).await;
+    assert_eq!(
+        applied.ok().map(|o| (o.replayed, o.item.deleted)),
+        Some((false, true))
+    );
+}
+
+pub async fn a_tag_reused_for_another_item_is_a_bad_request(store: impl TableStore) {
+    insert(&store, "a", json!({})).await;
+    insert(&store, "b", json!({})).await;
+    let tag = OperationTag::new("op", 1);
+    ok(store.delete(T, "a", None, Some(tag.clone())).await);
+    let reuse = store.delete(T, "b", None, Some(tag)).await;
+    assert!(matches!(reuse, Err(StoreError::BadRequest(_))));
+    assert!(store.lookup(T, "b", false).await.is_ok());
+}
+
+pub async fn an_untranslatable_query_is_invalid(store: impl TableStore) {
+    let query = ItemQuery {
+        filter: parse_filter("updatedAt gt 'not a date'").ok(),
+        ..all(10)
+    };
+    assert!(matches!(
+        store.query(T, &query).await,
+        Err(StoreError::InvalidQuery(_))
+    ));
+}
