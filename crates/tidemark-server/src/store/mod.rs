@@ -172,7 +172,8 @@ pub trait TableStore: Send + Sync + 'static {
         tag: Option<OperationTag>,
     ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send;
 
-    /// Clears the deleted flag of an item (a write: new `updatedAt` and `version`).
+    /// Clears the deleted flag of an item, deleted or not (always a write: new `updatedAt` and
+    /// `version`, as stock servers do); a missing item is [`StoreError::NotFound`].
     fn undelete(
         &self,
         table: &str,

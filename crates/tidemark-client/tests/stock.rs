@@ -1,0 +1,216 @@
+//! The engine against the stock `azure-mobile-apps` v4 server, the protocol's reference peer,
+//! installed by `scripts/stock-server` and run on loopback. The main scenarios of the engine
+//! suite must hold there too, with the stock server's quirks: millisecond `updatedAt` (many rows
+//! share one), pages of 50, a 409 that echoes the request, no idempotency header.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use serde_json::{Value, json};
+use tidemark_client::{ClientWins, PushStatus, ServerWins};
+use tidemark_testkit::proxy::Fault;
+use tidemark_testkit::stock::StockServer;
+
+use common::{Device, TestResult, item, proxy, server_rows, server_table, server_text, text_of};
+
+async fn stock() -> StockServer {
+    match StockServer::start().await {
+        Ok(server) => server,
+        Err(e) => panic!("the stock server must run for this suite: {e:#}"),
+    }
+}
+
+/// Inserts `n` rows straight on the server, 8 at a time so that many share a millisecond.
+async fn server_adds(url: &str, n: usize) -> anyhow::Result<()> {
+    let table = server_table(url)?;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let table = table.clone();
+        tasks.spawn(async move {
+            table
+                .insert(&item(json!({"id": format!("s{i:04}"), "text": format!("server {i}"), "complete": false})))
+                .await
+        });
+        if tasks.len() >= 8 {
+            if let Some(done) = tasks.join_next().await {
+                done??;
+            }
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        done??;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_offline_work_reaches_the_server_and_a_second_device() -> TestResult {
+    let server = stock().await;
+    let phone = Device::open(&common::unreachable_url()).await?;
+    let milk = phone.add("milk").await?;
+    let eggs = phone.add("eggs").await?;
+    phone
+        .table()
+        .update(item(json!({"id": eggs, "complete": true})))
+        .await?;
+    assert_eq!(phone.ctx.push().await.status, PushStatus::CancelledByNetworkError);
+    assert_eq!(phone.ctx.pending_operations().await?, 2);
+
+    let phone = phone.reopen(server.url()).await?;
+    phone.push_ok().await?;
+    phone.pull_all().await?;
+    assert_eq!(phone.ctx.pending_operations().await?, 0);
+    assert_eq!(server_rows(server.url()).await?.len(), 2);
+
+    let laptop = Device::open(server.url()).await?;
+    laptop.pull_all().await?;
+    assert_eq!(laptop.text(&milk).await?.as_deref(), Some("milk"));
+    let eggs_row = laptop.table().lookup(&eggs).await?.expect("eggs pulled");
+    assert_eq!(eggs_row.get("complete"), Some(&Value::Bool(true)));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_pull_pages_through_rows_sharing_one_updated_at() -> TestResult {
+    let server = stock().await;
+    server_adds(server.url(), 130).await?;
+    let device = Device::open(server.url()).await?;
+    let first = device.pull_all().await?;
+    assert_eq!(device.table().count(&Default::default()).await?, 130);
+    assert!(first.requests >= 3, "pages of 50: {first:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_incremental_pull_transfers_only_the_changes() -> TestResult {
+    let server = stock().await;
+    server_adds(server.url(), 60).await?;
+    let device = Device::open(server.url()).await?;
+    device.pull_all().await?;
+
+    // The stock server's `ge` token brings the newest row back once: "about N".
+    let idle = device.pull_all().await?;
+    assert!(idle.received <= 1, "no changes, yet {idle:?}");
+
+    let table = server_table(server.url())?;
+    for i in 0..5 {
+        table
+            .update(&format!("s{i:04}"), &item(json!({"text": format!("changed {i}")})), None)
+            .await?;
+    }
+    let delta = device.pull_all().await?;
+    assert!(
+        (5..=6).contains(&delta.received),
+        "5 changes, received {delta:?}"
+    );
+    assert_eq!(device.text("s0004").await?.as_deref(), Some("changed 4"));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_soft_deletes_remove_local_rows() -> TestResult {
+    let server = stock().await;
+    let device = Device::open(server.url()).await?;
+    let id = device.add_synced("to go").await?;
+    device.pull_all().await?;
+    server_table(server.url())?.delete(&id, None).await?;
+    device.pull_all().await?;
+    assert_eq!(device.table().lookup(&id).await?, None);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_stale_update_is_a_recorded_412_and_the_push_goes_on() -> TestResult {
+    let server = stock().await;
+    let a = Device::open(server.url()).await?;
+    let first = a.add_synced("first").await?;
+    let b = Device::open(server.url()).await?;
+    b.pull_all().await?;
+    a.set_text(&first, "from a").await?;
+    a.push_ok().await?;
+
+    b.set_text(&first, "from b").await?;
+    let other = b.add("unrelated").await?;
+    let result = b.ctx.push().await;
+    assert_eq!(result.status, PushStatus::Complete);
+    assert_eq!(result.errors.len(), 1);
+    assert_eq!(result.errors[0].status, Some(412));
+    let theirs = result.errors[0].server_item.as_ref().expect("412 body");
+    assert_eq!(text_of(theirs, "text").as_deref(), Some("from a"));
+    assert_eq!(server_text(server.url(), &other).await?.as_deref(), Some("unrelated"));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_conflicts_resolve_client_wins_and_server_wins() -> TestResult {
+    let server = stock().await;
+    let a = Device::open(server.url()).await?;
+    let mine = a.add_synced("mine").await?;
+    let theirs = a.add_synced("theirs").await?;
+    let b = Device::open(server.url()).await?;
+    b.pull_all().await?;
+    a.set_text(&mine, "a1").await?;
+    a.set_text(&theirs, "a2").await?;
+    a.push_ok().await?;
+
+    b.set_text(&mine, "b1").await?;
+    b.ctx.set_conflict_handler(std::sync::Arc::new(ClientWins));
+    b.push_ok().await?;
+    assert_eq!(server_text(server.url(), &mine).await?.as_deref(), Some("b1"));
+
+    b.set_text(&theirs, "b2").await?;
+    b.ctx.set_conflict_handler(std::sync::Arc::new(ServerWins));
+    b.ctx.push().await;
+    assert!(b.ctx.errors().await?.is_empty());
+    assert_eq!(b.text(&theirs).await?.as_deref(), Some("a2"));
+    assert_eq!(server_text(server.url(), &theirs).await?.as_deref(), Some("a2"));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_retry_after_a_lost_insert_response_is_no_duplicate_and_no_conflict() -> TestResult
+{
+    let server = stock().await;
+    let proxy = proxy(server.url()).await?;
+    let device = Device::open(&proxy.url()).await?;
+    device.add("once").await?;
+    proxy.add_rule("POST", "/tables/todoitem", Fault::DropResponse, 1);
+    assert_eq!(
+        device.ctx.push().await.status,
+        PushStatus::CancelledByNetworkError
+    );
+    let retry = device.ctx.push().await;
+    assert!(retry.is_success(), "{retry} {:?}", retry.errors);
+    assert!(device.ctx.errors().await?.is_empty());
+    assert_eq!(server_rows(server.url()).await?.len(), 1);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_retry_after_a_lost_update_response_reports_no_conflict() -> TestResult {
+    let server = stock().await;
+    let proxy = proxy(server.url()).await?;
+    let device = Device::open(&proxy.url()).await?;
+    let id = device.add_synced("v1").await?;
+    device.set_text(&id, "v2").await?;
+    proxy.add_rule("PATCH", "/tables/todoitem", Fault::DropResponse, 1);
+    assert_eq!(
+        device.ctx.push().await.status,
+        PushStatus::CancelledByNetworkError
+    );
+    device.push_ok().await?;
+    assert_eq!(server_text(server.url(), &id).await?.as_deref(), Some("v2"));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_deleting_an_item_already_deleted_on_the_server_counts_as_done() -> TestResult {
+    let server = stock().await;
+    let device = Device::open(server.url()).await?;
+    let id = device.add_synced("gone twice").await?;
+    server_table(server.url())?.delete(&id, None).await?;
+    device.table().delete(&id).await?;
+    device.push_ok().await?;
+    assert_eq!(device.ctx.pending_operations().await?, 0);
+    Ok(())
+}
