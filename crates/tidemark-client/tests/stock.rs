@@ -7,11 +7,24 @@
 mod common;
 
 use serde_json::{Value, json};
-use tidemark_client::{ClientWins, PushStatus, ServerWins};
+use tidemark_client::{ClientWins, ColumnType, PushStatus, ServerWins, TableDefinition};
 use tidemark_testkit::proxy::Fault;
 use tidemark_testkit::stock::StockServer;
 
 use common::{Device, TestResult, item, proxy, server_rows, server_table, server_text, text_of};
+
+/// The stock server's `todoitem` columns: a stock table has a fixed schema once created, so the
+/// devices here define exactly those.
+fn stock_table() -> TableDefinition {
+    TableDefinition::new(common::TABLE)
+        .column("text", ColumnType::Text)
+        .column("complete", ColumnType::Boolean)
+}
+
+/// A device whose table matches the stock server's.
+async fn device(url: &str) -> anyhow::Result<Device> {
+    Device::open_with(url, stock_table()).await
+}
 
 async fn stock() -> StockServer {
     match StockServer::start().await {
@@ -20,7 +33,7 @@ async fn stock() -> StockServer {
     }
 }
 
-/// Inserts `n` rows straight on the server, 8 at a time so that many share a millisecond.
+/// Inserts `n` rows straight on the server, 8 requests at a time.
 async fn server_adds(url: &str, n: usize) -> anyhow::Result<()> {
     let table = server_table(url)?;
     let mut tasks = tokio::task::JoinSet::new();
@@ -46,7 +59,7 @@ async fn server_adds(url: &str, n: usize) -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stock_offline_work_reaches_the_server_and_a_second_device() -> TestResult {
     let server = stock().await;
-    let phone = Device::open(&common::unreachable_url()).await?;
+    let phone = device(&common::unreachable_url()).await?;
     let milk = phone.add("milk").await?;
     let eggs = phone.add("eggs").await?;
     phone
@@ -62,7 +75,7 @@ async fn stock_offline_work_reaches_the_server_and_a_second_device() -> TestResu
     assert_eq!(phone.ctx.pending_operations().await?, 0);
     assert_eq!(server_rows(server.url()).await?.len(), 2);
 
-    let laptop = Device::open(server.url()).await?;
+    let laptop = device(server.url()).await?;
     laptop.pull_all().await?;
     assert_eq!(laptop.text(&milk).await?.as_deref(), Some("milk"));
     let eggs_row = laptop.table().lookup(&eggs).await?.expect("eggs pulled");
@@ -71,10 +84,10 @@ async fn stock_offline_work_reaches_the_server_and_a_second_device() -> TestResu
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stock_pull_pages_through_rows_sharing_one_updated_at() -> TestResult {
+async fn stock_pull_pages_by_fifty_through_every_row() -> TestResult {
     let server = stock().await;
     server_adds(server.url(), 130).await?;
-    let device = Device::open(server.url()).await?;
+    let device = device(server.url()).await?;
     let first = device.pull_all().await?;
     assert_eq!(device.table().count(&Default::default()).await?, 130);
     assert!(first.requests >= 3, "pages of 50: {first:?}");
@@ -85,7 +98,7 @@ async fn stock_pull_pages_through_rows_sharing_one_updated_at() -> TestResult {
 async fn stock_incremental_pull_transfers_only_the_changes() -> TestResult {
     let server = stock().await;
     server_adds(server.url(), 60).await?;
-    let device = Device::open(server.url()).await?;
+    let device = device(server.url()).await?;
     device.pull_all().await?;
 
     // The stock server's `ge` token brings the newest row back once: "about N".
@@ -110,7 +123,7 @@ async fn stock_incremental_pull_transfers_only_the_changes() -> TestResult {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stock_soft_deletes_remove_local_rows() -> TestResult {
     let server = stock().await;
-    let device = Device::open(server.url()).await?;
+    let device = device(server.url()).await?;
     let id = device.add_synced("to go").await?;
     device.pull_all().await?;
     server_table(server.url())?.delete(&id, None).await?;
@@ -122,9 +135,9 @@ async fn stock_soft_deletes_remove_local_rows() -> TestResult {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stock_stale_update_is_a_recorded_412_and_the_push_goes_on() -> TestResult {
     let server = stock().await;
-    let a = Device::open(server.url()).await?;
+    let a = device(server.url()).await?;
     let first = a.add_synced("first").await?;
-    let b = Device::open(server.url()).await?;
+    let b = device(server.url()).await?;
     b.pull_all().await?;
     a.set_text(&first, "from a").await?;
     a.push_ok().await?;
@@ -144,10 +157,10 @@ async fn stock_stale_update_is_a_recorded_412_and_the_push_goes_on() -> TestResu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stock_conflicts_resolve_client_wins_and_server_wins() -> TestResult {
     let server = stock().await;
-    let a = Device::open(server.url()).await?;
+    let a = device(server.url()).await?;
     let mine = a.add_synced("mine").await?;
     let theirs = a.add_synced("theirs").await?;
-    let b = Device::open(server.url()).await?;
+    let b = device(server.url()).await?;
     b.pull_all().await?;
     a.set_text(&mine, "a1").await?;
     a.set_text(&theirs, "a2").await?;
@@ -172,7 +185,7 @@ async fn stock_retry_after_a_lost_insert_response_is_no_duplicate_and_no_conflic
 {
     let server = stock().await;
     let proxy = proxy(server.url()).await?;
-    let device = Device::open(&proxy.url()).await?;
+    let device = device(&proxy.url()).await?;
     device.add("once").await?;
     proxy.add_rule("POST", "/tables/todoitem", Fault::DropResponse, 1);
     assert_eq!(
@@ -190,7 +203,7 @@ async fn stock_retry_after_a_lost_insert_response_is_no_duplicate_and_no_conflic
 async fn stock_retry_after_a_lost_update_response_reports_no_conflict() -> TestResult {
     let server = stock().await;
     let proxy = proxy(server.url()).await?;
-    let device = Device::open(&proxy.url()).await?;
+    let device = device(&proxy.url()).await?;
     let id = device.add_synced("v1").await?;
     device.set_text(&id, "v2").await?;
     proxy.add_rule("PATCH", "/tables/todoitem", Fault::DropResponse, 1);
@@ -206,7 +219,7 @@ async fn stock_retry_after_a_lost_update_response_reports_no_conflict() -> TestR
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stock_deleting_an_item_already_deleted_on_the_server_counts_as_done() -> TestResult {
     let server = stock().await;
-    let device = Device::open(server.url()).await?;
+    let device = device(server.url()).await?;
     let id = device.add_synced("gone twice").await?;
     server_table(server.url())?.delete(&id, None).await?;
     device.table().delete(&id).await?;

@@ -64,19 +64,26 @@ pub struct Device {
     pub dir: TempDir,
     /// The engine.
     pub ctx: SyncContext,
+    /// The device's todo table definition (kept for reopening).
+    def: TableDefinition,
 }
 
 impl Device {
     /// A new device with an empty store, talking to `url`.
     pub async fn open(url: &str) -> anyhow::Result<Self> {
+        Self::open_with(url, todo_table()).await
+    }
+
+    /// A new device whose todo table has exactly these columns.
+    pub async fn open_with(url: &str, def: TableDefinition) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let ctx = SyncContext::open(
             store_file(dir.path()),
-            vec![todo_table()],
+            vec![def.clone()],
             RemoteConfig::new(url),
         )
         .await?;
-        Ok(Self { dir, ctx })
+        Ok(Self { dir, ctx, def })
     }
 
     /// The store file.
@@ -96,8 +103,12 @@ impl Device {
     pub async fn reopen(self, url: &str) -> anyhow::Result<Self> {
         self.ctx.close().await;
         let ctx =
-            SyncContext::open(self.path(), vec![todo_table()], RemoteConfig::new(url)).await?;
-        Ok(Self { dir: self.dir, ctx })
+            SyncContext::open(self.path(), vec![self.def.clone()], RemoteConfig::new(url)).await?;
+        Ok(Self {
+            dir: self.dir,
+            ctx,
+            def: self.def,
+        })
     }
 
     /// Inserts a todo and returns its id.
