@@ -166,7 +166,7 @@ fn a_corrupt_store_is_a_one_line_error_and_the_file_is_left_untouched() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_pushes_then_pulls_and_a_second_device_sees_the_changes() {
     let server = TestServer::start().await;
-    let laptop = Device::with_server(&server.url());
+    let laptop = Device::with_server(server.url());
     let id = laptop.add("Buy milk");
     laptop.add("Call mum");
     laptop.ok(&["done", &id]);
@@ -179,7 +179,7 @@ async fn sync_pushes_then_pulls_and_a_second_device_sees_the_changes() {
     assert!(out.contains("pushed 2"), "{out}");
     assert_eq!(laptop.ok(&["pending"]).trim(), "0");
 
-    let desktop = Device::with_server(&server.url());
+    let desktop = Device::with_server(server.url());
     desktop.ok(&["sync"]);
     let todos = desktop.json(&["list", "--all", "--json"]);
     assert_eq!(todos.as_array().unwrap().len(), 2);
@@ -195,8 +195,8 @@ async fn sync_pushes_then_pulls_and_a_second_device_sees_the_changes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_conflicting_sync_exits_2_and_resolve_keeps_mine_or_theirs() {
     let server = TestServer::start().await;
-    let a = Device::with_server(&server.url());
-    let b = Device::with_server(&server.url());
+    let a = Device::with_server(server.url());
+    let b = Device::with_server(server.url());
     let first = a.add("first");
     let second = a.add("second");
     a.ok(&["sync"]);
@@ -237,7 +237,7 @@ async fn a_conflicting_sync_exits_2_and_resolve_keeps_mine_or_theirs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn purge_refuses_with_pending_changes_and_the_next_sync_brings_rows_back() {
     let server = TestServer::start().await;
-    let device = Device::with_server(&server.url());
+    let device = Device::with_server(server.url());
     device.add("synced");
     device.ok(&["sync"]);
     device.add("not yet pushed");

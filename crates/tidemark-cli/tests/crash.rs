@@ -94,8 +94,8 @@ async fn kill_when(child: &mut Child, what: &str, mut ready: impl AsyncFnMut() -
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pull_killed_midway_resumes_without_losing_or_duplicating_rows() {
     let server = TestServer::start().await;
-    seed_server(&server.url(), PULL_ROWS).await;
-    let device = Device::with_server(&server.url());
+    seed_server(server.url(), PULL_ROWS).await;
+    let device = Device::with_server(server.url());
     let store = device.dir.path().join("tidemark.db");
 
     let mut child = device.command(&["sync"]).spawn().expect("spawn sync");
@@ -128,7 +128,7 @@ async fn a_pull_killed_midway_resumes_without_losing_or_duplicating_rows() {
 async fn a_push_killed_midway_resumes_and_lands_every_change_exactly_once() {
     let server = TestServer::start().await;
     let url = server.url();
-    let device = Device::with_server(&url);
+    let device = Device::with_server(url);
     let lines: String = (0..PUSH_OPS).map(|i| format!("task {i}\n")).collect();
     let out = device.run_with_stdin(&["import", "-"], &lines);
     assert!(out.status.success());
@@ -136,16 +136,16 @@ async fn a_push_killed_midway_resumes_and_lands_every_change_exactly_once() {
     let http = reqwest::Client::new();
     let mut child = device.command(&["sync"]).spawn().expect("spawn sync");
     kill_when(&mut child, "first rows on the server", async || {
-        server_rows(&http, &url).await > 0
+        server_rows(&http, url).await > 0
     })
     .await;
-    let landed = server_rows(&http, &url).await;
+    let landed = server_rows(&http, url).await;
     assert!(landed < PUSH_OPS, "the kill landed after the push finished");
 
     device.ok(&["sync"]);
     assert_eq!(device.ok(&["pending"]).trim(), "0");
     assert_eq!(device.json(&["conflicts", "--json"]), json!([]));
-    assert_eq!(server_rows(&http, &url).await, PUSH_OPS);
+    assert_eq!(server_rows(&http, url).await, PUSH_OPS);
     let page: Vec<Value> = http
         .get(format!("{url}/tables/todoitem?$top=10000"))
         .header("ZUMO-API-VERSION", "2.0.0")

@@ -44,10 +44,10 @@ async fn server_adds(url: &str, n: usize) -> anyhow::Result<()> {
                 .insert(&item(json!({"id": format!("s{i:04}"), "text": format!("server {i}"), "complete": false})))
                 .await
         });
-        if tasks.len() >= 8 {
-            if let Some(done) = tasks.join_next().await {
-                done??;
-            }
+        if tasks.len() >= 8
+            && let Some(done) = tasks.join_next().await
+        {
+            done??;
         }
     }
     while let Some(done) = tasks.join_next().await {
