@@ -120,7 +120,7 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Show pending changes, conflicts, the server and the last sync.
+    /// Show pending changes, conflicts, the server and the time of the last sync.
     Status {
         /// Print JSON instead of text.
         #[arg(long)]

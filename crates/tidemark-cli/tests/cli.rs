@@ -175,9 +175,14 @@ async fn sync_pushes_then_pulls_and_a_second_device_sees_the_changes() {
         "2",
         "insert+update collapse"
     );
+    assert_eq!(laptop.json(&["status", "--json"])["lastSync"], serde_json::Value::Null);
     let out = laptop.ok(&["sync"]);
     assert!(out.contains("pushed 2"), "{out}");
     assert_eq!(laptop.ok(&["pending"]).trim(), "0");
+    assert!(
+        laptop.json(&["status", "--json"])["lastSync"].is_string(),
+        "the last sync is kept in the store for the next process"
+    );
 
     let desktop = Device::with_server(server.url());
     desktop.ok(&["sync"]);

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::{Mutex, MutexGuard, watch};
 
 use crate::conflict::{ConflictHandler, RecordErrors};
@@ -19,6 +19,9 @@ use crate::schema::{Item, TableDefinition};
 use crate::status::{CancelToken, Connectivity, SyncStatus};
 use crate::store::{LocalStore, ops};
 use crate::table::SyncTable;
+
+/// The `__config` key holding the time of the last successful push or pull (RFC 3339).
+const LAST_SYNC_KEY: &str = "lastSync";
 
 /// The sync engine over one local store and one server.
 #[derive(Clone)]
@@ -67,8 +70,16 @@ impl SyncContext {
         let store = LocalStore::open(path, &tables).await?;
         let client = RemoteClient::new(remote)?;
         let pending = store.call(|c| ops::count(c)).await?;
+        // The last successful sync is kept in the store, so "synced 2 minutes ago" survives a
+        // restart and is the same for every process sharing the store (the app and the CLI).
+        let last_sync = store
+            .call(|c| ops::config_get(c, LAST_SYNC_KEY))
+            .await?
+            .and_then(|v| DateTime::parse_from_rfc3339(&v).ok())
+            .map(|d| d.with_timezone(&Utc));
         let (status, _) = watch::channel(SyncStatus {
             pending,
+            last_sync,
             ..SyncStatus::default()
         });
         log::info!(
@@ -263,7 +274,8 @@ impl SyncContext {
             Ok(())
         } else {
             Err(result.to_string())
-        });
+        })
+        .await;
         if let Ok(n) = self.inner.store.call(|c| ops::count(c)).await {
             self.set_pending(n);
         }
@@ -290,12 +302,26 @@ impl SyncContext {
         });
     }
 
-    pub(crate) fn finish_sync(&self, outcome: std::result::Result<(), String>) {
+    /// Ends a push or pull in the status; a success is also recorded in the store.
+    pub(crate) async fn finish_sync(&self, outcome: std::result::Result<(), String>) {
+        let now = Utc::now();
+        if outcome.is_ok() {
+            let stamp = now.to_rfc3339();
+            if let Err(e) = self
+                .inner
+                .store
+                .call(move |c| ops::config_set(c, LAST_SYNC_KEY, &stamp))
+                .await
+            {
+                // The sync itself succeeded; only its timestamp is not kept.
+                log::warn!("cannot record the last sync time: {e}");
+            }
+        }
         self.inner.status.send_modify(|s| {
             s.syncing = false;
             match outcome {
                 Ok(()) => {
-                    s.last_sync = Some(Utc::now());
+                    s.last_sync = Some(now);
                     s.last_error = None;
                 }
                 Err(e) => s.last_error = Some(e),

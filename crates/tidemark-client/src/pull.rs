@@ -98,13 +98,13 @@ pub(crate) async fn run(
                 def.name,
                 r.requests
             );
-            ctx.finish_sync(Ok(()));
+            ctx.finish_sync(Ok(())).await;
         }
         Err(e) => {
             if e.is_network() {
                 ctx.set_connectivity(Connectivity::Offline);
             }
-            ctx.finish_sync(Err(e.to_string()));
+            ctx.finish_sync(Err(e.to_string())).await;
         }
     }
     outcome
