@@ -27,6 +27,31 @@ fn path_params<T>(path: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
         .map_err(|e| ApiError::BadRequest(format!("bad path: {}", e.body_text())))
 }
 
+/// What every write to one item names: its table, its id, the `If-Match` version and the
+/// idempotency tag, all validated before the store is asked anything.
+struct ItemWrite {
+    table: String,
+    id: String,
+    expected: Option<String>,
+    tag: Option<tidemark_protocol::headers::OperationTag>,
+}
+
+fn item_write<S: TableStore>(
+    state: &super::AppState<S>,
+    path: ItemPath,
+    headers: &HeaderMap,
+) -> Result<ItemWrite, ApiError> {
+    let (table, id) = path_params(path)?;
+    let table = state.table(&table)?.to_owned();
+    check_id(&id)?;
+    Ok(ItemWrite {
+        table,
+        id,
+        expected: expected_version(headers)?,
+        tag: operation_tag(headers)?,
+    })
+}
+
 fn parse_query(uri: &Uri) -> Result<TableQuery, ApiError> {
     TableQuery::from_query_string(uri.query().unwrap_or(""))
         .map_err(|e| ApiError::BadRequest(e.to_string()))
@@ -141,22 +166,19 @@ pub async fn update<S: TableStore>(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let (table, id) = path_params(path)?;
-    let table = state.table(&table)?.to_owned();
-    check_id(&id)?;
+    let w = item_write(&state, path, &headers)?;
     let mut patch: Map<String, Value> = item_body(&body_bytes(body)?)?;
     if let Some(body_id) = take_body_id(&mut patch)?
-        && body_id != id
+        && body_id != w.id
     {
         return Err(ApiError::BadRequest(format!(
-            "the body's id '{body_id}' differs from the id '{id}' in the URL"
+            "the body's id '{body_id}' differs from the id '{}' in the URL",
+            w.id
         )));
     }
-    let expected = expected_version(&headers)?;
-    let tag = operation_tag(&headers)?;
     let outcome = state
         .store
-        .update(&table, &id, patch, expected, tag)
+        .update(&w.table, &w.id, patch, w.expected, w.tag)
         .await?;
     Ok(written(StatusCode::OK, &outcome))
 }
@@ -167,12 +189,11 @@ pub async fn delete<S: TableStore>(
     path: ItemPath,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (table, id) = path_params(path)?;
-    let table = state.table(&table)?.to_owned();
-    check_id(&id)?;
-    let expected = expected_version(&headers)?;
-    let tag = operation_tag(&headers)?;
-    let outcome = state.store.delete(&table, &id, expected, tag).await?;
+    let w = item_write(&state, path, &headers)?;
+    let outcome = state
+        .store
+        .delete(&w.table, &w.id, w.expected, w.tag)
+        .await?;
     Ok(written(StatusCode::OK, &outcome))
 }
 
@@ -183,17 +204,16 @@ pub async fn undelete<S: TableStore>(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let (table, id) = path_params(path)?;
-    let table = state.table(&table)?.to_owned();
-    check_id(&id)?;
+    let w = item_write(&state, path, &headers)?;
     if !body_bytes(body)?.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::BadRequest(
             "undelete (POST /tables/{table}/{id}) takes no body".into(),
         ));
     }
-    let expected = expected_version(&headers)?;
-    let tag = operation_tag(&headers)?;
-    let outcome = state.store.undelete(&table, &id, expected, tag).await?;
+    let outcome = state
+        .store
+        .undelete(&w.table, &w.id, w.expected, w.tag)
+        .await?;
     Ok(written(StatusCode::OK, &outcome))
 }
 
