@@ -72,7 +72,10 @@ pub fn status(status: &TodoStatus, json: bool) {
     println!("pending:    {}", status.pending);
     println!("conflicts:  {}", status.conflicts);
     match status.last_sync {
-        Some(at) => println!("last sync:  {}", at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        Some(at) => println!(
+            "last sync:  {}",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
         None => println!("last sync:  never"),
     }
     if let Some(error) = &status.last_error {

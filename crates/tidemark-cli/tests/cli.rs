@@ -175,7 +175,10 @@ async fn sync_pushes_then_pulls_and_a_second_device_sees_the_changes() {
         "2",
         "insert+update collapse"
     );
-    assert_eq!(laptop.json(&["status", "--json"])["lastSync"], serde_json::Value::Null);
+    assert_eq!(
+        laptop.json(&["status", "--json"])["lastSync"],
+        serde_json::Value::Null
+    );
     let out = laptop.ok(&["sync"]);
     assert!(out.contains("pushed 2"), "{out}");
     assert_eq!(laptop.ok(&["pending"]).trim(), "0");

@@ -66,7 +66,10 @@ async fn stock_offline_work_reaches_the_server_and_a_second_device() -> TestResu
         .table()
         .update(item(json!({"id": eggs, "complete": true})))
         .await?;
-    assert_eq!(phone.ctx.push().await.status, PushStatus::CancelledByNetworkError);
+    assert_eq!(
+        phone.ctx.push().await.status,
+        PushStatus::CancelledByNetworkError
+    );
     assert_eq!(phone.ctx.pending_operations().await?, 2);
 
     let phone = phone.reopen(server.url()).await?;
@@ -108,7 +111,11 @@ async fn stock_incremental_pull_transfers_only_the_changes() -> TestResult {
     let table = server_table(server.url())?;
     for i in 0..5 {
         table
-            .update(&format!("s{i:04}"), &item(json!({"text": format!("changed {i}")})), None)
+            .update(
+                &format!("s{i:04}"),
+                &item(json!({"text": format!("changed {i}")})),
+                None,
+            )
             .await?;
     }
     let delta = device.pull_all().await?;
@@ -150,7 +157,10 @@ async fn stock_stale_update_is_a_recorded_412_and_the_push_goes_on() -> TestResu
     assert_eq!(result.errors[0].status, Some(412));
     let theirs = result.errors[0].server_item.as_ref().expect("412 body");
     assert_eq!(text_of(theirs, "text").as_deref(), Some("from a"));
-    assert_eq!(server_text(server.url(), &other).await?.as_deref(), Some("unrelated"));
+    assert_eq!(
+        server_text(server.url(), &other).await?.as_deref(),
+        Some("unrelated")
+    );
     Ok(())
 }
 
@@ -169,20 +179,25 @@ async fn stock_conflicts_resolve_client_wins_and_server_wins() -> TestResult {
     b.set_text(&mine, "b1").await?;
     b.ctx.set_conflict_handler(std::sync::Arc::new(ClientWins));
     b.push_ok().await?;
-    assert_eq!(server_text(server.url(), &mine).await?.as_deref(), Some("b1"));
+    assert_eq!(
+        server_text(server.url(), &mine).await?.as_deref(),
+        Some("b1")
+    );
 
     b.set_text(&theirs, "b2").await?;
     b.ctx.set_conflict_handler(std::sync::Arc::new(ServerWins));
     b.ctx.push().await;
     assert!(b.ctx.errors().await?.is_empty());
     assert_eq!(b.text(&theirs).await?.as_deref(), Some("a2"));
-    assert_eq!(server_text(server.url(), &theirs).await?.as_deref(), Some("a2"));
+    assert_eq!(
+        server_text(server.url(), &theirs).await?.as_deref(),
+        Some("a2")
+    );
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stock_retry_after_a_lost_insert_response_is_no_duplicate_and_no_conflict() -> TestResult
-{
+async fn stock_retry_after_a_lost_insert_response_is_no_duplicate_and_no_conflict() -> TestResult {
     let server = stock().await;
     let proxy = proxy(server.url()).await?;
     let device = device(&proxy.url()).await?;
