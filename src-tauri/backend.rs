@@ -302,6 +302,11 @@ impl Backend {
         }
         if let Err(e) = self.settings_store.save(&new) {
             log::error!("cannot save the settings: {e}");
+            // Put the previous server back: what runs must match what is saved.
+            let old = self.settings();
+            if let Ok(mut list) = self.list.write() {
+                let _ = list.set_server(old.server(), old.key());
+            }
             return Err(CommandError::Settings(e));
         }
         let auto_turned_on = {

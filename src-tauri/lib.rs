@@ -11,6 +11,9 @@ pub mod commands;
 pub mod error;
 pub mod settings;
 
+#[cfg(test)]
+mod backend_tests;
+
 use std::sync::Arc;
 
 use tauri::{Emitter as _, Manager as _};

@@ -22,7 +22,7 @@ export function ago(date, now = new Date()) {
 
 /**
  * The status line for a status from the backend: {text, detail, tone}, tone being one of
- * "ok", "pending", "offline", "error", "busy".
+ * "ok", "pending", "idle", "offline", "error", "busy".
  */
 export function statusLine(s, now = new Date()) {
   const waiting = s.pending > 0 ? ` — ${changes(s.pending)} waiting` : "";
@@ -40,7 +40,7 @@ export function statusLine(s, now = new Date()) {
     return {
       text: `Not syncing${waiting}`,
       detail: "No server is set: your list stays on this computer. Add a server in Settings.",
-      tone: s.pending > 0 ? "pending" : "offline",
+      tone: s.pending > 0 ? "pending" : "idle",
     };
   }
   if (s.lastError) {
@@ -62,6 +62,6 @@ export function statusLine(s, now = new Date()) {
   return {
     text: s.pending > 0 ? `Not synced yet${waiting}` : "Not synced yet — press Refresh to sync",
     detail: "",
-    tone: s.pending > 0 ? "pending" : "offline",
+    tone: s.pending > 0 ? "pending" : "idle",
   };
 }

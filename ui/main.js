@@ -194,6 +194,7 @@ function showStatus(status) {
   $("status-text").textContent = line.text;
   $("status-dot").dataset.tone = line.tone;
   $("status-detail").textContent = line.detail;
+  $("status-detail").dataset.tone = line.tone;
   $("status-detail").hidden = !line.detail;
   $("status-resolve").hidden = !line.resolve;
   const badge = $("badge");

@@ -46,3 +46,23 @@ ensure_build_tools() {
 # The cache directory for things kept between runs outside the clone (npm installs, etc.).
 TIDEMARK_CACHE_DIR="${TIDEMARK_CACHE_DIR:-$HOME/.cache/tidemark}"
 export TIDEMARK_CACHE_DIR
+
+# The Debian packages the desktop app (Tauri 2 on WebKitGTK) needs to build and run.
+TAURI_DEBIAN_PACKAGES=(libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
+  libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev build-essential pkg-config libssl-dev)
+# What the app's GUI tests add: a virtual X display and the WebKit WebDriver.
+GUI_TEST_DEBIAN_PACKAGES=(xvfb xauth webkit2gtk-driver)
+
+# ensure_tauri_packages: the libraries the desktop app builds against.
+ensure_tauri_packages() {
+  ensure_debian_packages "${TAURI_DEBIAN_PACKAGES[@]}"
+}
+
+# ensure_tauri_driver: tauri-driver (the WebDriver bridge for the GUI tests), built once.
+ensure_tauri_driver() {
+  [ -x "$HOME/.cargo/bin/tauri-driver" ] && export PATH="$HOME/.cargo/bin:$PATH"
+  if ! command -v tauri-driver >/dev/null 2>&1; then
+    log "tauri-driver not found; installing it (about a minute)"
+    cargo install tauri-driver --locked || die "could not install tauri-driver"
+  fi
+}

@@ -31,6 +31,9 @@ pub enum ApiError {
     /// 413: the body exceeds the configured limit.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// 503: the database is unreachable for now; the client should retry later.
+    #[error("{0}")]
+    Unavailable(String),
     /// 500: something failed on our side; details go to the log, not to the client.
     #[error("internal error: {0}")]
     Internal(String),
@@ -46,6 +49,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -59,6 +63,12 @@ impl From<StoreError> for ApiError {
             StoreError::PreconditionFailed(item) => ApiError::PreconditionFailed(item),
             StoreError::InvalidQuery(msg) => ApiError::BadRequest(format!("invalid query: {msg}")),
             StoreError::BadRequest(msg) => ApiError::BadRequest(msg),
+            StoreError::Unavailable(reason) => {
+                log::warn!("database unavailable: {reason}");
+                ApiError::Unavailable(
+                    "the database is unavailable; nothing was written, retry later".into(),
+                )
+            }
             StoreError::Internal(source) => {
                 log::error!("store failure: {source}");
                 ApiError::Internal("the server failed to complete the request".into())

@@ -1,15 +1,15 @@
 //! The `tidemark-server` binary: flags and environment in, a running server out.
 
-use std::io::Write as _;
-use std::net::SocketAddr;
-use std::path::PathBuf;
-
 use anyhow::Context as _;
 use clap::Parser;
-use tidemark_server::{ServerConfig, SqliteTableStore};
+use std::io::Write as _;
+use std::net::SocketAddr;
+use tidemark_server::store::postgres::{is_postgres_url, redact_url};
+use tidemark_server::store::{PostgresOptions, PostgresTableStore};
+use tidemark_server::{ServerConfig, SqliteTableStore, TableStore};
 
 /// Tidemark sync server: serves the Azure Mobile Apps table protocol (ZUMO-API-VERSION 2.0.0)
-/// on an embedded SQLite database.
+/// on an embedded SQLite database, or on PostgreSQL shared by several server processes.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
@@ -17,9 +17,21 @@ struct Args {
     #[arg(long, env = "TIDEMARK_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
 
-    /// SQLite database file; created if missing, its schema migrated at start.
-    #[arg(long, env = "TIDEMARK_DB", default_value = "./tidemark-server.db")]
-    db: PathBuf,
+    /// The database: a SQLite file path (created if missing), or a PostgreSQL URL
+    /// (postgres://user:password@host:5432/dbname) that several server processes can share. Its
+    /// schema is migrated at start.
+    #[arg(
+        long,
+        env = "TIDEMARK_DB",
+        default_value = "./tidemark-server.db",
+        hide_env_values = true
+    )]
+    db: String,
+
+    /// PostgreSQL only: connections this process keeps open at most. Keep the sum over all
+    /// processes below the database's max_connections.
+    #[arg(long, env = "TIDEMARK_DB_POOL_SIZE", default_value_t = 16)]
+    db_pool_size: usize,
 
     /// A table to serve (repeatable; the environment variable takes a comma-separated list).
     /// Names are identifiers (letters, digits, underscore); URLs match them case-insensitively,
@@ -59,8 +71,30 @@ async fn main() -> anyhow::Result<()> {
         ..ServerConfig::default()
     };
     config.validate().context("invalid configuration")?;
-    let store = SqliteTableStore::open(&args.db)
-        .with_context(|| format!("cannot open database {}", args.db.display()))?;
+    if is_postgres_url(&args.db) {
+        let options = PostgresOptions {
+            pool_size: args.db_pool_size,
+            ..PostgresOptions::default()
+        };
+        let store = PostgresTableStore::connect_with(&args.db, options)
+            .await
+            .with_context(|| format!("cannot open database {}", redact_url(&args.db)))?;
+        run(&args, config, store, redact_url(&args.db)).await
+    } else {
+        let store = SqliteTableStore::open(&args.db)
+            .with_context(|| format!("cannot open database {}", args.db))?;
+        let db = args.db.clone();
+        run(&args, config, store, db).await
+    }
+}
+
+/// Listens, announces the address and serves on `store` until a shutdown signal.
+async fn run(
+    args: &Args,
+    config: ServerConfig,
+    store: impl TableStore,
+    db: String,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -72,11 +106,7 @@ async fn main() -> anyhow::Result<()> {
     writeln!(stdout, "tidemark-server listening on http://{address}")
         .and_then(|()| stdout.flush())
         .context("cannot write to stdout")?;
-    log::info!(
-        "serving tables [{}] from {}",
-        config.tables.join(", "),
-        args.db.display()
-    );
+    log::info!("serving tables [{}] from {}", config.tables.join(", "), db);
     tidemark_server::serve(listener, store, config, shutdown_signal())
         .await
         .context("server failed")?;

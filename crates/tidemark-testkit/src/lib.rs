@@ -2,6 +2,7 @@
 //! stock `azure-mobile-apps` server, and fault-injecting proxies. Nothing here reaches any
 //! address but loopback.
 
+pub mod postgres;
 pub mod proxy;
 pub mod server;
 pub mod stock;

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use tempfile::TempDir;
+use tidemark_server::store::PostgresTableStore;
 use tidemark_server::{ServeError, ServerConfig, SqliteOptions, SqliteTableStore};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::net::TcpListener;
@@ -20,10 +21,21 @@ use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::postgres::PgDatabase;
+
 /// How long a server may take to start or stop before the fixture gives up.
 const START_STOP_TIMEOUT: Duration = Duration::from_secs(20);
 /// The line prefix the binary prints once it listens.
 const LISTENING_PREFIX: &str = "tidemark-server listening on ";
+
+/// Which store a [`TestServer`] runs on; the shared suites run once per backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in a temporary directory (the embedded default).
+    Sqlite,
+    /// A fresh database on the shared test PostgreSQL cluster ([`crate::postgres`]).
+    Postgres,
+}
 
 /// An in-process server on `127.0.0.1`, stopped when dropped.
 #[derive(Debug)]
@@ -34,6 +46,8 @@ pub struct TestServer {
     config: ServerConfig,
     options: SqliteOptions,
     running: Option<Running>,
+    // After the server, so its connections are gone (or forced away) when the database drops.
+    pg: Option<PgDatabase>,
     // Declared last so the server (and its SQLite connections) goes before the directory.
     _dir: Option<TempDir>,
 }
@@ -48,6 +62,34 @@ impl TestServer {
     /// Starts a server with the default configuration (table `todoitem`) on a fresh database.
     pub async fn start() -> Self {
         Self::start_with(ServerConfig::default()).await
+    }
+
+    /// Starts a server with the default configuration on a fresh database of `backend`.
+    pub async fn start_on_backend(backend: Backend) -> Self {
+        Self::start_with_backend(backend, ServerConfig::default()).await
+    }
+
+    /// Starts a server with `config` on a fresh database of `backend`.
+    pub async fn start_with_backend(backend: Backend, config: ServerConfig) -> Self {
+        match backend {
+            Backend::Sqlite => Self::start_with(config).await,
+            Backend::Postgres => {
+                let pg = PgDatabase::create().await;
+                let db = PathBuf::from(pg.url());
+                let mut server = Self::launch(db, config, SqliteOptions::default(), None).await;
+                server.pg = Some(pg);
+                server
+            }
+        }
+    }
+
+    /// Which store this server runs on.
+    pub fn backend(&self) -> Backend {
+        if self.pg.is_some() {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
     }
 
     /// Starts a server with `config` on a fresh database in its own temporary directory.
@@ -89,6 +131,7 @@ impl TestServer {
             config,
             options,
             running: Some(running),
+            pg: None,
             _dir: None,
         }
     }
@@ -99,21 +142,27 @@ impl TestServer {
         options: &SqliteOptions,
         addr: SocketAddr,
     ) -> anyhow::Result<(Running, SocketAddr)> {
-        let store = SqliteTableStore::open_with(db_path, options.clone())
-            .context("cannot open the store")?;
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let addr = listener.local_addr()?;
         let (shutdown, signal) = oneshot::channel::<()>();
         let config = config.clone();
-        let task = tokio::spawn(async move {
-            tidemark_server::serve(listener, store, config, async {
-                // A dropped sender means the fixture is gone: stop as well.
-                let _ = signal.await;
-            })
-            .await
-        });
+        // A dropped sender means the fixture is gone: stop as well.
+        let stopped = async {
+            let _ = signal.await;
+        };
+        let db = db_path.to_string_lossy();
+        let task = if tidemark_server::store::postgres::is_postgres_url(&db) {
+            let store = PostgresTableStore::connect(&db)
+                .await
+                .context("cannot open the store")?;
+            tokio::spawn(tidemark_server::serve(listener, store, config, stopped))
+        } else {
+            let store = SqliteTableStore::open_with(db_path, options.clone())
+                .context("cannot open the store")?;
+            tokio::spawn(tidemark_server::serve(listener, store, config, stopped))
+        };
         Ok((Running { shutdown, task }, addr))
     }
 
@@ -132,9 +181,14 @@ impl TestServer {
         format!("{}/tables/{table}", self.url)
     }
 
-    /// The SQLite database file the server uses.
+    /// The SQLite database file the server uses (for a PostgreSQL server: its URL).
     pub fn db_path(&self) -> &Path {
         &self.db_path
+    }
+
+    /// The PostgreSQL database the server uses, if it runs on PostgreSQL.
+    pub fn postgres(&self) -> Option<&PgDatabase> {
+        self.pg.as_ref()
     }
 
     /// The configuration the server runs with.
@@ -220,6 +274,30 @@ impl ServerProcess {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             url: String::new(),
             log_path,
+            child: None,
+        };
+        process
+            .launch()
+            .await
+            .unwrap_or_else(|e| panic!("ServerProcess: cannot start: {e:#}"));
+        process
+    }
+
+    /// Runs `binary` with `--db <db>` (a SQLite path or a `postgres://` URL), logging to
+    /// `log_path`, listening on a free port, with `extra_args` appended.
+    pub async fn spawn_with_log(
+        binary: impl Into<PathBuf>,
+        db: &str,
+        log_path: impl Into<PathBuf>,
+        extra_args: &[&str],
+    ) -> Self {
+        let mut process = Self {
+            binary: binary.into(),
+            db_path: PathBuf::from(db),
+            extra_args: extra_args.iter().map(|s| (*s).to_owned()).collect(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            url: String::new(),
+            log_path: log_path.into(),
             child: None,
         };
         process

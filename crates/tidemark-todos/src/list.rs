@@ -193,7 +193,8 @@ impl TodoList {
         let items = self.table.query(&query).await?;
         let mut todos: Vec<Todo> = items.iter().map(Todo::from_item).collect();
         // Todos made offline have no server timestamp yet: show them after the synced ones
-        // rather than first, which is where SQLite sorts NULL.
+        // rather than first, which is where SQLite sorts NULL. Among themselves they stay in
+        // id order, which is the order they were added in (see `new_item`).
         todos.sort_by_key(|t| t.created_at.is_none());
         Ok(todos)
     }
@@ -415,6 +416,12 @@ impl TodoList {
 
 fn new_item(text: String) -> Item {
     let mut item = Map::new();
+    // A time-ordered id (UUID v7): todos made offline have no server timestamp yet, and the
+    // list breaks ties by id, so this keeps them in the order they were added, edit after edit.
+    item.insert(
+        system::ID.into(),
+        Value::String(uuid::Uuid::now_v7().to_string()),
+    );
     item.insert(TEXT.into(), Value::String(text));
     item.insert(COMPLETE.into(), Value::Bool(false));
     item

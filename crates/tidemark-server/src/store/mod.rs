@@ -2,9 +2,11 @@
 //! request, so the routes never see SQL and a PostgreSQL store can come in through the same door.
 //!
 //! Everything dialect-specific (SQL text, column types, how the change clock is kept) lives in the
-//! backend modules; this module only holds the shapes both sides agree on.
+//! backend modules ([`sqlite`], [`postgres`]); this module only holds the shapes both sides agree
+//! on.
 
 mod item;
+pub mod postgres;
 pub mod sqlite;
 
 use std::future::Future;
@@ -14,6 +16,7 @@ use tidemark_protocol::headers::OperationTag;
 use tidemark_protocol::odata::{Expr, OrderBy};
 
 pub use item::Item;
+pub use postgres::{PostgresOptions, PostgresTableStore};
 pub use sqlite::{Clock, SqliteOptions, SqliteTableStore, StampPolicy, SystemClock};
 
 /// Why a store request did not succeed.
@@ -35,6 +38,10 @@ pub enum StoreError {
     /// reused for a different write).
     #[error("{0}")]
     BadRequest(String),
+    /// The database cannot be reached right now (down, restarting, out of connections); nothing
+    /// was written and a retry may succeed.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// The backend failed; nothing was written.
     #[error("storage failure: {0}")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -3,12 +3,12 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 use tidemark_server::ServerConfig;
-use tidemark_testkit::server::TestServer;
+use tidemark_testkit::server::{Backend, TestServer};
 
 use crate::common::Api;
 
-async fn server() -> (TestServer, Api) {
-    let server = TestServer::start().await;
+async fn server(backend: Backend) -> (TestServer, Api) {
+    let server = TestServer::start_on_backend(backend).await;
     let api = Api::new(server.url());
     (server, api)
 }
@@ -20,9 +20,8 @@ fn is_protocol_date(value: &Value) -> bool {
     })
 }
 
-#[tokio::test]
-async fn insert_without_id_gets_a_uuid_and_every_system_property() {
-    let (_server, api) = server().await;
+pub async fn insert_without_id_gets_a_uuid_and_every_system_property(backend: Backend) {
+    let (_server, api) = server(backend).await;
     let reply = api.post("/tables/todoitem", json!({"text": "milk"})).await;
     assert_eq!(reply.status, 201);
     let item = &reply.body;
@@ -35,9 +34,8 @@ async fn insert_without_id_gets_a_uuid_and_every_system_property() {
     assert_eq!(reply.etag, Some(format!("\"{}\"", reply.str("version"))));
 }
 
-#[tokio::test]
-async fn insert_keeps_a_client_made_id_and_nested_values() {
-    let (_server, api) = server().await;
+pub async fn insert_keeps_a_client_made_id_and_nested_values(backend: Backend) {
+    let (_server, api) = server(backend).await;
     let item = api
         .insert(json!({"id": "offline-1", "tags": ["a", "b"], "meta": {"n": 1}}))
         .await;
@@ -46,9 +44,8 @@ async fn insert_keeps_a_client_made_id_and_nested_values() {
     assert_eq!(item["meta"], json!({"n": 1}));
 }
 
-#[tokio::test]
-async fn insert_of_an_existing_id_is_409_with_the_server_item() {
-    let (_server, api) = server().await;
+pub async fn insert_of_an_existing_id_is_409_with_the_server_item(backend: Backend) {
+    let (_server, api) = server(backend).await;
     let stored = api.insert(json!({"id": "a", "text": "server"})).await;
     let reply = api
         .post("/tables/todoitem", json!({"id": "a", "text": "client"}))
@@ -64,9 +61,8 @@ async fn insert_of_an_existing_id_is_409_with_the_server_item() {
     );
 }
 
-#[tokio::test]
-async fn insert_of_a_soft_deleted_id_is_409_with_the_deleted_item() {
-    let (_server, api) = server().await;
+pub async fn insert_of_a_soft_deleted_id_is_409_with_the_deleted_item(backend: Backend) {
+    let (_server, api) = server(backend).await;
     api.insert(json!({"id": "a"})).await;
     let deleted = api.delete("/tables/todoitem/a").await.body;
     let reply = api.post("/tables/todoitem", json!({"id": "a"})).await;
@@ -75,16 +71,14 @@ async fn insert_of_a_soft_deleted_id_is_409_with_the_deleted_item() {
     assert_eq!(reply.body["deleted"], true);
 }
 
-#[tokio::test]
-async fn insert_ignores_a_version_in_the_body() {
-    let (_server, api) = server().await;
+pub async fn insert_ignores_a_version_in_the_body(backend: Backend) {
+    let (_server, api) = server(backend).await;
     let item = api.insert(json!({"id": "a", "version": "made-up"})).await;
     assert_ne!(item["version"], "made-up");
 }
 
-#[tokio::test]
-async fn lookup_returns_the_item_with_its_etag() {
-    let (_server, api) = server().await;
+pub async fn lookup_returns_the_item_with_its_etag(backend: Backend) {
+    let (_server, api) = server(backend).await;
     let stored = api.insert(json!({"id": "a", "text": "x"})).await;
     let reply = api.get("/tables/todoitem/a").await;
     assert_eq!(reply.status, 200);
@@ -92,17 +86,17 @@ async fn lookup_returns_the_item_with_its_etag() {
     assert_eq!(reply.etag, Some(format!("\"{}\"", reply.str("version"))));
 }
 
-#[tokio::test]
-async fn lookup_of_a_missing_item_is_404() {
-    let (_server, api) = server().await;
+pub async fn lookup_of_a_missing_item_is_404(backend: Backend) {
+    let (_server, api) = server(backend).await;
     let reply = api.get("/tables/todoitem/nope").await;
     assert_eq!(reply.status, 404);
     assert!(reply.error().contains("nope"));
 }
 
-#[tokio::test]
-async fn lookup_of_a_soft_deleted_item_is_404_unless_deleted_items_are_asked_for() {
-    let (_server, api) = server().await;
+pub async fn lookup_of_a_soft_deleted_item_is_404_unless_deleted_items_are_asked_for(
+    backend: Backend,
+) {
+    let (_server, api) = server(backend).await;
     api.insert(json!({"id": "a"})).await;
     api.delete("/tables/todoitem/a").await;
     assert_eq!(api.get("/tables/todoitem/a").await.status, 404);
@@ -111,9 +105,8 @@ async fn lookup_of_a_soft_deleted_item_is_404_unless_deleted_items_are_asked_for
     assert_eq!(reply.body["deleted"], true);
 }
 
-#[tokio::test]
-async fn update_merges_properties_and_moves_version_and_updated_at() {
-    let (_server, api) = server().await;
+pub async fn update_merges_properties_and_moves_version_and_updated_at(backend: Backend) {
+    let (_server, api) = server(backend).await;
     let before = api
         .insert(json!({"id": "a", "text": "x", "done": false}))
         .await;
@@ -128,9 +121,8 @@ async fn update_merges_properties_and_moves_version_and_updated_at() {
     assert_eq!(reply.etag, Some(format!("\"{}\"", reply.str("version"))));
 }
 
-#[tokio::test]
-async fn update_with_the_current_version_in_if_match_succeeds() {
-    let (_server, api) = server().await;
+pub async fn update_with_the_current_version_in_if_match_succeeds(backend: Backend) {
+    let (_server, api) = server(backend).await;
     let item = api.insert(json!({"id": "a"})).await;
     let reply = api
         .req(Method::PATCH, "/tables/todoitem/a")
@@ -141,9 +133,10 @@ async fn update_with_the_current_version_in_if_match_succeeds() {
     assert_eq!(reply.status, 200);
 }
 
-#[tokio::test]
-async fn update_with_a_stale_if_match_is_412_with_the_server_item_and_its_etag() {
-    let (_server, api) = server().await;
+pub async fn update_with_a_stale_if_match_is_412_with_the_server_item_and_its_etag(
+    backend: Backend,
+) {
+    let (_server, api) = server(backend).await;
     let first = api.insert(json!({"id": "a", "text": "x"})).await;
     let current = api
         .patch("/tables/todoitem/a", json!({"text": "y"}))
@@ -160,9 +153,8 @@ async fn update_with_a_stale_if_match_is_412_with_the_server_item_and_its_etag()
     assert_eq!(reply.etag, Some(format!("\"{}\"", reply.str("version"))));
 }
 
-#[tokio::test]
-async fn update_with_if_match_star_skips_the_check() {
-    let (_server, api) = server().await;
+pub async fn update_with_if_match_star_skips_the_check(backend: Backend) {
+    let (_server, api) = server(backend).await;
     api.insert(json!({"id": "a"})).await;
     let reply = api
         .req(Method::PATCH, "/tables/todoitem/a")
@@ -173,9 +165,8 @@ async fn update_with_if_match_star_skips_the_check() {
     assert_eq!(reply.status, 200);
 }
 
-#[tokio::test]
-async fn update_ignores_version_in_the_body_in_favour_of_if_match() {
-    let (_server, api) = server().await;
+pub async fn update_ignores_version_in_the_body_in_favour_of_if_match(backend: Backend) {
+    let (_server, api) = server(backend).await;
     let item = api.insert(json!({"id": "a"})).await;
     let reply = api
         .patch(
@@ -188,9 +179,8 @@ async fn update_ignores_version_in_the_body_in_favour_of_if_match() {
     assert_ne!(reply.body["version"], "stale");
 }
 
-#[tokio::test]
-async fn update_of_a_missing_or_soft_deleted_item_is_404() {
-    let (_server, api) = server().await;
+pub async fn update_of_a_missing_or_soft_deleted_item_is_404(backend: Backend) {
+    let (_server, api) = server(backend).await;
     assert_eq!(
         api.patch("/tables/todoitem/nope", json!({"a": 1}))
             .await
@@ -207,9 +197,8 @@ async fn update_of_a_missing_or_soft_deleted_item_is_404() {
     );
 }
 
-#[tokio::test]
-async fn delete_is_soft_and_answers_the_deleted_item() {
-    let (_server, api) = server().await;
+pub async fn delete_is_soft_and_answers_the_deleted_item(backend: Backend) {
+    let (_server, api) = server(backend).await;
     let item = api.insert(json!({"id": "a", "text": "x"})).await;
     let reply = api.delete("/tables/todoitem/a").await;
     assert_eq!(reply.status, 200);
@@ -220,17 +209,15 @@ async fn delete_is_soft_and_answers_the_deleted_item() {
     assert!(api.get("/tables/todoitem").await.items().is_empty());
 }
 
-#[tokio::test]
-async fn delete_of_an_already_deleted_item_is_404() {
-    let (_server, api) = server().await;
+pub async fn delete_of_an_already_deleted_item_is_404(backend: Backend) {
+    let (_server, api) = server(backend).await;
     api.insert(json!({"id": "a"})).await;
     api.delete("/tables/todoitem/a").await;
     assert_eq!(api.delete("/tables/todoitem/a").await.status, 404);
 }
 
-#[tokio::test]
-async fn delete_with_a_stale_if_match_is_412_and_deletes_nothing() {
-    let (_server, api) = server().await;
+pub async fn delete_with_a_stale_if_match_is_412_and_deletes_nothing(backend: Backend) {
+    let (_server, api) = server(backend).await;
     let first = api.insert(json!({"id": "a"})).await;
     api.patch("/tables/todoitem/a", json!({"text": "y"})).await;
     let reply = api
@@ -243,9 +230,8 @@ async fn delete_with_a_stale_if_match_is_412_and_deletes_nothing() {
     assert_eq!(api.get("/tables/todoitem/a").await.status, 200);
 }
 
-#[tokio::test]
-async fn undelete_restores_the_item_with_a_new_version() {
-    let (_server, api) = server().await;
+pub async fn undelete_restores_the_item_with_a_new_version(backend: Backend) {
+    let (_server, api) = server(backend).await;
     api.insert(json!({"id": "a", "text": "x"})).await;
     let deleted = api.delete("/tables/todoitem/a").await.body;
     let reply = api.req(Method::POST, "/tables/todoitem/a").send().await;
@@ -256,9 +242,8 @@ async fn undelete_restores_the_item_with_a_new_version() {
     assert_eq!(api.get("/tables/todoitem/a").await.status, 200);
 }
 
-#[tokio::test]
-async fn undelete_with_a_stale_if_match_is_412() {
-    let (_server, api) = server().await;
+pub async fn undelete_with_a_stale_if_match_is_412(backend: Backend) {
+    let (_server, api) = server(backend).await;
     let item = api.insert(json!({"id": "a"})).await;
     api.delete("/tables/todoitem/a").await;
     let reply = api
@@ -270,34 +255,33 @@ async fn undelete_with_a_stale_if_match_is_412() {
     assert_eq!(reply.body["deleted"], true);
 }
 
-#[tokio::test]
-async fn undelete_of_a_missing_item_is_404() {
-    let (_server, api) = server().await;
+pub async fn undelete_of_a_missing_item_is_404(backend: Backend) {
+    let (_server, api) = server(backend).await;
     let reply = api.req(Method::POST, "/tables/todoitem/nope").send().await;
     assert_eq!(reply.status, 404);
 }
 
-#[tokio::test]
-async fn an_unknown_table_is_404() {
-    let (_server, api) = server().await;
+pub async fn an_unknown_table_is_404(backend: Backend) {
+    let (_server, api) = server(backend).await;
     let reply = api.get("/tables/todoitems").await;
     assert_eq!(reply.status, 404);
     assert!(reply.error().contains("todoitem"), "{}", reply.error());
 }
 
-#[tokio::test]
-async fn table_names_match_case_insensitively() {
-    let (_server, api) = server().await;
+pub async fn table_names_match_case_insensitively(backend: Backend) {
+    let (_server, api) = server(backend).await;
     api.insert(json!({"id": "a"})).await;
     assert_eq!(api.get("/tables/TodoItem/a").await.status, 200);
 }
 
-#[tokio::test]
-async fn only_declared_tables_are_served_and_they_are_separate() {
-    let server = TestServer::start_with(ServerConfig {
-        tables: vec!["todoitem".into(), "notes".into()],
-        ..ServerConfig::default()
-    })
+pub async fn only_declared_tables_are_served_and_they_are_separate(backend: Backend) {
+    let server = TestServer::start_with_backend(
+        backend,
+        ServerConfig {
+            tables: vec!["todoitem".into(), "notes".into()],
+            ..ServerConfig::default()
+        },
+    )
     .await;
     let api = Api::new(server.url());
     api.insert(json!({"id": "a", "text": "todo"})).await;
@@ -309,9 +293,8 @@ async fn only_declared_tables_are_served_and_they_are_separate() {
     assert_eq!(api.get("/tables/todoitem/a").await.body["text"], "todo");
 }
 
-#[tokio::test]
-async fn the_api_version_may_come_as_a_query_parameter() {
-    let (_server, api) = server().await;
+pub async fn the_api_version_may_come_as_a_query_parameter(backend: Backend) {
+    let (_server, api) = server(backend).await;
     let reply = api
         .req(Method::GET, "/tables/todoitem?ZUMO-API-VERSION=2.0.0")
         .without_version()
@@ -320,12 +303,14 @@ async fn the_api_version_may_come_as_a_query_parameter() {
     assert_eq!(reply.status, 200);
 }
 
-#[tokio::test]
-async fn a_configured_app_key_is_required_and_checked() {
-    let server = TestServer::start_with(ServerConfig {
-        app_key: Some("sesame".into()),
-        ..ServerConfig::default()
-    })
+pub async fn a_configured_app_key_is_required_and_checked(backend: Backend) {
+    let server = TestServer::start_with_backend(
+        backend,
+        ServerConfig {
+            app_key: Some("sesame".into()),
+            ..ServerConfig::default()
+        },
+    )
     .await;
     let anonymous = Api::new(server.url());
     let missing = anonymous.get("/tables/todoitem").await;
@@ -343,9 +328,8 @@ async fn a_configured_app_key_is_required_and_checked() {
     assert_eq!(right.status, 200);
 }
 
-#[tokio::test]
-async fn capabilities_advertise_idempotent_writes_and_max_top() {
-    let (_server, api) = server().await;
+pub async fn capabilities_advertise_idempotent_writes_and_max_top(backend: Backend) {
+    let (_server, api) = server(backend).await;
     let reply = api.get("/$capabilities").await;
     assert_eq!(reply.status, 200);
     assert_eq!(
@@ -354,9 +338,8 @@ async fn capabilities_advertise_idempotent_writes_and_max_top() {
     );
 }
 
-#[tokio::test]
-async fn capabilities_need_the_api_version_like_everything_else() {
-    let (_server, api) = server().await;
+pub async fn capabilities_need_the_api_version_like_everything_else(backend: Backend) {
+    let (_server, api) = server(backend).await;
     let reply = api
         .req(Method::GET, "/$capabilities")
         .without_version()
@@ -365,9 +348,8 @@ async fn capabilities_need_the_api_version_like_everything_else() {
     assert_eq!(reply.status, 400);
 }
 
-#[tokio::test]
-async fn unknown_routes_and_methods_answer_with_error_bodies() {
-    let (_server, api) = server().await;
+pub async fn unknown_routes_and_methods_answer_with_error_bodies(backend: Backend) {
+    let (_server, api) = server(backend).await;
     let route = api.get("/nothing/here").await;
     assert_eq!(route.status, 404);
     assert!(!route.error().is_empty());
@@ -376,19 +358,50 @@ async fn unknown_routes_and_methods_answer_with_error_bodies() {
     assert!(!method.error().is_empty());
 }
 
-#[tokio::test]
-async fn updated_at_has_six_fractional_digits() {
-    let (_server, api) = server().await;
+pub async fn updated_at_has_six_fractional_digits(backend: Backend) {
+    let (_server, api) = server(backend).await;
     let item = api.insert(json!({})).await;
     assert!(is_protocol_date(&item["updatedAt"]), "{item}");
 }
 
-#[tokio::test]
-async fn a_restarted_server_keeps_its_data_and_address() {
-    let mut server = TestServer::start().await;
+pub async fn a_restarted_server_keeps_its_data_and_address(backend: Backend) {
+    let mut server = TestServer::start_on_backend(backend).await;
     let url = server.url().to_owned();
     let stored = Api::new(&url).insert(json!({"id": "a"})).await;
     server.restart().await;
     assert_eq!(server.url(), url);
     assert_eq!(Api::new(&url).get("/tables/todoitem/a").await.body, stored);
 }
+
+backend_tests!(#[tokio::test];
+    insert_without_id_gets_a_uuid_and_every_system_property,
+    insert_keeps_a_client_made_id_and_nested_values,
+    insert_of_an_existing_id_is_409_with_the_server_item,
+    insert_of_a_soft_deleted_id_is_409_with_the_deleted_item,
+    insert_ignores_a_version_in_the_body,
+    lookup_returns_the_item_with_its_etag,
+    lookup_of_a_missing_item_is_404,
+    lookup_of_a_soft_deleted_item_is_404_unless_deleted_items_are_asked_for,
+    update_merges_properties_and_moves_version_and_updated_at,
+    update_with_the_current_version_in_if_match_succeeds,
+    update_with_a_stale_if_match_is_412_with_the_server_item_and_its_etag,
+    update_with_if_match_star_skips_the_check,
+    update_ignores_version_in_the_body_in_favour_of_if_match,
+    update_of_a_missing_or_soft_deleted_item_is_404,
+    delete_is_soft_and_answers_the_deleted_item,
+    delete_of_an_already_deleted_item_is_404,
+    delete_with_a_stale_if_match_is_412_and_deletes_nothing,
+    undelete_restores_the_item_with_a_new_version,
+    undelete_with_a_stale_if_match_is_412,
+    undelete_of_a_missing_item_is_404,
+    an_unknown_table_is_404,
+    table_names_match_case_insensitively,
+    only_declared_tables_are_served_and_they_are_separate,
+    the_api_version_may_come_as_a_query_parameter,
+    a_configured_app_key_is_required_and_checked,
+    capabilities_advertise_idempotent_writes_and_max_top,
+    capabilities_need_the_api_version_like_everything_else,
+    unknown_routes_and_methods_answer_with_error_bodies,
+    updated_at_has_six_fractional_digits,
+    a_restarted_server_keeps_its_data_and_address,
+);

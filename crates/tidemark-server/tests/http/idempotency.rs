@@ -3,23 +3,26 @@
 
 use reqwest::Method;
 use serde_json::json;
-use tidemark_testkit::server::TestServer;
+use tidemark_testkit::server::{Backend, TestServer};
 
-use crate::common::{Api, dump_database};
+use crate::common::Api;
+use crate::dump;
 
-async fn server() -> (TestServer, Api) {
-    let server = TestServer::start_with(tidemark_server::ServerConfig {
-        tables: vec!["todoitem".into(), "notes".into()],
-        ..Default::default()
-    })
+async fn server(backend: Backend) -> (TestServer, Api) {
+    let server = TestServer::start_with_backend(
+        backend,
+        tidemark_server::ServerConfig {
+            tables: vec!["todoitem".into(), "notes".into()],
+            ..Default::default()
+        },
+    )
     .await;
     let api = Api::new(server.url());
     (server, api)
 }
 
-#[tokio::test]
-async fn a_retried_insert_gets_the_original_201_instead_of_409() {
-    let (server, api) = server().await;
+pub async fn a_retried_insert_gets_the_original_201_instead_of_409(backend: Backend) {
+    let (server, api) = server(backend).await;
     let send = || {
         api.req(Method::POST, "/tables/todoitem")
             .operation("op-1:1")
@@ -28,21 +31,16 @@ async fn a_retried_insert_gets_the_original_201_instead_of_409() {
     };
     let first = send().await;
     assert_eq!(first.status, 201);
-    let before = dump_database(server.db_path());
+    let before = dump(&server).await;
     let retry = send().await;
     assert_eq!(retry.status, 201);
     assert_eq!(retry.body, first.body);
     assert_eq!(retry.etag, first.etag);
-    assert_eq!(
-        dump_database(server.db_path()),
-        before,
-        "the retry wrote nothing"
-    );
+    assert_eq!(dump(&server).await, before, "the retry wrote nothing");
 }
 
-#[tokio::test]
-async fn a_retried_insert_without_id_returns_the_same_server_made_id() {
-    let (_server, api) = server().await;
+pub async fn a_retried_insert_without_id_returns_the_same_server_made_id(backend: Backend) {
+    let (_server, api) = server(backend).await;
     let send = || {
         api.req(Method::POST, "/tables/todoitem")
             .operation("op-1:1")
@@ -55,9 +53,8 @@ async fn a_retried_insert_without_id_returns_the_same_server_made_id() {
     assert_eq!(api.get("/tables/todoitem").await.items().len(), 1);
 }
 
-#[tokio::test]
-async fn a_retried_update_gets_the_original_200_instead_of_412() {
-    let (_server, api) = server().await;
+pub async fn a_retried_update_gets_the_original_200_instead_of_412(backend: Backend) {
+    let (_server, api) = server(backend).await;
     let item = api.insert(json!({"id": "a"})).await;
     let version = item["version"].as_str().unwrap_or_default().to_owned();
     let send = || {
@@ -74,9 +71,8 @@ async fn a_retried_update_gets_the_original_200_instead_of_412() {
     assert_eq!(retry.body, first.body);
 }
 
-#[tokio::test]
-async fn a_retried_delete_gets_the_original_200_instead_of_404() {
-    let (_server, api) = server().await;
+pub async fn a_retried_delete_gets_the_original_200_instead_of_404(backend: Backend) {
+    let (_server, api) = server(backend).await;
     api.insert(json!({"id": "a"})).await;
     let send = || {
         api.req(Method::DELETE, "/tables/todoitem/a")
@@ -90,9 +86,8 @@ async fn a_retried_delete_gets_the_original_200_instead_of_404() {
     assert_eq!(retry.body, first.body);
 }
 
-#[tokio::test]
-async fn a_new_op_version_is_a_new_write() {
-    let (_server, api) = server().await;
+pub async fn a_new_op_version_is_a_new_write(backend: Backend) {
+    let (_server, api) = server(backend).await;
     api.insert(json!({"id": "a"})).await;
     let patch = |tag: &'static str, text: &'static str| {
         api.req(Method::PATCH, "/tables/todoitem/a")
@@ -106,9 +101,8 @@ async fn a_new_op_version_is_a_new_write() {
     assert_eq!(api.get("/tables/todoitem/a").await.body["text"], "two");
 }
 
-#[tokio::test]
-async fn the_same_tag_in_another_table_is_another_operation() {
-    let (_server, api) = server().await;
+pub async fn the_same_tag_in_another_table_is_another_operation(backend: Backend) {
+    let (_server, api) = server(backend).await;
     for table in ["todoitem", "notes"] {
         let reply = api
             .req(Method::POST, &format!("/tables/{table}"))
@@ -121,9 +115,10 @@ async fn the_same_tag_in_another_table_is_another_operation() {
     }
 }
 
-#[tokio::test]
-async fn a_failed_tagged_write_is_not_recorded_and_its_retry_is_judged_afresh() {
-    let (_server, api) = server().await;
+pub async fn a_failed_tagged_write_is_not_recorded_and_its_retry_is_judged_afresh(
+    backend: Backend,
+) {
+    let (_server, api) = server(backend).await;
     let send = || {
         api.req(Method::PATCH, "/tables/todoitem/a")
             .operation("op-6:1")
@@ -135,9 +130,8 @@ async fn a_failed_tagged_write_is_not_recorded_and_its_retry_is_judged_afresh() 
     assert_eq!(send().await.status, 200);
 }
 
-#[tokio::test]
-async fn a_tag_reused_for_a_different_write_is_400() {
-    let (_server, api) = server().await;
+pub async fn a_tag_reused_for_a_different_write_is_400(backend: Backend) {
+    let (_server, api) = server(backend).await;
     api.insert(json!({"id": "a"})).await;
     api.insert(json!({"id": "b"})).await;
     let first = api
@@ -155,3 +149,14 @@ async fn a_tag_reused_for_a_different_write_is_400() {
     assert!(other.error().contains("op-7:1"), "{}", other.error());
     assert_eq!(api.get("/tables/todoitem/b").await.status, 200);
 }
+
+backend_tests!(#[tokio::test];
+    a_retried_insert_gets_the_original_201_instead_of_409,
+    a_retried_insert_without_id_returns_the_same_server_made_id,
+    a_retried_update_gets_the_original_200_instead_of_412,
+    a_retried_delete_gets_the_original_200_instead_of_404,
+    a_new_op_version_is_a_new_write,
+    the_same_tag_in_another_table_is_another_operation,
+    a_failed_tagged_write_is_not_recorded_and_its_retry_is_judged_afresh,
+    a_tag_reused_for_a_different_write_is_400,
+);

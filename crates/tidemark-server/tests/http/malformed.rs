@@ -5,9 +5,10 @@
 use reqwest::Method;
 use serde_json::json;
 use tidemark_server::ServerConfig;
-use tidemark_testkit::server::TestServer;
+use tidemark_testkit::server::{Backend, TestServer};
 
-use crate::common::{Api, Reply, dump_database};
+use crate::common::{Api, Reply};
+use crate::dump;
 
 const APP_KEY: &str = "sesame";
 
@@ -18,12 +19,15 @@ struct Fixture {
 }
 
 impl Fixture {
-    async fn new() -> Self {
-        let server = TestServer::start_with(ServerConfig {
-            app_key: Some(APP_KEY.into()),
-            max_body_bytes: 64 * 1024,
-            ..ServerConfig::default()
-        })
+    async fn new(backend: Backend) -> Self {
+        let server = TestServer::start_with_backend(
+            backend,
+            ServerConfig {
+                app_key: Some(APP_KEY.into()),
+                max_body_bytes: 64 * 1024,
+                ..ServerConfig::default()
+            },
+        )
         .await;
         let api = Api::new(server.url()).with_app_key(APP_KEY);
         api.req(Method::POST, "/tables/todoitem")
@@ -43,11 +47,10 @@ impl Fixture {
 
 macro_rules! rejects {
     ($( $name:ident: $status:literal, $message:literal, |$api:ident, $fx:ident| $request:expr; )*) => { $(
-        #[tokio::test]
         #[allow(unused_variables)]
-        async fn $name() {
-            let $fx = Fixture::new().await;
-            let before = dump_database($fx.server.db_path());
+        pub async fn $name(backend: Backend) {
+            let $fx = Fixture::new(backend).await;
+            let before = dump(&$fx.server).await;
             let $api = &$fx.api;
             let reply: Reply = $request.await;
             assert_eq!(reply.status, $status, "{}", reply.body);
@@ -56,9 +59,11 @@ macro_rules! rejects {
                 message.to_lowercase().contains(&$message.to_lowercase()),
                 "message {message:?} should mention {:?}", $message
             );
-            assert_eq!(dump_database($fx.server.db_path()), before, "the database changed");
+            assert_eq!(dump(&$fx.server).await, before, "the database changed");
         }
-    )* };
+    )*
+        backend_tests!(#[tokio::test]; $($name),*);
+    };
 }
 
 rejects! {

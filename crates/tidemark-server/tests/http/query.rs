@@ -4,12 +4,12 @@
 use std::collections::HashSet;
 
 use serde_json::{Value, json};
-use tidemark_testkit::server::TestServer;
+use tidemark_testkit::server::{Backend, TestServer};
 
 use crate::common::{Api, encode};
 
-async fn server_with(items: Vec<Value>) -> (TestServer, Api) {
-    let server = TestServer::start().await;
+async fn server_with(backend: Backend, items: Vec<Value>) -> (TestServer, Api) {
+    let server = TestServer::start_on_backend(backend).await;
     let api = Api::new(server.url());
     for item in items {
         api.insert(item).await;
@@ -34,12 +34,13 @@ fn people() -> Vec<Value> {
     ]
 }
 
-#[tokio::test]
-async fn without_top_pages_of_50_are_linked_to_the_end_without_duplicates_or_gaps() {
+pub async fn without_top_pages_of_50_are_linked_to_the_end_without_duplicates_or_gaps(
+    backend: Backend,
+) {
     let items = (0..120)
         .map(|i| json!({"id": format!("item-{i:03}")}))
         .collect();
-    let (_server, api) = server_with(items).await;
+    let (_server, api) = server_with(backend, items).await;
     let first = api.get("/tables/todoitem").await;
     assert_eq!(first.items().len(), 50);
     assert!(
@@ -54,12 +55,11 @@ async fn without_top_pages_of_50_are_linked_to_the_end_without_duplicates_or_gap
     assert_eq!(ids, expected);
 }
 
-#[tokio::test]
-async fn links_keep_the_filter_and_order_of_the_query() {
+pub async fn links_keep_the_filter_and_order_of_the_query(backend: Backend) {
     let items = (0..60)
         .map(|i| json!({"id": format!("{i:02}"), "even": i % 2 == 0}))
         .collect();
-    let (_server, api) = server_with(items).await;
+    let (_server, api) = server_with(backend, items).await;
     let all = api
         .get_all_pages("/tables/todoitem?$filter=even%20eq%20true&$orderby=id%20desc")
         .await;
@@ -68,19 +68,17 @@ async fn links_keep_the_filter_and_order_of_the_query() {
     assert_eq!(all[29]["id"], "00");
 }
 
-#[tokio::test]
-async fn the_last_page_has_no_link() {
+pub async fn the_last_page_has_no_link(backend: Backend) {
     let items = (0..50).map(|i| json!({"id": format!("{i:02}")})).collect();
-    let (_server, api) = server_with(items).await;
+    let (_server, api) = server_with(backend, items).await;
     let reply = api.get("/tables/todoitem").await;
     assert_eq!(reply.items().len(), 50);
     assert_eq!(reply.link, None);
 }
 
-#[tokio::test]
-async fn top_returns_that_many_and_no_link() {
+pub async fn top_returns_that_many_and_no_link(backend: Backend) {
     let items = (0..70).map(|i| json!({"id": format!("{i:02}")})).collect();
-    let (_server, api) = server_with(items).await;
+    let (_server, api) = server_with(backend, items).await;
     let reply = api.get("/tables/todoitem?$top=60").await;
     assert_eq!(reply.items().len(), 60);
     assert_eq!(reply.link, None);
@@ -88,16 +86,14 @@ async fn top_returns_that_many_and_no_link() {
     assert_eq!(small.ids(), vec!["68", "69"]);
 }
 
-#[tokio::test]
-async fn top_up_to_ten_thousand_is_accepted() {
-    let (_server, api) = server_with(vec![json!({})]).await;
+pub async fn top_up_to_ten_thousand_is_accepted(backend: Backend) {
+    let (_server, api) = server_with(backend, vec![json!({})]).await;
     assert_eq!(api.get("/tables/todoitem?$top=10000").await.status, 200);
 }
 
-#[tokio::test]
-async fn inlinecount_allpages_wraps_results_with_the_total() {
+pub async fn inlinecount_allpages_wraps_results_with_the_total(backend: Backend) {
     let items = (0..7).map(|i| json!({"id": format!("{i}")})).collect();
-    let (_server, api) = server_with(items).await;
+    let (_server, api) = server_with(backend, items).await;
     let reply = api
         .get("/tables/todoitem?$top=2&$inlinecount=allpages")
         .await;
@@ -105,9 +101,8 @@ async fn inlinecount_allpages_wraps_results_with_the_total() {
     assert_eq!(reply.ids(), vec!["0", "1"]);
 }
 
-#[tokio::test]
-async fn soft_deleted_items_appear_only_with_include_deleted() {
-    let (_server, api) = server_with(vec![json!({"id": "a"}), json!({"id": "b"})]).await;
+pub async fn soft_deleted_items_appear_only_with_include_deleted(backend: Backend) {
+    let (_server, api) = server_with(backend, vec![json!({"id": "a"}), json!({"id": "b"})]).await;
     api.delete("/tables/todoitem/a").await;
     assert_eq!(api.get("/tables/todoitem").await.ids(), vec!["b"]);
     let all = api.get("/tables/todoitem?__includeDeleted=true").await;
@@ -115,39 +110,35 @@ async fn soft_deleted_items_appear_only_with_include_deleted() {
     assert_eq!(all.items()[0]["deleted"], true);
 }
 
-#[tokio::test]
-async fn select_returns_only_the_named_properties() {
-    let (_server, api) = server_with(people()).await;
+pub async fn select_returns_only_the_named_properties(backend: Backend) {
+    let (_server, api) = server_with(backend, people()).await;
     let reply = api.get("/tables/todoitem?$select=id,name&$top=1").await;
     assert_eq!(reply.body, json!([{"id": "1", "name": "Alice"}]));
 }
 
-#[tokio::test]
-async fn orderby_ties_are_broken_by_id() {
+pub async fn orderby_ties_are_broken_by_id(backend: Backend) {
     let items = vec![
         json!({"id": "c", "rank": 1}),
         json!({"id": "a", "rank": 2}),
         json!({"id": "b", "rank": 1}),
         json!({"id": "d", "rank": 2}),
     ];
-    let (_server, api) = server_with(items).await;
+    let (_server, api) = server_with(backend, items).await;
     let asc = api.get("/tables/todoitem?$orderby=rank").await;
     assert_eq!(asc.ids(), vec!["b", "c", "a", "d"]);
     let desc = api.get("/tables/todoitem?$orderby=rank%20desc").await;
     assert_eq!(desc.ids(), vec!["a", "d", "b", "c"]);
 }
 
-#[tokio::test]
-async fn orderby_updated_at_follows_write_order() {
-    let (_server, api) = server_with(vec![json!({"id": "b"}), json!({"id": "a"})]).await;
+pub async fn orderby_updated_at_follows_write_order(backend: Backend) {
+    let (_server, api) = server_with(backend, vec![json!({"id": "b"}), json!({"id": "a"})]).await;
     api.patch("/tables/todoitem/b", json!({"x": 1})).await;
     let reply = api.get("/tables/todoitem?$orderby=updatedAt").await;
     assert_eq!(reply.ids(), vec!["a", "b"]);
 }
 
-#[tokio::test]
-async fn filters_compare_user_strings_numbers_and_booleans() {
-    let (_server, api) = server_with(people()).await;
+pub async fn filters_compare_user_strings_numbers_and_booleans(backend: Backend) {
+    let (_server, api) = server_with(backend, people()).await;
     assert_eq!(ids_where(&api, "name eq 'Alice'").await, vec!["1"]);
     assert_eq!(ids_where(&api, "age gt 30").await, vec!["3", "4"]);
     assert_eq!(
@@ -168,17 +159,15 @@ async fn filters_compare_user_strings_numbers_and_booleans() {
     assert_eq!(ids_where(&api, "age eq 30L").await, vec!["1"]);
 }
 
-#[tokio::test]
-async fn eq_null_finds_null_and_missing_properties() {
-    let (_server, api) = server_with(people()).await;
+pub async fn eq_null_finds_null_and_missing_properties(backend: Backend) {
+    let (_server, api) = server_with(backend, people()).await;
     assert_eq!(ids_where(&api, "name eq null").await, vec!["4"]);
     assert_eq!(ids_where(&api, "done eq null").await, vec!["4"]);
     assert_eq!(ids_where(&api, "name ne null").await, vec!["1", "2", "3"]);
 }
 
-#[tokio::test]
-async fn arithmetic_operators_work_in_filters() {
-    let (_server, api) = server_with(people()).await;
+pub async fn arithmetic_operators_work_in_filters(backend: Backend) {
+    let (_server, api) = server_with(backend, people()).await;
     assert_eq!(ids_where(&api, "age add 5 eq 35").await, vec!["1"]);
     assert_eq!(ids_where(&api, "age sub 5 eq 20").await, vec!["2"]);
     assert_eq!(ids_where(&api, "age mul 2 eq 70").await, vec!["3"]);
@@ -187,9 +176,8 @@ async fn arithmetic_operators_work_in_filters() {
     assert_eq!(ids_where(&api, "-age eq -25").await, vec!["2"]);
 }
 
-#[tokio::test]
-async fn string_functions_work_in_filters() {
-    let (_server, api) = server_with(people()).await;
+pub async fn string_functions_work_in_filters(backend: Backend) {
+    let (_server, api) = server_with(backend, people()).await;
     assert_eq!(ids_where(&api, "substringof('lic', name)").await, vec!["1"]);
     assert_eq!(ids_where(&api, "startswith(name, 'Al')").await, vec!["1"]);
     assert_eq!(ids_where(&api, "endswith(name, 'ob')").await, vec!["2"]);
@@ -219,18 +207,16 @@ async fn string_functions_work_in_filters() {
     );
 }
 
-#[tokio::test]
-async fn math_functions_work_in_filters() {
-    let (_server, api) = server_with(people()).await;
+pub async fn math_functions_work_in_filters(backend: Backend) {
+    let (_server, api) = server_with(backend, people()).await;
     assert_eq!(ids_where(&api, "round(score) eq 3").await, vec!["1"]);
     assert_eq!(ids_where(&api, "floor(score) eq -2").await, vec!["2"]);
     assert_eq!(ids_where(&api, "ceiling(score) eq 3").await, vec!["1"]);
     assert_eq!(ids_where(&api, "floor(score) eq 7").await, vec!["3"]);
 }
 
-#[tokio::test]
-async fn date_functions_read_user_date_strings() {
-    let (_server, api) = server_with(people()).await;
+pub async fn date_functions_read_user_date_strings(backend: Backend) {
+    let (_server, api) = server_with(backend, people()).await;
     assert_eq!(ids_where(&api, "year(due) eq 2024").await, vec!["1"]);
     assert_eq!(ids_where(&api, "month(due) eq 12").await, vec!["2"]);
     assert_eq!(ids_where(&api, "day(due) eq 5").await, vec!["1"]);
@@ -239,9 +225,8 @@ async fn date_functions_read_user_date_strings() {
     assert_eq!(ids_where(&api, "second(due) eq 59").await, vec!["2"]);
 }
 
-#[tokio::test]
-async fn user_date_strings_compare_with_date_literals_as_instants() {
-    let (_server, api) = server_with(people()).await;
+pub async fn user_date_strings_compare_with_date_literals_as_instants(backend: Backend) {
+    let (_server, api) = server_with(backend, people()).await;
     assert_eq!(
         ids_where(&api, "due gt datetimeoffset'2024-01-01T00:00:00Z'").await,
         vec!["1"]
@@ -252,13 +237,11 @@ async fn user_date_strings_compare_with_date_literals_as_instants() {
     );
 }
 
-#[tokio::test]
-async fn updated_at_compares_exactly_with_datetimeoffset_literals() {
-    let (_server, api) = server_with(vec![
-        json!({"id": "a"}),
-        json!({"id": "b"}),
-        json!({"id": "c"}),
-    ])
+pub async fn updated_at_compares_exactly_with_datetimeoffset_literals(backend: Backend) {
+    let (_server, api) = server_with(
+        backend,
+        vec![json!({"id": "a"}), json!({"id": "b"}), json!({"id": "c"})],
+    )
     .await;
     let b = api.get("/tables/todoitem/b").await;
     let stamp = b.str("updatedAt").to_owned();
@@ -276,9 +259,8 @@ async fn updated_at_compares_exactly_with_datetimeoffset_literals() {
     );
 }
 
-#[tokio::test]
-async fn created_at_compares_with_datetime_literals_and_date_parts() {
-    let (_server, api) = server_with(vec![json!({"id": "a"})]).await;
+pub async fn created_at_compares_with_datetime_literals_and_date_parts(backend: Backend) {
+    let (_server, api) = server_with(backend, vec![json!({"id": "a"})]).await;
     assert_eq!(
         ids_where(&api, "createdAt gt datetime'2000-01-01T00:00:00'").await,
         vec!["a"]
@@ -291,9 +273,8 @@ async fn created_at_compares_with_datetime_literals_and_date_parts() {
     assert_eq!(ids_where(&api, "year(createdAt) ge 2024").await, vec!["a"]);
 }
 
-#[tokio::test]
-async fn system_columns_deleted_id_and_version_can_be_filtered() {
-    let (_server, api) = server_with(vec![json!({"id": "a"}), json!({"id": "b"})]).await;
+pub async fn system_columns_deleted_id_and_version_can_be_filtered(backend: Backend) {
+    let (_server, api) = server_with(backend, vec![json!({"id": "a"}), json!({"id": "b"})]).await;
     let deleted = api.delete("/tables/todoitem/a").await.body;
     let path = "/tables/todoitem?__includeDeleted=true&$filter=deleted%20eq%20true";
     assert_eq!(api.get(path).await.ids(), vec!["a"]);
@@ -306,28 +287,28 @@ async fn system_columns_deleted_id_and_version_can_be_filtered() {
     assert_eq!(api.get(&path).await.ids(), vec!["a"]);
 }
 
-#[tokio::test]
-async fn sql_in_a_filter_string_is_matched_literally() {
+pub async fn sql_in_a_filter_string_is_matched_literally(backend: Backend) {
     let evil = "x' OR 1=1; DROP TABLE items; --";
-    let (_server, api) =
-        server_with(vec![json!({"id": "a", "name": evil}), json!({"id": "b"})]).await;
+    let (_server, api) = server_with(
+        backend,
+        vec![json!({"id": "a", "name": evil}), json!({"id": "b"})],
+    )
+    .await;
     let filter = format!("name eq '{}'", evil.replace('\'', "''"));
     assert_eq!(ids_where(&api, &filter).await, vec!["a"]);
     assert_eq!(api.get("/tables/todoitem").await.ids().len(), 2);
 }
 
-#[tokio::test]
-async fn property_names_that_look_like_sql_are_just_json_keys() {
-    let (_server, api) = server_with(vec![json!({"id": "a", "data": 1, "tbl": 2})]).await;
+pub async fn property_names_that_look_like_sql_are_just_json_keys(backend: Backend) {
+    let (_server, api) = server_with(backend, vec![json!({"id": "a", "data": 1, "tbl": 2})]).await;
     assert_eq!(ids_where(&api, "data eq 1 and tbl eq 2").await, vec!["a"]);
 }
 
-#[tokio::test]
-async fn every_item_is_reachable_by_filtered_paging() {
+pub async fn every_item_is_reachable_by_filtered_paging(backend: Backend) {
     let items = (0..130)
         .map(|i| json!({"id": format!("{i:03}"), "n": i}))
         .collect();
-    let (_server, api) = server_with(items).await;
+    let (_server, api) = server_with(backend, items).await;
     let all = api
         .get_all_pages("/tables/todoitem?$filter=n%20ge%2010")
         .await;
@@ -338,3 +319,29 @@ async fn every_item_is_reachable_by_filtered_paging() {
     assert_eq!(all.len(), 120);
     assert_eq!(ids.len(), 120);
 }
+
+backend_tests!(#[tokio::test];
+    without_top_pages_of_50_are_linked_to_the_end_without_duplicates_or_gaps,
+    links_keep_the_filter_and_order_of_the_query,
+    the_last_page_has_no_link,
+    top_returns_that_many_and_no_link,
+    top_up_to_ten_thousand_is_accepted,
+    inlinecount_allpages_wraps_results_with_the_total,
+    soft_deleted_items_appear_only_with_include_deleted,
+    select_returns_only_the_named_properties,
+    orderby_ties_are_broken_by_id,
+    orderby_updated_at_follows_write_order,
+    filters_compare_user_strings_numbers_and_booleans,
+    eq_null_finds_null_and_missing_properties,
+    arithmetic_operators_work_in_filters,
+    string_functions_work_in_filters,
+    math_functions_work_in_filters,
+    date_functions_read_user_date_strings,
+    user_date_strings_compare_with_date_literals_as_instants,
+    updated_at_compares_exactly_with_datetimeoffset_literals,
+    created_at_compares_with_datetime_literals_and_date_parts,
+    system_columns_deleted_id_and_version_can_be_filtered,
+    sql_in_a_filter_string_is_matched_literally,
+    property_names_that_look_like_sql_are_just_json_keys,
+    every_item_is_reachable_by_filtered_paging,
+);

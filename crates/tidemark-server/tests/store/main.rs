@@ -1,12 +1,19 @@
-//! Store-level tests: the conformance suite run against `SqliteTableStore`, and the SQLite
-//! store's own behaviours (the change clock under a late commit, operation-record pruning,
-//! reopening).
+//! Store-level tests: the conformance suite run against `SqliteTableStore` and
+//! `PostgresTableStore` (once each, from the same functions), both stores answering random
+//! queries alike (`differential`), the PostgreSQL change clock across stores sharing one
+//! database, and the SQLite store's own behaviours (the change clock under a late commit,
+//! operation-record pruning, reopening).
 
+mod differential;
+mod postgres_only;
 mod sqlite_only;
 mod suite;
 
 use tempfile::TempDir;
-use tidemark_server::store::{SqliteOptions, SqliteTableStore};
+use tidemark_server::store::{
+    PostgresOptions, PostgresTableStore, SqliteOptions, SqliteTableStore,
+};
+use tidemark_testkit::postgres::PgDatabase;
 
 /// A SQLite store in its own temporary directory (removed when dropped).
 pub struct SqliteFixture {
@@ -36,6 +43,36 @@ impl SqliteFixture {
     }
 }
 
+/// A PostgreSQL store on a fresh database of the shared test cluster (dropped with it).
+pub struct PgFixture {
+    /// The store.
+    pub store: PostgresTableStore,
+    // After the store, so the database goes once the store is done with it.
+    db: PgDatabase,
+}
+
+impl PgFixture {
+    /// A fresh store with `options`.
+    pub async fn with(options: PostgresOptions) -> Self {
+        let db = PgDatabase::create().await;
+        let store = match PostgresTableStore::connect_with(db.url(), options).await {
+            Ok(s) => s,
+            Err(e) => panic!("connect: {e}"),
+        };
+        Self { store, db }
+    }
+
+    /// A fresh store with default options.
+    pub async fn new() -> Self {
+        Self::with(PostgresOptions::default()).await
+    }
+
+    /// The database's URL (for a second store on it, as another server process would open).
+    pub fn url(&self) -> &str {
+        self.db.url()
+    }
+}
+
 /// Instantiates every conformance test for one backend: `$make` returns a fixture with a
 /// `store` field that lives as long as the test.
 macro_rules! store_conformance {
@@ -53,26 +90,35 @@ macro_rules! store_conformance {
     };
 }
 
-store_conformance!(sqlite, SqliteFixture::new();
-    insert_then_lookup_round_trips_properties,
-    insert_without_id_makes_a_uuid,
-    insert_of_an_existing_id_conflicts_with_the_stored_item,
-    tables_are_separate,
-    update_merges_and_restamps,
-    update_with_a_stale_version_fails_with_the_stored_item,
-    update_with_the_current_version_succeeds,
-    update_of_a_deleted_item_is_not_found,
-    delete_marks_deleted_and_hides_the_item,
-    delete_twice_is_not_found,
-    undelete_clears_the_flag_with_a_new_version,
-    updated_at_strictly_increases_across_writes,
-    query_pages_report_whether_more_rows_follow,
-    query_counts_every_match_when_asked,
-    query_orders_with_id_as_the_tie_breaker,
-    query_filters_on_updated_at_exactly,
-    a_tagged_write_is_applied_once_and_replayed,
-    a_replayed_update_does_not_write_again,
-    a_failed_tagged_write_is_not_recorded,
-    a_tag_reused_for_another_item_is_a_bad_request,
-    an_untranslatable_query_is_invalid,
-);
+/// Calls `$callback!($args; <every conformance test>)`, so the list is written once and
+/// every backend runs all of it.
+macro_rules! with_conformance_tests {
+    ($callback:ident!($($args:tt)*)) => {
+        $callback!($($args)*;
+            insert_then_lookup_round_trips_properties,
+            insert_without_id_makes_a_uuid,
+            insert_of_an_existing_id_conflicts_with_the_stored_item,
+            tables_are_separate,
+            update_merges_and_restamps,
+            update_with_a_stale_version_fails_with_the_stored_item,
+            update_with_the_current_version_succeeds,
+            update_of_a_deleted_item_is_not_found,
+            delete_marks_deleted_and_hides_the_item,
+            delete_twice_is_not_found,
+            undelete_clears_the_flag_with_a_new_version,
+            updated_at_strictly_increases_across_writes,
+            query_pages_report_whether_more_rows_follow,
+            query_counts_every_match_when_asked,
+            query_orders_with_id_as_the_tie_breaker,
+            query_filters_on_updated_at_exactly,
+            a_tagged_write_is_applied_once_and_replayed,
+            a_replayed_update_does_not_write_again,
+            a_failed_tagged_write_is_not_recorded,
+            a_tag_reused_for_another_item_is_a_bad_request,
+            an_untranslatable_query_is_invalid,
+        );
+    };
+}
+
+with_conformance_tests!(store_conformance!(sqlite, SqliteFixture::new()));
+with_conformance_tests!(store_conformance!(postgres, PgFixture::new().await));

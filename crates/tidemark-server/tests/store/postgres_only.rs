@@ -1,0 +1,207 @@
+//! Behaviours of the PostgreSQL store beyond the shared suite: the change clock when several
+//! stores (as several server processes would) write one database. A write is held back after
+//! taking its stamp by an uncommitted row of the test's own connection on the same key; the
+//! test then shows that stamping with `now()` lets an incremental reader miss that late commit,
+//! and that the ordered clock does not.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_json::Map;
+use tidemark_protocol::date;
+use tidemark_protocol::odata::{Direction, Expr, OrderBy, parse_filter};
+use tidemark_server::store::{
+    ItemQuery, NewItem, PostgresOptions, PostgresTableStore, StampPolicy, TableStore,
+};
+
+use crate::PgFixture;
+
+const T: &str = "todoitem";
+
+fn new_item(id: &str) -> NewItem {
+    NewItem {
+        id: Some(id.to_owned()),
+        properties: Map::new(),
+    }
+}
+
+/// An incremental reader: `updatedAt ge <watermark>` ordered by updatedAt, as the engine pulls.
+#[derive(Default)]
+struct Reader {
+    seen: BTreeSet<String>,
+    watermark: Option<i64>,
+}
+
+impl Reader {
+    async fn pull(&mut self, store: &impl TableStore) {
+        let filter = self.watermark.and_then(date::from_micros).map(|mark| {
+            let text = format!("updatedAt ge datetimeoffset'{}'", date::format_date(&mark));
+            match parse_filter(&text) {
+                Ok(f) => f,
+                Err(e) => panic!("{text}: {e}"),
+            }
+        });
+        let query = ItemQuery {
+            filter,
+            orderby: vec![OrderBy {
+                expr: Expr::Property("updatedAt".into()),
+                direction: Direction::Asc,
+            }],
+            limit: 1000,
+            include_deleted: true,
+            ..ItemQuery::default()
+        };
+        let page = match store.query(T, &query).await {
+            Ok(p) => p,
+            Err(e) => panic!("pull: {e}"),
+        };
+        for item in &page.items {
+            self.seen.insert(item.id.clone());
+        }
+        if let Some(last) = page.items.last() {
+            self.watermark = Some(last.updated_at_us);
+        }
+    }
+}
+
+async fn store_on(url: &str, policy: StampPolicy) -> PostgresTableStore {
+    let options = PostgresOptions {
+        stamp_policy: policy,
+        ..PostgresOptions::default()
+    };
+    match PostgresTableStore::connect_with(url, options).await {
+        Ok(s) => s,
+        Err(e) => panic!("connect: {e}"),
+    }
+}
+
+/// Writer A (one store) takes its stamp and is held back; writer B (another store) writes; the
+/// reader (a third) pulls; A is released and commits; the reader pulls again. Returns what the
+/// reader holds and what the table holds.
+async fn late_commit_scenario(policy: StampPolicy) -> (BTreeSet<String>, BTreeSet<String>) {
+    let fixture = PgFixture::new().await;
+    let (a_store, b_store, reader_store) = (
+        store_on(fixture.url(), policy).await,
+        store_on(fixture.url(), policy).await,
+        fixture.store.clone(),
+    );
+    // The blocker: an uncommitted row with A's key, so A's insert waits after its stamp.
+    let (mut blocker, connection) =
+        match tokio_postgres::connect(fixture.url(), tokio_postgres::NoTls).await {
+            Ok(c) => c,
+            Err(e) => panic!("connect: {e}"),
+        };
+    tokio::spawn(connection);
+    let block = match blocker.transaction().await {
+        Ok(tx) => tx,
+        Err(e) => panic!("begin: {e}"),
+    };
+    let held = block
+        .execute(
+            "INSERT INTO items (tbl, id, created_at, updated_at, version, deleted, data)
+             VALUES ($1, 'a', 0, 0, 'x', false, '{}')",
+            &[&T],
+        )
+        .await;
+    assert!(held.is_ok(), "{held:?}");
+    let a = tokio::spawn(async move { a_store.insert(T, new_item("a"), None).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut b = tokio::spawn(async move { b_store.insert(T, new_item("b"), None).await });
+    // B commits now if it can overtake A; with the ordered clock it waits for A's clock lock.
+    let b_early = tokio::time::timeout(Duration::from_millis(300), &mut b)
+        .await
+        .ok();
+    let mut reader = Reader::default();
+    reader.pull(&reader_store).await;
+    let released = block.rollback().await;
+    assert!(released.is_ok(), "{released:?}");
+    let a = a.await;
+    let b = match b_early {
+        Some(done) => done,
+        None => b.await,
+    };
+    for write in [a, b] {
+        if !matches!(write, Ok(Ok(_))) {
+            panic!("write failed: {write:?}");
+        }
+    }
+    reader.pull(&reader_store).await;
+    let mut all = Reader::default();
+    all.pull(&reader_store).await;
+    (reader.seen, all.seen)
+}
+
+#[tokio::test]
+async fn stamping_with_now_lets_an_incremental_reader_miss_a_late_commit() {
+    let (seen, all) = late_commit_scenario(StampPolicy::Unordered).await;
+    assert_eq!(all, BTreeSet::from(["a".to_owned(), "b".to_owned()]));
+    assert_eq!(
+        seen,
+        BTreeSet::from(["b".to_owned()]),
+        "a was stamped behind the watermark"
+    );
+}
+
+#[tokio::test]
+async fn the_clock_row_lets_no_late_commit_slip_behind_an_incremental_reader() {
+    let (seen, all) = late_commit_scenario(StampPolicy::Ordered).await;
+    assert_eq!(all, BTreeSet::from(["a".to_owned(), "b".to_owned()]));
+    assert_eq!(seen, all);
+}
+
+#[tokio::test]
+async fn several_stores_starting_at_once_migrate_the_database_once() {
+    let fixture = PgFixture::new().await;
+    let url = fixture.url().to_owned();
+    let starts: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { PostgresTableStore::connect(&url).await.map(|_| ()) })
+        })
+        .collect();
+    for start in starts {
+        let started = start.await;
+        assert!(matches!(started, Ok(Ok(()))), "{started:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_bad_url_and_an_unreachable_database_are_clear_errors() {
+    let bad = PostgresTableStore::connect("postgres://user:secret@[nonsense").await;
+    let message = bad.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(message.contains("not a PostgreSQL URL"), "{message}");
+    assert!(!message.contains("secret"), "{message}");
+    // Port 1 on loopback: nothing listens there.
+    let down = PostgresTableStore::connect_with(
+        "postgres://postgres@127.0.0.1:1/none",
+        PostgresOptions {
+            connect_timeout: Duration::from_secs(2),
+            ..PostgresOptions::default()
+        },
+    )
+    .await;
+    assert!(
+        matches!(down, Err(tidemark_server::StoreError::Unavailable(_))),
+        "{down:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_reaching_another_store_gets_the_recorded_outcome() {
+    let fixture = PgFixture::new().await;
+    let other = store_on(fixture.url(), StampPolicy::Ordered).await;
+    let tag = tidemark_protocol::headers::OperationTag::new("op", 1);
+    // The same tagged insert sent to two processes at once: one applies it, one replays it.
+    let (first, second) = tokio::join!(
+        fixture.store.insert(T, new_item("a"), Some(tag.clone())),
+        other.insert(T, new_item("a"), Some(tag.clone())),
+    );
+    let (first, second) = match (first, second) {
+        (Ok(f), Ok(s)) => (f, s),
+        other => panic!("a write failed: {other:?}"),
+    };
+    assert_eq!(first.item, second.item);
+    assert!(first.replayed != second.replayed, "exactly one replay");
+    let retry = other.insert(T, new_item("a"), Some(tag)).await;
+    assert!(retry.is_ok_and(|o| o.replayed && o.item == first.item));
+}

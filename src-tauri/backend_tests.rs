@@ -1,0 +1,463 @@
+//! The commands' behaviour without a display: [`Backend`] on a real store in a temporary
+//! directory, against real servers on 127.0.0.1 (in-process, or the binary when it must go
+//! down and come back).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tempfile::TempDir;
+use tidemark_server::ServerConfig;
+use tidemark_testkit::server::{ServerProcess, TestServer};
+
+use crate::backend::{Backend, BackendConfig, Notifier, ResolutionChoice, StatusView};
+use crate::settings::{MemorySettingsStore, Settings, SettingsStore};
+
+/// Keeps every status the backend published.
+#[derive(Default)]
+struct Recorder {
+    statuses: Mutex<Vec<StatusView>>,
+    reloads: Mutex<usize>,
+}
+
+impl Notifier for Recorder {
+    fn status(&self, status: &StatusView) {
+        self.statuses.lock().unwrap().push(status.clone());
+    }
+    fn todos_changed(&self) {
+        *self.reloads.lock().unwrap() += 1;
+    }
+}
+
+struct Fixture {
+    backend: Arc<Backend>,
+    recorder: Arc<Recorder>,
+    dir: TempDir,
+}
+
+async fn open(settings: Option<Settings>) -> Fixture {
+    open_with(settings, None).await
+}
+
+async fn open_with(settings: Option<Settings>, server_override: Option<&str>) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = Arc::new(Recorder::default());
+    let config = BackendConfig {
+        data_dir: dir.path().join("data"),
+        server_override: server_override.map(str::to_owned),
+        app_key_override: None,
+    };
+    let backend = Backend::open(
+        config,
+        Box::new(MemorySettingsStore::with(settings)),
+        recorder.clone(),
+    )
+    .await
+    .unwrap();
+    Fixture {
+        backend,
+        recorder,
+        dir,
+    }
+}
+
+fn server_settings(url: &str, key: &str, auto: bool) -> Settings {
+    Settings {
+        server_url: url.to_owned(),
+        app_key: key.to_owned(),
+        sync_automatically: auto,
+    }
+}
+
+/// Waits up to `secs` for `check` to hold.
+async fn eventually<F, Fut>(secs: u64, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn todos_are_added_completed_renamed_and_deleted_offline() {
+    let f = open(None).await;
+    let b = &f.backend;
+    let milk = b.add_todo("  Buy milk ").await.unwrap();
+    assert_eq!(milk.text, "Buy milk");
+    let plumber = b.add_todo("Call the plumber").await.unwrap();
+    b.set_complete(&plumber.id, true).await.unwrap();
+    b.edit_todo(&milk.id, "Buy oat milk").await.unwrap();
+
+    let all = b.list_todos(true).await.unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|t| (t.text.as_str(), t.complete))
+            .collect::<Vec<_>>(),
+        [("Buy oat milk", false), ("Call the plumber", true)]
+    );
+    assert_eq!(b.list_todos(false).await.unwrap().len(), 1);
+    // Edits and completions fold into the queued inserts.
+    assert_eq!(b.status().await.unwrap().pending, 2);
+
+    b.delete_todo(&plumber.id).await.unwrap();
+    assert_eq!(b.list_todos(true).await.unwrap().len(), 1);
+    assert_eq!(b.status().await.unwrap().pending, 1);
+}
+
+#[tokio::test]
+async fn bad_text_is_refused_and_nothing_is_stored() {
+    let f = open(None).await;
+    for text in ["", "   ", "\n"] {
+        let e = f.backend.add_todo(text).await.unwrap_err();
+        assert_eq!(e.kind(), "invalidText");
+        assert_eq!(e.to_string(), "The text of a todo cannot be empty.");
+    }
+    let e = f.backend.add_todo(&"x".repeat(1001)).await.unwrap_err();
+    assert_eq!(e.kind(), "invalidText");
+    assert!(e.to_string().contains("1000"), "{e}");
+    assert!(f.backend.list_todos(true).await.unwrap().is_empty());
+
+    let todo = f.backend.add_todo("Keep me").await.unwrap();
+    let e = f.backend.edit_todo(&todo.id, " ").await.unwrap_err();
+    assert_eq!(e.kind(), "invalidText");
+    assert_eq!(f.backend.list_todos(true).await.unwrap()[0].text, "Keep me");
+}
+
+#[tokio::test]
+async fn a_missing_todo_is_not_found() {
+    let f = open(None).await;
+    let e = f.backend.set_complete("nope", true).await.unwrap_err();
+    assert_eq!(e.kind(), "notFound");
+    assert_eq!(
+        f.backend.delete_todo("nope").await.unwrap_err().kind(),
+        "notFound"
+    );
+}
+
+#[tokio::test]
+async fn sync_without_a_server_says_to_set_one() {
+    let f = open(None).await;
+    f.backend.add_todo("Offline only").await.unwrap();
+    let e = f.backend.sync().await.unwrap_err();
+    assert_eq!(e.kind(), "noServer");
+    let status = f.backend.status().await.unwrap();
+    assert_eq!(status.pending, 1);
+    assert_eq!(status.server, None);
+    assert_eq!(status.last_error_kind, Some("noServer"));
+}
+
+#[tokio::test]
+async fn an_unreachable_server_keeps_the_changes() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let f = open(Some(server_settings(&url, "", false))).await;
+    f.backend.add_todo("Buy milk").await.unwrap();
+    let e = f.backend.sync().await.unwrap_err();
+    assert_eq!(e.kind(), "unreachable");
+    assert!(e.to_string().contains(&url), "{e}");
+    let status = f.backend.status().await.unwrap();
+    assert_eq!(status.pending, 1);
+    assert_eq!(status.last_error_kind, Some("unreachable"));
+    assert_eq!(status.connectivity, "offline");
+    assert_eq!(f.backend.list_todos(true).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn sync_pushes_then_pulls_and_clears_the_error() {
+    let server = TestServer::start().await;
+    let f = open(Some(server_settings(server.url(), "", false))).await;
+    f.backend.add_todo("Buy milk").await.unwrap();
+    let outcome = f.backend.sync().await.unwrap();
+    assert_eq!(outcome.pushed, 1);
+    assert_eq!(outcome.conflicts, 0);
+    let status = f.backend.status().await.unwrap();
+    assert_eq!(status.pending, 0);
+    assert!(status.last_sync.is_some());
+    assert_eq!(status.last_error, None);
+    assert_eq!(status.connectivity, "online");
+    assert!(
+        *f.recorder.reloads.lock().unwrap() > 0,
+        "the UI was not told to reload"
+    );
+
+    // Another client's todo arrives with the next sync.
+    let other = open(Some(server_settings(server.url(), "", false))).await;
+    other.backend.add_todo("From elsewhere").await.unwrap();
+    other.backend.sync().await.unwrap();
+    f.backend.sync().await.unwrap();
+    let texts: Vec<String> = f
+        .backend
+        .list_todos(true)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.text)
+        .collect();
+    assert_eq!(texts, ["Buy milk", "From elsewhere"]);
+}
+
+#[tokio::test]
+async fn a_wrong_app_key_is_unauthorized_and_the_right_one_syncs() {
+    let server = TestServer::start_with(ServerConfig {
+        app_key: Some("sesame".into()),
+        ..ServerConfig::default()
+    })
+    .await;
+    let f = open(Some(server_settings(server.url(), "wrong", false))).await;
+    f.backend.add_todo("Buy milk").await.unwrap();
+    let e = f.backend.sync().await.unwrap_err();
+    assert_eq!(e.kind(), "unauthorized");
+    assert_eq!(f.backend.status().await.unwrap().pending, 1);
+
+    f.backend
+        .save_settings(server_settings(server.url(), "sesame", false))
+        .await
+        .unwrap();
+    f.backend.sync().await.unwrap();
+    assert_eq!(f.backend.status().await.unwrap().pending, 0);
+}
+
+#[tokio::test]
+async fn invalid_settings_are_refused_and_valid_ones_are_saved_and_applied() {
+    let f = open(None).await;
+    let before = f.backend.get_settings();
+    let e = f
+        .backend
+        .save_settings(server_settings("ftp://example.org", "", true))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), "invalidServerUrl");
+    assert_eq!(f.backend.get_settings(), before);
+
+    let server = TestServer::start().await;
+    let saved = f
+        .backend
+        .save_settings(server_settings(&format!("{}/", server.url()), " k ", false))
+        .await
+        .unwrap();
+    assert_eq!(saved.settings.server_url, server.url());
+    assert_eq!(saved.settings.app_key, "k");
+    assert_eq!(saved.data_dir, f.dir.path().join("data"));
+    assert_eq!(
+        f.backend.status().await.unwrap().server.as_deref(),
+        Some(server.url())
+    );
+    f.backend.add_todo("Buy milk").await.unwrap();
+    f.backend.sync().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_environment_overrides_the_saved_server() {
+    let f = open_with(
+        Some(server_settings("http://127.0.0.1:1", "", false)),
+        Some("http://127.0.0.1:2/"),
+    )
+    .await;
+    let view = f.backend.get_settings();
+    assert_eq!(view.settings.server_url, "http://127.0.0.1:2");
+    assert!(view.server_from_env);
+}
+
+#[tokio::test]
+async fn settings_round_trip_through_the_store() {
+    let store = MemorySettingsStore::default();
+    let s = server_settings("http://127.0.0.1:9", "key", true);
+    store.save(&s).unwrap();
+    assert_eq!(store.load(), Some(s));
+}
+
+#[tokio::test]
+async fn conflicts_are_listed_and_each_resolution_syncs() {
+    let server = TestServer::start().await;
+    let settings = server_settings(server.url(), "", false);
+    let me = open(Some(settings.clone())).await;
+    let them = open(Some(settings)).await;
+    let mut ids = Vec::new();
+    for text in ["Buy milk", "Pay rent", "Fix bike"] {
+        ids.push(me.backend.add_todo(text).await.unwrap().id);
+    }
+    me.backend.sync().await.unwrap();
+    them.backend.sync().await.unwrap();
+    for (id, text) in ids
+        .iter()
+        .zip(["Buy oat milk", "Pay rent today", "Fix bike brakes"])
+    {
+        them.backend.edit_todo(id, text).await.unwrap();
+    }
+    them.backend.sync().await.unwrap();
+    for (id, text) in ids
+        .iter()
+        .zip(["Buy 2 milk", "Pay rent by card", "Fix bike chain"])
+    {
+        me.backend.edit_todo(id, text).await.unwrap();
+    }
+
+    let outcome = me.backend.sync().await.unwrap();
+    assert_eq!(outcome.conflicts, 3);
+    let conflicts = me.backend.conflicts().await.unwrap();
+    assert_eq!(conflicts.len(), 3);
+    assert_eq!(conflicts[0].mine.as_ref().unwrap().text, "Buy 2 milk");
+    assert_eq!(conflicts[0].theirs.as_ref().unwrap().text, "Buy oat milk");
+    assert_eq!(me.backend.status().await.unwrap().conflicts, 3);
+
+    me.backend
+        .resolve_conflict(&ids[0], ResolutionChoice::KeepMine)
+        .await
+        .unwrap();
+    me.backend
+        .resolve_conflict(&ids[1], ResolutionChoice::KeepTheirs)
+        .await
+        .unwrap();
+    let e = me
+        .backend
+        .resolve_conflict(&ids[2], ResolutionChoice::KeepText { text: " ".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), "invalidText");
+    me.backend
+        .resolve_conflict(
+            &ids[2],
+            ResolutionChoice::KeepText {
+                text: "Fix bike chain and brakes".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let e = me
+        .backend
+        .resolve_conflict(&ids[0], ResolutionChoice::KeepMine)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), "noConflict");
+
+    let outcome = me.backend.sync().await.unwrap();
+    assert_eq!(outcome.conflicts, 0);
+    them.backend.sync().await.unwrap();
+    let texts =
+        |todos: Vec<tidemark_todos::Todo>| todos.into_iter().map(|t| t.text).collect::<Vec<_>>();
+    let expected = ["Buy 2 milk", "Pay rent today", "Fix bike chain and brakes"];
+    assert_eq!(texts(me.backend.list_todos(true).await.unwrap()), expected);
+    assert_eq!(
+        texts(them.backend.list_todos(true).await.unwrap()),
+        expected
+    );
+}
+
+#[tokio::test]
+async fn the_resolution_choice_reads_the_ui_shape() {
+    let keep: ResolutionChoice =
+        serde_json::from_value(serde_json::json!({"choice": "keepText", "text": "t"})).unwrap();
+    assert_eq!(keep, ResolutionChoice::KeepText { text: "t".into() });
+    let mine: ResolutionChoice =
+        serde_json::from_value(serde_json::json!({"choice": "keepMine"})).unwrap();
+    assert_eq!(mine, ResolutionChoice::KeepMine);
+}
+
+#[tokio::test]
+async fn status_changes_are_published() {
+    let f = open(None).await;
+    tokio::spawn(Arc::clone(&f.backend).watch_status());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    f.backend.add_todo("Buy milk").await.unwrap();
+    let recorder = Arc::clone(&f.recorder);
+    assert!(
+        eventually(5, || {
+            let r = Arc::clone(&recorder);
+            async move { r.statuses.lock().unwrap().iter().any(|s| s.pending == 1) }
+        })
+        .await,
+        "no sync-status with pending 1"
+    );
+}
+
+#[tokio::test]
+async fn changes_made_by_another_program_are_noticed() {
+    let f = open(None).await;
+    tokio::spawn(Arc::clone(&f.backend).watch_store());
+    // The CLI opens the same store and adds a todo.
+    let cli = tidemark_todos::TodoList::open(&f.dir.path().join("data"), None, None)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let reloads_before = *f.recorder.reloads.lock().unwrap();
+    cli.add("From the CLI").await.unwrap();
+    cli.close().await;
+    let recorder = Arc::clone(&f.recorder);
+    assert!(
+        eventually(6, || {
+            let r = Arc::clone(&recorder);
+            async move { *r.reloads.lock().unwrap() > reloads_before }
+        })
+        .await,
+        "the store change was not noticed"
+    );
+    assert_eq!(
+        f.backend.list_todos(true).await.unwrap()[0].text,
+        "From the CLI"
+    );
+}
+
+#[tokio::test]
+async fn sync_automatically_syncs_after_edits_and_when_the_server_is_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = ServerProcess::spawn(dir.path().join("server.db"), &[]).await;
+    let f = open(Some(server_settings(server.url(), "", true))).await;
+    tokio::spawn(Arc::clone(&f.backend).auto_sync());
+
+    f.backend.add_todo("Buy milk").await.unwrap();
+    let b = Arc::clone(&f.backend);
+    assert!(
+        eventually(10, || {
+            let b = Arc::clone(&b);
+            async move { b.status().await.unwrap().pending == 0 }
+        })
+        .await,
+        "the edit was not synced automatically"
+    );
+
+    server.terminate().await;
+    f.backend.add_todo("Call the plumber").await.unwrap();
+    let b = Arc::clone(&f.backend);
+    assert!(
+        eventually(10, || {
+            let b = Arc::clone(&b);
+            async move { b.status().await.unwrap().last_error_kind == Some("unreachable") }
+        })
+        .await,
+        "the failed automatic sync was not reported"
+    );
+    assert_eq!(f.backend.status().await.unwrap().pending, 1);
+
+    server.restart().await;
+    let b = Arc::clone(&f.backend);
+    assert!(
+        eventually(20, || {
+            let b = Arc::clone(&b);
+            async move { b.status().await.unwrap().pending == 0 }
+        })
+        .await,
+        "no automatic sync once the server was back"
+    );
+}
+
+#[tokio::test]
+async fn no_sync_happens_by_default() {
+    let server = TestServer::start().await;
+    let f = open(Some(server_settings(server.url(), "", false))).await;
+    tokio::spawn(Arc::clone(&f.backend).auto_sync());
+    f.backend.add_todo("Buy milk").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let status = f.backend.status().await.unwrap();
+    assert_eq!(status.pending, 1);
+    assert_eq!(status.connectivity, "unknown");
+}
