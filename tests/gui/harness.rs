@@ -140,6 +140,9 @@ impl Bench {
         .stdin(Stdio::null())
         .stdout(log_file.try_clone()?)
         .stderr(log_file)
+        // Its own process group, so that the drop ends WebKitWebDriver and the app with it
+        // (killing tauri-driver alone leaves them running).
+        .process_group(0)
         .kill_on_drop(true);
         match server {
             Some(url) => cmd.env("TIDEMARK_SERVER", url),
@@ -203,6 +206,12 @@ impl Bench {
 
 impl Drop for Bench {
     fn drop(&mut self) {
+        if let Some(pid) = self.driver.id().and_then(|p| libc::pid_t::try_from(p).ok()) {
+            // SAFETY: kill(2) on the process group this bench created; no memory is involved.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+            }
+        }
         let _ = self.driver.start_kill();
         if std::thread::panicking() {
             eprintln!("---- tauri-driver and app log ----\n{}", self.log_text());
