@@ -138,8 +138,10 @@ impl std::str::FromStr for OperationTag {
 pub struct Capabilities {
     /// Writes carrying [`OPERATION_HEADER`] are applied at most once.
     pub idempotent_writes: bool,
-    /// `POST /$batch` is available.
+    /// `POST /$batch` is available (see [`crate::batch`]).
     pub batch: bool,
+    /// The most operations one `POST /$batch` may carry (0 when there is no batch endpoint).
+    pub max_batch_operations: u64,
     /// The largest `$top` the server accepts.
     pub max_top: u64,
     /// `GET /tables/{table}/$changes` is available.
@@ -212,6 +214,7 @@ mod tests {
         let caps = Capabilities {
             idempotent_writes: true,
             batch: true,
+            max_batch_operations: 1000,
             max_top: 10_000,
             changes_feed: false,
         };
@@ -219,7 +222,8 @@ mod tests {
         assert_eq!(
             json,
             Some(serde_json::json!({
-                "idempotentWrites": true, "batch": true, "maxTop": 10000, "changesFeed": false
+                "idempotentWrites": true, "batch": true, "maxBatchOperations": 1000,
+                "maxTop": 10000, "changesFeed": false
             }))
         );
     }

@@ -4,6 +4,7 @@
 //! Both the sync server and the sync engine depend on this crate; it depends on neither.
 //! See `shared/spec/protocol.md` for the contract it implements.
 
+pub mod batch;
 pub mod date;
 pub mod error;
 pub mod etag;

@@ -107,6 +107,7 @@ async fn capabilities<S: TableStore>(State(state): Shared<S>) -> Json<Capabiliti
     Json(Capabilities {
         idempotent_writes: true,
         batch: false,
+        max_batch_operations: 0,
         max_top: state.config.max_top,
         changes_feed: false,
     })

@@ -334,7 +334,7 @@ pub async fn capabilities_advertise_idempotent_writes_and_max_top(backend: Backe
     assert_eq!(reply.status, 200);
     assert_eq!(
         reply.body,
-        json!({"idempotentWrites": true, "batch": false, "maxTop": 10000, "changesFeed": false})
+        json!({"idempotentWrites": true, "batch": false, "maxBatchOperations": 0, "maxTop": 10000, "changesFeed": false})
     );
 }
 
