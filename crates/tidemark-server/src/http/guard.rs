@@ -16,12 +16,16 @@ use crate::error::ApiError;
 use crate::store::TableStore;
 
 /// Rejects requests without a supported `ZUMO-API-VERSION` (400) or without the configured
-/// application key (401).
+/// application key (401); `GET /openapi.json` passes unchecked.
 pub async fn protocol_guard<S: TableStore>(
     State(state): State<Arc<AppState<S>>>,
     request: Request,
     next: Next,
 ) -> Response {
+    // The API description is public: tools read it before they know the protocol's headers.
+    if request.uri().path() == super::openapi::OPENAPI_PATH {
+        return next.run(request).await;
+    }
     match check(&state, &request) {
         Ok(()) => next.run(request).await,
         Err(error) => error.into_response(),

@@ -6,6 +6,7 @@
 
 mod guard;
 mod log_layer;
+mod openapi;
 mod request;
 mod tables;
 
@@ -71,6 +72,7 @@ pub fn router<S: TableStore>(store: S, config: ServerConfig) -> Result<Router, C
     });
     let app = Router::new()
         .route(CAPABILITIES_PATH, get(capabilities::<S>))
+        .route(openapi::OPENAPI_PATH, get(openapi::document))
         .route(
             "/tables/{table}",
             get(tables::query::<S>).post(tables::insert::<S>),
