@@ -66,3 +66,21 @@ ensure_tauri_driver() {
     cargo install tauri-driver --locked || die "could not install tauri-driver"
   fi
 }
+
+# The schemathesis release the hostile-input test runs (pinned so runs are comparable).
+SCHEMATHESIS_VERSION="4.32.5"
+# Where that test looks for it (crates/tidemark-server/tests/schemathesis.rs reads the same path).
+SCHEMATHESIS_VENV="$TIDEMARK_CACHE_DIR/venv"
+export SCHEMATHESIS_VENV
+
+# ensure_schemathesis: a Python venv holding the pinned schemathesis, made once.
+ensure_schemathesis() {
+  local have
+  have="$("$SCHEMATHESIS_VENV/bin/schemathesis" --version 2>/dev/null | awk '{print $NF}')" || true
+  [ "$have" = "$SCHEMATHESIS_VERSION" ] && return 0
+  python3 -c 'import venv, ensurepip' 2>/dev/null || ensure_debian_packages python3-venv
+  log "installing schemathesis $SCHEMATHESIS_VERSION into $SCHEMATHESIS_VENV"
+  python3 -m venv "$SCHEMATHESIS_VENV" || die "could not create a Python venv at $SCHEMATHESIS_VENV"
+  "$SCHEMATHESIS_VENV/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION" \
+    || die "could not install schemathesis $SCHEMATHESIS_VERSION from PyPI"
+}
