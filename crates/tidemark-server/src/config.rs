@@ -22,6 +22,10 @@ pub struct ServerConfig {
     pub max_top: u64,
     /// Requests taking longer than this are answered 408 (their writes are atomic either way).
     pub request_timeout: Duration,
+    /// A connection must deliver a request's complete head (request line and headers) within
+    /// this time of starting it, or it is closed: a client dribbling bytes cannot hold a
+    /// connection (and its memory) forever. Bodies are bounded by `request_timeout`.
+    pub header_read_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -33,6 +37,7 @@ impl Default for ServerConfig {
             default_page_size: 50,
             max_top: 10_000,
             request_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -47,6 +52,7 @@ impl fmt::Debug for ServerConfig {
             .field("default_page_size", &self.default_page_size)
             .field("max_top", &self.max_top)
             .field("request_timeout", &self.request_timeout)
+            .field("header_read_timeout", &self.header_read_timeout)
             .finish()
     }
 }
@@ -98,6 +104,11 @@ impl ServerConfig {
                 "default page size {} exceeds max $top {}",
                 self.default_page_size, self.max_top
             )));
+        }
+        if self.request_timeout.is_zero() || self.header_read_timeout.is_zero() {
+            return Err(ConfigError::BadLimit(
+                "request and header read timeouts must be longer than zero".into(),
+            ));
         }
         if self.max_body_bytes == 0 {
             return Err(ConfigError::BadLimit(

@@ -11,6 +11,12 @@ mod http;
 pub mod store;
 
 use std::future::Future;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 
 pub use config::{ConfigError, ServerConfig};
 pub use error::ApiError;
@@ -28,17 +34,61 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
+/// The largest request head (request line and headers) a connection may send; a larger one is
+/// answered 431 and the connection closed. Generous for any real client (ours sends under 1 KiB),
+/// small enough that a flood of huge headers cannot eat memory.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// How long to pause accepting after the listener fails (e.g. out of file descriptors), so a
+/// persistent failure does not spin.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
 /// Serves the table protocol on `listener` until `shutdown` completes; in-flight requests are
 /// finished before it returns.
+///
+/// Each connection is served by hyper's HTTP/1 server with `config`'s header read timeout and
+/// [`MAX_HEADER_BYTES`], which axum's own `serve` does not let us set; the router's timeout layer
+/// bounds everything after the head.
 pub async fn serve<S: TableStore>(
     listener: tokio::net::TcpListener,
     store: S,
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let header_read_timeout = config.header_read_timeout;
     let app = router(store, config)?;
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        .max_header_size(MAX_HEADER_BYTES);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    log::warn!("cannot accept a connection: {e}");
+                    tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                    continue;
+                }
+            },
+        };
+        if let Err(e) = stream.set_nodelay(true) {
+            log::debug!("cannot set TCP_NODELAY for {peer}: {e}");
+        }
+        let service = TowerToHyperService::new(app.clone());
+        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            // Timeouts, resets and malformed requests end here; hyper has answered what it could.
+            if let Err(e) = connection.await {
+                log::debug!("connection from {peer} ended: {e}");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
     Ok(())
 }

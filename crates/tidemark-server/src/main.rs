@@ -4,6 +4,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::time::Duration;
 use tidemark_server::store::postgres::{is_postgres_url, redact_url};
 use tidemark_server::store::{PostgresOptions, PostgresTableStore};
 use tidemark_server::{ServerConfig, SqliteTableStore, TableStore};
@@ -52,6 +53,15 @@ struct Args {
     #[arg(long, env = "TIDEMARK_MAX_BODY", default_value_t = 1024 * 1024)]
     max_body: usize,
 
+    /// Seconds a request may take once its headers are in; slower ones are answered 408.
+    #[arg(long, env = "TIDEMARK_REQUEST_TIMEOUT", default_value_t = 30)]
+    request_timeout: u64,
+
+    /// Seconds a connection has to send a request's headers; slower ones are closed, so clients
+    /// that dribble bytes cannot hold connections.
+    #[arg(long, env = "TIDEMARK_HEADER_TIMEOUT", default_value_t = 10)]
+    header_timeout: u64,
+
     /// Log level: error, warn, info (one line per request), debug or trace.
     #[arg(long, env = "TIDEMARK_LOG_LEVEL", default_value = "info")]
     log_level: log::LevelFilter,
@@ -68,6 +78,8 @@ async fn main() -> anyhow::Result<()> {
         tables: args.tables.clone(),
         app_key: args.app_key.clone(),
         max_body_bytes: args.max_body,
+        request_timeout: Duration::from_secs(args.request_timeout),
+        header_read_timeout: Duration::from_secs(args.header_timeout),
         ..ServerConfig::default()
     };
     config.validate().context("invalid configuration")?;

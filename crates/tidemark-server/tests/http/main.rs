@@ -34,7 +34,9 @@ mod change_clock;
 mod crud;
 mod idempotency;
 mod internal;
+mod limits;
 mod malformed;
+mod openapi;
 mod query;
 
 /// Every row of the server's database as text, in a stable order: two dumps are equal exactly
