@@ -8,7 +8,8 @@ use crate::push::PushResult;
 /// Everything that can go wrong in the engine.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// The local SQLite store failed (I/O, disk full, locked too long...).
+    /// The local SQLite store failed (I/O, locked too long...); a full disk, a read-only store
+    /// and a damaged file have their own variants.
     #[error("local store {path}: {message}")]
     Store {
         /// The store's file.
@@ -22,6 +23,27 @@ pub enum ClientError {
         /// The store's file.
         path: PathBuf,
         /// What SQLite said.
+        message: String,
+    },
+    /// The disk (or file system) holding the local store is full: the write that hit it was
+    /// rolled back, and everything written before it, the operation queue included, is intact.
+    #[error(
+        "local store {path}: the disk is full; the last change was not saved (nothing saved \
+         before it is lost); free some space and retry: {message}"
+    )]
+    StoreFull {
+        /// The store's file.
+        path: PathBuf,
+        /// What SQLite said.
+        message: String,
+    },
+    /// The local store cannot be written (a read-only file or file system, or a file opened
+    /// read-only); it was left untouched.
+    #[error("local store {path} is read-only; changes cannot be saved: {message}")]
+    ReadOnlyStore {
+        /// The store's file.
+        path: PathBuf,
+        /// What SQLite or the file system said.
         message: String,
     },
     /// The local store was written by a newer version of the engine; it was left untouched.

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode, OpenFlags};
+use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags};
 use tokio::sync::oneshot;
 
 use crate::error::{ClientError, Result};
@@ -146,30 +146,61 @@ impl LocalStore {
         }
     }
 
-    fn with_path(&self, e: ClientError) -> ClientError {
-        match e {
-            ClientError::Store { path, message } if path.as_os_str().is_empty() => {
-                ClientError::Store {
-                    path: self.inner.path.clone(),
-                    message,
-                }
-            }
-            other => other,
+    fn with_path(&self, mut e: ClientError) -> ClientError {
+        if let ClientError::Store { path, .. }
+        | ClientError::StoreFull { path, .. }
+        | ClientError::ReadOnlyStore { path, .. }
+        | ClientError::CorruptStore { path, .. } = &mut e
+            && path.as_os_str().is_empty()
+        {
+            path.clone_from(&self.inner.path);
         }
+        e
     }
 }
 
 impl From<rusqlite::Error> for ClientError {
     fn from(e: rusqlite::Error) -> Self {
         // The path is filled in by `LocalStore::call`, which knows it.
-        ClientError::Store {
-            path: PathBuf::new(),
-            message: e.to_string(),
-        }
+        classify(Path::new(""), e)
     }
 }
 
 fn open_connection(path: &Path, tables: &[TableDefinition]) -> Result<Connection> {
+    open_connection_inner(path, tables).map_err(|e| match e {
+        // SQLite says only "unable to open database file" when it cannot create the WAL's
+        // companion files on a read-only file system; the file system can say why.
+        ClientError::Store { path, message } => match refuses_writes(&path) {
+            Some(reason) => ClientError::ReadOnlyStore {
+                path,
+                message: format!("{reason} ({message})"),
+            },
+            None => ClientError::Store { path, message },
+        },
+        other => other,
+    })
+}
+
+/// Why the existing file at `path` cannot be opened for writing, when that is the trouble.
+/// Opening for writing changes nothing in the file.
+fn refuses_writes(path: &Path) -> Option<String> {
+    if !path.exists() {
+        return None;
+    }
+    match std::fs::OpenOptions::new().write(true).open(path) {
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            Some(e.to_string())
+        }
+        _ => None,
+    }
+}
+
+fn open_connection_inner(path: &Path, tables: &[TableDefinition]) -> Result<Connection> {
     let store_err = |e: rusqlite::Error| classify(path, e);
     let conn = Connection::open_with_flags(
         path,
@@ -182,6 +213,25 @@ fn open_connection(path: &Path, tables: &[TableDefinition]) -> Result<Connection
     conn.busy_timeout(BUSY_TIMEOUT).map_err(store_err)?;
     // The first real read: a file that is not a database fails here, before anything is written.
     migrations::check_readable(&conn).map_err(store_err)?;
+    // A truncated or partly overwritten file can still answer the first read; walking every
+    // page once (milliseconds for a todo store) finds the damage before anything is written.
+    let verdict: String = conn
+        .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
+        .map_err(store_err)?;
+    if verdict != "ok" {
+        return Err(ClientError::CorruptStore {
+            path: path.to_path_buf(),
+            message: format!("the integrity check failed: {verdict}"),
+        });
+    }
+    // SQLite quietly opens a file it may not write (read-only file system or file) read-only;
+    // say so now rather than at the first change the user makes.
+    if conn.is_readonly(MAIN_DB).map_err(store_err)? {
+        return Err(ClientError::ReadOnlyStore {
+            path: path.to_path_buf(),
+            message: "SQLite could open it for reading only".into(),
+        });
+    }
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(store_err)?;
     conn.pragma_update(None, "synchronous", "NORMAL")
@@ -194,21 +244,17 @@ fn open_connection(path: &Path, tables: &[TableDefinition]) -> Result<Connection
     Ok(conn)
 }
 
-/// Tells a damaged or foreign file apart from an ordinary failure such as a locked file.
+/// Tells the failures a user can act on (a damaged or foreign file, a full disk, a read-only
+/// store) apart from ordinary ones such as a locked file, so the app can say which it is.
 fn classify(path: &Path, e: rusqlite::Error) -> ClientError {
-    let corrupt = matches!(
-        e.sqlite_error_code(),
-        Some(ErrorCode::NotADatabase) | Some(ErrorCode::DatabaseCorrupt)
-    );
-    if corrupt {
-        ClientError::CorruptStore {
-            path: path.to_path_buf(),
-            message: e.to_string(),
+    let path = path.to_path_buf();
+    let message = e.to_string();
+    match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
+            ClientError::CorruptStore { path, message }
         }
-    } else {
-        ClientError::Store {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        }
+        Some(ErrorCode::DiskFull) => ClientError::StoreFull { path, message },
+        Some(ErrorCode::ReadOnly) => ClientError::ReadOnlyStore { path, message },
+        _ => ClientError::Store { path, message },
     }
 }

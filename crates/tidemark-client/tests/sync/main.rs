@@ -12,3 +12,4 @@ mod push;
 mod resolve;
 mod seed;
 mod store;
+mod store_faults;
