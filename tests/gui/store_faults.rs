@@ -37,7 +37,8 @@ async fn a_corrupt_store_is_explained_and_left_untouched() -> Result<()> {
             "#{id} is shown over a store that could not be opened"
         );
     }
-    app.screenshot("store-corrupt.png").await?;
+    // No screenshot here: WebKitWebDriver's screenshot of this page hung when tried by hand
+    // (under a heavily loaded machine); the read-only test below takes one.
     app.quit().await?;
     ensure!(
         std::fs::read(&store)? == garbage,
