@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use tidemark_todos::{Conflict, Resolution, STORE_FILE_NAME, SyncOutcome, Todo, TodoList};
 use tokio::sync::Notify;
 
-use crate::error::CommandError;
+use crate::error::{CommandError, writable};
 use crate::settings::{Settings, SettingsStore};
 
 /// The first wait before retrying an automatic sync the server did not answer.
@@ -127,6 +127,8 @@ pub struct Backend {
     config: BackendConfig,
     last_error: Mutex<Option<CommandError>>,
     auto_sync: Notify,
+    /// Set at open when the store can be read but not written (shown as a warning banner).
+    read_only: Option<CommandError>,
 }
 
 impl Backend {
@@ -156,11 +158,18 @@ impl Backend {
         let list = TodoList::open(&config.data_dir, settings.server(), settings.key())
             .await
             .map_err(|e| CommandError::from_todo(e, None))?;
+        let store = config.data_dir.join(STORE_FILE_NAME);
         log::info!(
             "store {} opened; server {}",
-            config.data_dir.join(STORE_FILE_NAME).display(),
+            store.display(),
             settings.server().unwrap_or("(none)")
         );
+        // SQLite opens a file it cannot write read-only without a word: say so now rather
+        // than at the first change.
+        let read_only = (!writable(&store)).then(|| CommandError::StoreReadOnly(store.clone()));
+        if let Some(e) = &read_only {
+            log::warn!("{e}");
+        }
         Ok(Arc::new(Self {
             list: RwLock::new(list),
             settings: Mutex::new(settings),
@@ -169,6 +178,7 @@ impl Backend {
             config,
             last_error: Mutex::new(None),
             auto_sync: Notify::new(),
+            read_only,
         }))
     }
 
@@ -251,6 +261,11 @@ impl Backend {
             server: status.server,
             sync_automatically: self.settings().sync_automatically,
         })
+    }
+
+    /// Why the store cannot be written, when that was found at open (a read-only file).
+    pub fn store_warning(&self) -> Option<&CommandError> {
+        self.read_only.as_ref()
     }
 
     /// The changes the server refused, with both sides.
@@ -424,7 +439,12 @@ impl Backend {
     }
 
     fn map(&self, error: tidemark_todos::TodoError) -> CommandError {
-        CommandError::from_todo(error, self.settings().server())
+        let error = CommandError::from_todo(error, self.settings().server());
+        if error.is_store_fault() {
+            // Nothing was written (SQLite rolled the transaction back); the queue is intact.
+            log::error!("{error}");
+        }
+        error
     }
 }
 

@@ -25,5 +25,7 @@ fn tidemark_app_commands() -> &'static [&'static str] {
         "resolve_conflict",
         "get_settings",
         "save_settings",
+        "startup",
+        "ui_mark",
     ]
 }

@@ -3,12 +3,14 @@
 
 use std::sync::Arc;
 
-use tauri::State;
+use serde::Serialize;
+use tauri::{Manager as _, State};
 use tidemark_todos::{Conflict, SyncOutcome, Todo};
 
 use crate::backend::{Backend, ResolutionChoice, SettingsView, StatusView};
 use crate::error::CommandError;
 use crate::settings::Settings;
+use crate::{BENCH_ENV, StartupFailure};
 
 /// The backend as Tauri manages it.
 pub type AppState = Arc<Backend>;
@@ -95,4 +97,70 @@ pub async fn save_settings(
     settings: Settings,
 ) -> Result<SettingsView, CommandError> {
     state.save_settings(settings).await
+}
+
+/// A store problem as the window shows it: a banner over the list, or (`fatal`) a page
+/// instead of it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProblemView {
+    /// The error's kind (`storeCorrupt`, `storeReadOnly`...).
+    pub kind: &'static str,
+    /// What happened and what to do, in plain words.
+    pub message: String,
+    /// The store file concerned, when known.
+    pub path: Option<std::path::PathBuf>,
+    /// True when the list cannot be shown at all.
+    pub fatal: bool,
+}
+
+impl ProblemView {
+    fn new(error: &CommandError, fatal: bool) -> Self {
+        Self {
+            kind: error.kind(),
+            message: error.to_string(),
+            path: error.store_path().map(ToOwned::to_owned),
+            fatal,
+        }
+    }
+}
+
+/// What the window needs before it shows anything.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartupView {
+    /// A store that could not be opened (fatal) or cannot be written (a warning).
+    pub problem: Option<ProblemView>,
+    /// `TIDEMARK_BENCH=1`: report the list's timings with [`ui_mark`].
+    pub bench: bool,
+}
+
+/// Whether the store opened, and whether the window should report its timings.
+#[tauri::command]
+pub fn startup<R: tauri::Runtime>(app: tauri::AppHandle<R>) -> StartupView {
+    let problem = match (
+        app.try_state::<StartupFailure>(),
+        app.try_state::<AppState>(),
+    ) {
+        (Some(failure), _) => Some(ProblemView::new(&failure.0, true)),
+        (None, Some(backend)) => backend.store_warning().map(|e| ProblemView::new(e, false)),
+        (None, None) => None,
+    };
+    StartupView {
+        problem,
+        bench: std::env::var(BENCH_ENV).is_ok_and(|v| v == "1"),
+    }
+}
+
+/// Logs a moment the window reports (`list shown`, `add shown`) with the number of rows and
+/// the wall clock (`epoch_ms`, from the page) so a benchmark can time it from outside.
+#[tauri::command]
+pub fn ui_mark(event: String, items: usize, epoch_ms: f64, took_ms: Option<f64>) {
+    let took = took_ms
+        .map(|t| format!(", took {t:.1} ms"))
+        .unwrap_or_default();
+    log::info!(
+        "{event}: {items} items at epoch_ms={epoch_ms:.0} ({:.0} ms after start{took})",
+        crate::ms_since_start()
+    );
 }

@@ -1,6 +1,8 @@
 //! The error every command returns: a stable `{kind, message}` shape, so the UI picks where and
 //! how to show it from `kind` and shows `message` as it is (plain words, no internals).
 
+use std::path::{Path, PathBuf};
+
 use serde::ser::SerializeStruct as _;
 use tidemark_todos::TodoError;
 use tidemark_todos::tidemark_client::ClientError;
@@ -35,9 +37,33 @@ pub enum CommandError {
     /// The settings could not be saved.
     #[error("Could not save the settings: {0}")]
     Settings(String),
-    /// The local store failed (disk, corruption...).
+    /// The local store failed in a way the user has no part in (an I/O error, a bug).
     #[error("The local store failed: {0}")]
     Store(String),
+    /// The disk holding the store is full: the change was not saved.
+    #[error(
+        "The disk holding your list is full, so this change was not saved. Free some space on \
+         the disk holding {}, then try again. Changes saved before are kept.",
+        .0.display()
+    )]
+    StoreFull(PathBuf),
+    /// The store file or its folder cannot be written.
+    #[error(
+        "Tidemark cannot write to its store {}: the file or its folder is read-only. Make them \
+         writable again (or point TIDEMARK_DATA_DIR to a writable folder) and try again. Your \
+         list is shown as last saved; changes saved before are kept.",
+        .0.display()
+    )]
+    StoreReadOnly(PathBuf),
+    /// The store file is damaged or is not a Tidemark database; it was left untouched.
+    #[error(
+        "The store {} is damaged or is not a Tidemark database, so Tidemark left it untouched. \
+         Quit Tidemark, move that file aside (for example rename it to tidemark.db.broken) and \
+         start Tidemark again for a fresh list; Refresh then brings back what the server has. \
+         Changes that were not synced yet are only in the moved file.",
+        .0.display()
+    )]
+    StoreCorrupt(PathBuf),
 }
 
 impl CommandError {
@@ -54,7 +80,23 @@ impl CommandError {
             Self::Sync(_) => "sync",
             Self::Settings(_) => "settings",
             Self::Store(_) => "store",
+            Self::StoreFull(_) => "storeFull",
+            Self::StoreReadOnly(_) => "storeReadOnly",
+            Self::StoreCorrupt(_) => "storeCorrupt",
         }
+    }
+
+    /// The store file this error is about, for the errors that name one.
+    pub fn store_path(&self) -> Option<&Path> {
+        match self {
+            Self::StoreFull(p) | Self::StoreReadOnly(p) | Self::StoreCorrupt(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// True for the store failures the user must act on (disk full, read-only, corrupt).
+    pub fn is_store_fault(&self) -> bool {
+        self.store_path().is_some()
     }
 
     /// Maps a todo-domain error to what the user should read, naming `server` when unreachable.
@@ -83,9 +125,9 @@ impl CommandError {
             }
             ClientError::Auth { .. } => Self::Unauthorized,
             ClientError::NotFound { .. } => Self::NotFound,
-            ClientError::Store { .. }
-            | ClientError::CorruptStore { .. }
-            | ClientError::NewerSchema { .. } => Self::Store(error.to_string()),
+            ClientError::CorruptStore { path, .. } => Self::StoreCorrupt(path),
+            ClientError::Store { path, message } => Self::from_store(path, &message),
+            ClientError::NewerSchema { .. } => Self::Store(error.to_string()),
             ClientError::Http { status, .. } => Self::Sync(format!(
                 "The server refused the sync (HTTP {status}). Your changes are kept."
             )),
@@ -94,6 +136,28 @@ impl CommandError {
                 push.message.map(|m| format!(": {m}")).unwrap_or_default()
             )),
             other => Self::Sync(sentence(&other.to_string())),
+        }
+    }
+
+    /// Tells a full disk and a read-only store apart from other store failures. The engine
+    /// reports SQLite's own messages (`sqlite3_errstr`, fixed strings) and the OS's; a store
+    /// that cannot be opened at all is read-only when its file refuses to be opened for writing.
+    fn from_store(path: PathBuf, message: &str) -> Self {
+        const FULL: [&str; 2] = ["database or disk is full", "No space left on device"];
+        const READ_ONLY: [&str; 4] = [
+            "readonly database",
+            "Read-only file system",
+            "Permission denied",
+            "Operation not permitted",
+        ];
+        if FULL.iter().any(|m| message.contains(m)) {
+            Self::StoreFull(path)
+        } else if READ_ONLY.iter().any(|m| message.contains(m))
+            || (message.contains("unable to open database file") && !writable(&path))
+        {
+            Self::StoreReadOnly(path)
+        } else {
+            Self::Store(format!("{}: {message}", path.display()))
         }
     }
 
@@ -116,11 +180,26 @@ fn sentence(message: &str) -> String {
     out
 }
 
+/// Whether `store` (or, when it does not exist yet, its folder) can be opened for writing. Asks
+/// the kernel rather than reading permission bits, so an immutable file or a read-only mount
+/// counts as read-only even for root.
+pub fn writable(store: &Path) -> bool {
+    if store.exists() {
+        std::fs::OpenOptions::new().append(true).open(store).is_ok()
+    } else {
+        store
+            .parent()
+            .and_then(|dir| std::fs::metadata(dir).ok())
+            .is_some_and(|m| m.is_dir() && !m.permissions().readonly())
+    }
+}
+
 impl serde::Serialize for CommandError {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("CommandError", 2)?;
+        let mut s = serializer.serialize_struct("CommandError", 3)?;
         s.serialize_field("kind", self.kind())?;
         s.serialize_field("message", &self.to_string())?;
+        s.serialize_field("path", &self.store_path())?;
         s.end()
     }
 }
@@ -144,6 +223,43 @@ mod tests {
         );
         assert_eq!(e.to_string(), "The text of a todo cannot be empty.");
         assert_eq!(e.kind(), "invalidText");
+    }
+
+    #[test]
+    fn store_faults_are_told_apart_and_name_the_file() {
+        let store = |message: &str| {
+            CommandError::from_todo(
+                TodoError::Engine(ClientError::Store {
+                    path: PathBuf::from("/data/tidemark.db"),
+                    message: message.into(),
+                }),
+                None,
+            )
+        };
+        let full = store("database or disk is full");
+        assert_eq!(full.kind(), "storeFull");
+        assert!(full.to_string().contains("/data/tidemark.db"), "{full}");
+        assert_eq!(
+            store("attempt to write a readonly database").kind(),
+            "storeReadOnly"
+        );
+        assert_eq!(store("disk I/O error").kind(), "store");
+        let corrupt = CommandError::from_todo(
+            TodoError::Engine(ClientError::CorruptStore {
+                path: PathBuf::from("/data/tidemark.db"),
+                message: "file is not a database".into(),
+            }),
+            None,
+        );
+        assert_eq!(corrupt.kind(), "storeCorrupt");
+        let json = serde_json::to_value(&corrupt).unwrap();
+        assert_eq!(json["path"], "/data/tidemark.db");
+        assert!(
+            json["message"]
+                .as_str()
+                .unwrap()
+                .contains("move that file aside")
+        );
     }
 
     #[test]

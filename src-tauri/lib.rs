@@ -14,7 +14,8 @@ pub mod settings;
 #[cfg(test)]
 mod backend_tests;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use tauri::{Emitter as _, Manager as _};
 
@@ -27,6 +28,23 @@ pub const SYNC_STATUS_EVENT: &str = "sync-status";
 pub const TODOS_CHANGED_EVENT: &str = "todos-changed";
 /// The settings file, inside the data directory.
 pub const SETTINGS_FILE: &str = "settings.json";
+
+/// `TIDEMARK_BENCH=1`: the UI reports when the list is shown (and adds one todo to time it).
+pub const BENCH_ENV: &str = "TIDEMARK_BENCH";
+
+/// When [`run`] started, for the timings the UI reports back.
+static STARTED: OnceLock<Instant> = OnceLock::new();
+
+/// Milliseconds since [`run`] started (0 before).
+pub fn ms_since_start() -> f64 {
+    STARTED
+        .get()
+        .map_or(0.0, |t| t.elapsed().as_secs_f64() * 1000.0)
+}
+
+/// Why the store could not be opened at launch. The window still opens and says so; the
+/// list commands are not available (no backend is managed).
+pub struct StartupFailure(pub error::CommandError);
 
 /// Forwards the backend's notifications to the windows as Tauri events.
 struct EventNotifier<R: tauri::Runtime>(tauri::AppHandle<R>);
@@ -47,6 +65,7 @@ impl<R: tauri::Runtime> Notifier for EventNotifier<R> {
 
 /// Starts the app and blocks until its last window closes.
 pub fn run() {
+    let _ = STARTED.set(Instant::now());
     env_logger::Builder::from_env(env_logger::Env::new().filter_or("TIDEMARK_LOG", "info"))
         .format_target(false)
         .init();
@@ -64,14 +83,25 @@ pub fn run() {
             commands::resolve_conflict,
             commands::get_settings,
             commands::save_settings,
+            commands::startup,
+            commands::ui_mark,
         ])
         .setup(|app| {
             let handle = app.handle().clone();
-            let backend = tauri::async_runtime::block_on(open_backend(&handle))?;
-            tauri::async_runtime::spawn(Arc::clone(&backend).watch_status());
-            tauri::async_runtime::spawn(Arc::clone(&backend).auto_sync());
-            tauri::async_runtime::spawn(Arc::clone(&backend).watch_store());
-            app.manage(backend);
+            match tauri::async_runtime::block_on(open_backend(&handle))? {
+                Ok(backend) => {
+                    tauri::async_runtime::spawn(Arc::clone(&backend).watch_status());
+                    tauri::async_runtime::spawn(Arc::clone(&backend).auto_sync());
+                    tauri::async_runtime::spawn(Arc::clone(&backend).watch_store());
+                    app.manage(backend);
+                }
+                Err(e) => {
+                    // A window that explains beats a process that exits: the UI asks for
+                    // this through the `startup` command and shows it instead of the list.
+                    log::error!("cannot open the store: {e}");
+                    app.manage(StartupFailure(e));
+                }
+            }
             Ok(())
         })
         .build(tauri::generate_context!());
@@ -93,10 +123,11 @@ pub fn run() {
 }
 
 /// Opens the backend on the data directory (`TIDEMARK_DATA_DIR` or the app data dir) with the
-/// settings kept by tauri-plugin-store next to the store.
+/// settings kept by tauri-plugin-store next to the store. The outer error is the app's own
+/// (no data directory); the inner one is the store's, which the window shows.
 async fn open_backend<R: tauri::Runtime>(
     app: &tauri::AppHandle<R>,
-) -> Result<Arc<Backend>, Box<dyn std::error::Error>> {
+) -> Result<Result<Arc<Backend>, error::CommandError>, Box<dyn std::error::Error>> {
     let default_dir = app.path().app_data_dir()?;
     let config = BackendConfig::from_env(default_dir);
     let settings_path = config.data_dir.join(SETTINGS_FILE);
@@ -108,5 +139,5 @@ async fn open_backend<R: tauri::Runtime>(
         }
     };
     let notifier = Arc::new(EventNotifier(app.clone()));
-    Ok(Backend::open(config, settings, notifier).await?)
+    Ok(Backend::open(config, settings, notifier).await)
 }

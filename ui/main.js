@@ -5,17 +5,22 @@ import * as api from "./api.js";
 import { statusLine } from "./format.js";
 import { openConflicts } from "./conflicts.js";
 import { openSettings } from "./settings.js";
+import { WindowedList } from "./rows.js";
 
 const $ = (id) => document.getElementById(id);
 const HIDE_KEY = "tidemark.hideCompleted";
 
 const state = {
   todos: [],
-  rendered: "",
   status: null,
   syncing: false,
   editing: null, // id of the todo being renamed
+  draft: null, // what is typed in the rename field, kept if the row is rebuilt
+  bench: false, // TIDEMARK_BENCH=1: report when the list is shown
 };
+
+/** The rows in view; created in start(). */
+let rows = null;
 
 // ---- list -------------------------------------------------------------------------------
 
@@ -25,27 +30,36 @@ async function reload() {
     state.todos = todos;
     render();
   } catch (error) {
-    showAddError(error.message);
+    // A store fault is in the banner already (api.onStoreFault).
+    if (!storeFault(error)) showAddError(error);
   }
 }
 
-function render() {
-  // Re-rendering under an element the user is editing (or the test is reading) would lose
-  // it: skip when nothing changed, and keep the edit open when something did.
-  const key = JSON.stringify([state.todos, state.editing]);
-  if (key === state.rendered) return;
-  state.rendered = key;
-  const list = $("todos");
-  const draft = state.editing && list.querySelector(`li[data-id="${CSS.escape(state.editing)}"] .edit-input`);
-  const draftText = draft ? draft.value : null;
-  list.replaceChildren(...state.todos.map((todo) => item(todo, todo.id === state.editing ? draftText : null)));
-  $("empty").hidden = state.todos.length > 0;
-  const open = state.todos.filter((t) => !t.complete).length;
-  $("count").textContent = state.todos.length ? `${open} to do` : "";
-  if (draft) list.querySelector(".edit-input")?.focus();
+/** What a row shows: a row whose key did not change is kept as it is (focus, draft, error). */
+function rowKey(todo) {
+  return JSON.stringify([todo.text, todo.complete, Boolean(todo.version), todo.id === state.editing]);
 }
 
-function item(todo, draftText) {
+function render() {
+  rows.set(state.todos);
+  $("empty").hidden = state.todos.length > 0;
+  let open = 0;
+  for (const t of state.todos) if (!t.complete) open++;
+  $("count").textContent = state.todos.length ? `${open} to do` : "";
+}
+
+/** Puts the backend's copy of a todo in the list (or takes it out when completed ones are hidden). */
+function patch(todo) {
+  const i = state.todos.findIndex((t) => t.id === todo.id);
+  const hide = $("hide-completed").checked && todo.complete;
+  if (i >= 0 && hide) state.todos.splice(i, 1);
+  else if (i >= 0) state.todos[i] = todo;
+  else if (!hide) state.todos.push(todo); // new todos have no server time yet: they go last
+  showProblem(null);
+  render();
+}
+
+function item(todo) {
   const li = document.createElement("li");
   li.className = "todo";
   li.dataset.id = todo.id;
@@ -65,8 +79,9 @@ function item(todo, draftText) {
     const input = document.createElement("input");
     input.type = "text";
     input.className = "edit-input";
-    input.value = draftText ?? todo.text;
+    input.value = state.draft ?? todo.text;
     input.setAttribute("aria-label", `New text for: ${todo.text}`);
+    input.addEventListener("input", () => { state.draft = input.value; });
     input.addEventListener("keydown", (e) => {
       if (e.key === "Enter") { e.preventDefault(); saveEdit(todo, input); }
       if (e.key === "Escape") { e.preventDefault(); cancelEdit(); }
@@ -105,7 +120,8 @@ function button(label, className, ariaLabel, onClick) {
   return b;
 }
 
-function itemError(li, message) {
+function itemError(li, error) {
+  const message = storeFault(error) ? "Not saved: see the message above." : error.message;
   const p = li.querySelector(".item-error") ?? li.appendChild(Object.assign(document.createElement("p"), { className: "error item-error" }));
   p.setAttribute("role", "alert");
   p.textContent = message;
@@ -114,17 +130,17 @@ function itemError(li, message) {
 
 async function toggle(todo, check) {
   try {
-    await api.setComplete(todo.id, check.checked);
-    await reload();
+    patch(await api.setComplete(todo.id, check.checked));
   } catch (error) {
     check.checked = todo.complete;
-    itemError(check.closest("li"), error.message);
+    itemError(check.closest("li"), error);
     if (error.kind === "notFound") reload();
   }
 }
 
 function startEdit(id) {
   state.editing = id;
+  state.draft = null;
   render();
 }
 
@@ -137,13 +153,13 @@ function cancelEdit() {
 
 async function saveEdit(todo, input) {
   try {
-    await api.editTodo(todo.id, input.value);
+    const updated = await api.editTodo(todo.id, input.value);
     state.editing = null;
-    await reload();
+    patch(updated);
     document.querySelector(`li[data-id="${CSS.escape(todo.id)}"] .edit`)?.focus();
   } catch (error) {
     // The typed text stays in the field so nothing is lost.
-    itemError(input.closest("li"), error.message);
+    itemError(input.closest("li"), error);
     input.focus();
     if (error.kind === "notFound") { state.editing = null; reload(); }
   }
@@ -152,36 +168,84 @@ async function saveEdit(todo, input) {
 async function remove(todo, li) {
   try {
     await api.deleteTodo(todo.id);
-    await reload();
+    state.todos = state.todos.filter((t) => t.id !== todo.id);
+    showProblem(null);
+    render();
     $("new-text").focus();
   } catch (error) {
-    itemError(li, error.message);
+    itemError(li, error);
     if (error.kind === "notFound") reload();
   }
 }
 
 // ---- adding ------------------------------------------------------------------------------
 
-function showAddError(message) {
+/** Shows an error under the add field (null hides it); store faults point to the banner. */
+function showAddError(error) {
+  const message = !error ? null
+    : storeFault(error) ? "Not saved: see the message above. What you typed is kept here." : error.message;
   const p = $("add-error");
   p.textContent = message ?? "";
   p.hidden = !message;
   $("new-text").setAttribute("aria-invalid", message ? "true" : "false");
 }
 
+/** Adds what is typed; returns the new todo (shown and scrolled into view), or null. */
 async function add(event) {
   event.preventDefault();
   const input = $("new-text");
+  let todo = null;
   try {
-    await api.addTodo(input.value);
+    todo = await api.addTodo(input.value);
     input.value = "";
     showAddError(null);
-    await reload();
+    patch(todo);
+    rows.ensureVisible(rows.indexOf(todo.id));
   } catch (error) {
     // Keep what was typed: the user fixes it rather than retyping it.
-    showAddError(error.message);
+    showAddError(error);
   }
   input.focus();
+  return todo;
+}
+
+// ---- store problems ------------------------------------------------------------------------
+
+/** True for the errors the user must act on: a full disk, a read-only or corrupt store. */
+function storeFault(error) {
+  return typeof error?.kind === "string" && error.kind.startsWith("store") && error.kind !== "store";
+}
+
+const PROBLEM_TITLES = {
+  storeFull: "The disk is full",
+  storeReadOnly: "Your list is read-only",
+  storeCorrupt: "Your list's file is damaged",
+};
+
+/** Shows a store problem in the banner above the list (null hides it). */
+function showProblem(problem) {
+  const banner = $("store-problem");
+  banner.hidden = !problem;
+  if (!problem) return;
+  banner.dataset.kind = problem.kind;
+  $("store-problem-title").textContent = PROBLEM_TITLES[problem.kind] ?? "The local store failed";
+  $("store-problem-message").textContent = problem.message;
+  $("store-problem-path").textContent = problem.path ?? "";
+  $("store-problem-path").hidden = !problem.path;
+}
+
+/** The store could not be opened: the window says why and what to do instead of the list. */
+function showFatal(problem) {
+  document.body.classList.add("fatal");
+  $("fatal").hidden = false;
+  $("fatal-title").textContent = problem.kind === "storeCorrupt" ? "Tidemark cannot read your list"
+    : problem.kind === "storeReadOnly" ? "Tidemark cannot open your list for writing"
+    : "Tidemark cannot open your list";
+  $("fatal-message").textContent = problem.message;
+  $("fatal-path").textContent = problem.path ?? "";
+  $("fatal-path").hidden = !problem.path;
+  $("status-text").textContent = "Your list could not be opened";
+  $("status-dot").dataset.tone = "error";
 }
 
 // ---- status and refresh ------------------------------------------------------------------
@@ -299,7 +363,41 @@ function setupKeys() {
   });
 }
 
+/** Resolves after the next paint (requestAnimationFrame runs just before it). */
+function painted() {
+  return new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+}
+
+/** TIDEMARK_BENCH=1: times adding one todo to the list as shown, and reports both moments. */
+async function benchmark() {
+  await painted();
+  await api.uiMark("list shown", state.todos.length, Date.now());
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const t0 = performance.now();
+  $("new-text").value = `Benchmark todo ${new Date().toISOString()}`;
+  const todo = await add(new Event("submit"));
+  await painted();
+  const shown = todo && rows.row(todo.id) !== null;
+  await api.uiMark(shown ? "add shown" : "add failed", state.todos.length, Date.now(), performance.now() - t0);
+}
+
 async function start() {
+  rows = new WindowedList($("todos"), $("scroller"), rowKey, item);
+  let startup = { problem: null, bench: false };
+  try {
+    startup = await api.startup();
+  } catch (error) {
+    startup.problem = { kind: error.kind, message: error.message, path: null, fatal: true };
+  }
+  if (startup.problem?.fatal) {
+    showFatal(startup.problem);
+    document.body.dataset.ready = "true";
+    return;
+  }
+  showProblem(startup.problem);
+  state.bench = startup.bench;
+  // Any store fault from any command shows in the banner until a change goes through.
+  api.onStoreFault((error) => showProblem({ kind: error.kind, message: error.message, path: error.path }));
   $("hide-completed").checked = localStorage.getItem(HIDE_KEY) === "1";
   $("hide-completed").addEventListener("change", () => {
     localStorage.setItem(HIDE_KEY, $("hide-completed").checked ? "1" : "0");
@@ -322,6 +420,7 @@ async function start() {
   setInterval(() => showStatus(), 30_000);
 
   await reload();
+  if (state.bench) benchmark();
   await refreshStatus();
   document.body.dataset.ready = "true";
   $("new-text").focus();

@@ -68,9 +68,25 @@ pub struct Bench {
     log: PathBuf,
 }
 
+/// Capabilities dropped from the app's bounding set by [`Bench::start_unprivileged`]: the
+/// ones that let root ignore file permissions (`CAP_DAC_OVERRIDE`, `CAP_DAC_READ_SEARCH`).
+const FILE_PERMISSION_CAPS: [libc::c_ulong; 2] = [1, 2];
+
 impl Bench {
     /// Starts Xvfb and tauri-driver for an app syncing with `server` (None: no server set).
     pub async fn start(server: Option<&str>) -> Result<Self> {
+        Self::start_with(server, false).await
+    }
+
+    /// Like [`Bench::start`], but the app obeys file permissions even when the tests run as
+    /// root (as in CI containers): tauri-driver, and so WebKitWebDriver and the app, start
+    /// without the capabilities that let root write a read-only file. This needs only
+    /// `CAP_SETPCAP` (root has it in a default container); no mount, no `chattr`.
+    pub async fn start_unprivileged(server: Option<&str>) -> Result<Self> {
+        Self::start_with(server, true).await
+    }
+
+    async fn start_with(server: Option<&str>, unprivileged: bool) -> Result<Self> {
         let xvfb_bin = program("Xvfb", "install the Debian package xvfb")?;
         let driver_bin = program("tauri-driver", "run `cargo install tauri-driver --locked`")?;
         program(
@@ -148,6 +164,21 @@ impl Bench {
             Some(url) => cmd.env("TIDEMARK_SERVER", url),
             None => cmd.env_remove("TIDEMARK_SERVER"),
         };
+        // SAFETY: getuid(2) is async-signal-safe and touches no memory.
+        if unprivileged && unsafe { libc::getuid() } == 0 {
+            // SAFETY: runs in the forked child before exec and only calls prctl(2), which is
+            // async-signal-safe; it allocates nothing and touches no shared state.
+            unsafe {
+                cmd.pre_exec(|| {
+                    for cap in FILE_PERMISSION_CAPS {
+                        if libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                    }
+                    Ok(())
+                });
+            }
+        }
         let driver = cmd.spawn().context("cannot start tauri-driver")?;
         let driver_url = format!("http://127.0.0.1:{port}");
         let bench = Self {
@@ -238,6 +269,16 @@ impl App {
     /// Runs a script in the page.
     pub async fn js(&self, script: &str) -> Result<Value> {
         self.s.script(script, vec![]).await
+    }
+
+    /// Waits until `script` returns something other than null, false or undefined; returns it.
+    pub async fn wait_js(&self, what: &str, script: &str) -> Result<Value> {
+        self.s
+            .wait_for(what, UI_TIMEOUT, || async {
+                let v = self.js(script).await?;
+                Ok((!v.is_null() && v != Value::Bool(false)).then_some(v))
+            })
+            .await
     }
 
     /// Closes the app.

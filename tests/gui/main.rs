@@ -11,4 +11,6 @@ mod webdriver;
 
 mod bad_input;
 mod conflicts;
+mod long_list;
+mod store_faults;
 mod story;
