@@ -154,7 +154,7 @@ impl SimDevice {
         Ok(())
     }
 
-    /// One round: a few offline edits, a short pause, then a push and a pull.
+    /// One round: a few offline edits, a short pause, a push and a pull, then a think time.
     pub(crate) async fn round(&mut self) {
         let edits = self
             .rng
@@ -167,6 +167,9 @@ impl SimDevice {
         if self.push().await {
             self.pull().await;
         }
+        let think = self.config.max_think_time.as_millis().max(1) as u64;
+        let think = self.rng.random_range(0..think);
+        tokio::time::sleep(Duration::from_millis(think)).await;
     }
 
     fn fresh_fields(&mut self) -> Fields {

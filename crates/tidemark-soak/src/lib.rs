@@ -66,6 +66,8 @@ pub struct SoakConfig {
     pub max_edits_per_round: usize,
     /// The longest the server stays down after a kill.
     pub max_downtime: Duration,
+    /// The longest a device waits between rounds (a user's pause; a random part of it).
+    pub max_think_time: Duration,
     /// The `tidemark-server` binary; found next to the running executable when `None`.
     pub server_binary: Option<PathBuf>,
 }
@@ -80,6 +82,7 @@ impl Default for SoakConfig {
             shared_items: 10,
             max_edits_per_round: 5,
             max_downtime: Duration::from_millis(300),
+            max_think_time: Duration::from_millis(100),
             server_binary: None,
         }
     }

@@ -35,6 +35,9 @@ struct Args {
     /// The longest the server stays down after a kill, in milliseconds.
     #[arg(long, default_value_t = 300)]
     max_downtime_ms: u64,
+    /// The longest a device pauses between rounds, in milliseconds.
+    #[arg(long, default_value_t = 100)]
+    max_think_ms: u64,
     /// The tidemark-server binary (default: next to this executable).
     #[arg(long)]
     server_binary: Option<PathBuf>,
@@ -67,6 +70,7 @@ fn run(args: Args) -> anyhow::Result<bool> {
         shared_items: args.shared_items,
         max_edits_per_round: args.max_edits,
         max_downtime: Duration::from_millis(args.max_downtime_ms),
+        max_think_time: Duration::from_millis(args.max_think_ms),
         server_binary: args.server_binary,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -12,12 +12,13 @@ use tidemark_soak::{SoakConfig, run};
 async fn a_short_soak_with_server_kills_loses_and_duplicates_nothing() {
     let config = SoakConfig {
         devices: 10,
-        rounds: 8,
+        rounds: 12,
         seed: 7,
         kills: 4,
         shared_items: 3,
         max_edits_per_round: 4,
         max_downtime: Duration::from_millis(150),
+        max_think_time: Duration::from_millis(100),
         server_binary: None,
     };
     let report = match run(config).await {
