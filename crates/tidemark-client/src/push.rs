@@ -372,14 +372,19 @@ async fn send(ctx: &SyncContext, p: &Prepared, caps: &Capabilities) -> Result<Ou
                 Err(e) => return Err(e),
             };
         }
-        if let (Some(server), Some(body)) = (&server_item, &p.body) {
-            if same_data(&p.def, body, server) {
+        if let Some(server) = &server_item {
+            if let Some(body) = &p.body
+                && same_data(&p.def, body, server)
+            {
                 log::info!("'{}': the server already holds what was sent", p.op.item_id);
                 return Ok(Outcome::Success(Some(server.clone())));
             }
+            // Any earlier body may have landed, also before a delete that followed it (an
+            // update whose answer was lost, then a local delete). A delete's own attempts
+            // carry no body and prove nothing.
             if p.previous_attempts
                 .iter()
-                .any(|prev| same_data(&p.def, prev, server))
+                .any(|prev| !prev.is_empty() && same_data(&p.def, prev, server))
             {
                 log::info!(
                     "'{}': an earlier attempt had landed; resending",

@@ -155,7 +155,8 @@ impl SimDevice {
     }
 
     /// One round: a few offline edits, a short pause, a push and a pull, then a think time.
-    pub(crate) async fn round(&mut self) {
+    /// True when the push reached the server and completed.
+    pub(crate) async fn round(&mut self) -> bool {
         let edits = self
             .rng
             .random_range(1..=self.config.max_edits_per_round.max(1));
@@ -164,12 +165,14 @@ impl SimDevice {
         }
         let pause = self.rng.random_range(0..10);
         tokio::time::sleep(Duration::from_millis(pause)).await;
-        if self.push().await {
+        let online = self.push().await;
+        if online {
             self.pull().await;
         }
         let think = self.config.max_think_time.as_millis().max(1) as u64;
         let think = self.rng.random_range(0..think);
         tokio::time::sleep(Duration::from_millis(think)).await;
+        online
     }
 
     fn fresh_fields(&mut self) -> Fields {

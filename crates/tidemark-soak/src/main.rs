@@ -18,7 +18,7 @@ struct Args {
     #[arg(long, default_value_t = 100)]
     devices: usize,
     /// Rounds per device (offline edits, then push and pull).
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 40)]
     rounds: usize,
     /// Seed of the devices' random edits and of the kill schedule.
     #[arg(long, default_value_t = 1)]
@@ -36,7 +36,7 @@ struct Args {
     #[arg(long, default_value_t = 300)]
     max_downtime_ms: u64,
     /// The longest a device pauses between rounds, in milliseconds.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 50)]
     max_think_ms: u64,
     /// The tidemark-server binary (default: next to this executable).
     #[arg(long)]

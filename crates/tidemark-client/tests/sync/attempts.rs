@@ -56,3 +56,21 @@ async fn an_insert_that_landed_unanswered_then_met_a_dead_server_is_not_a_confli
 async fn an_update_that_landed_unanswered_then_met_a_dead_server_is_not_a_conflict() -> TestResult {
     landed_then_server_killed("PATCH").await
 }
+
+#[tokio::test]
+async fn a_delete_after_an_update_that_landed_unanswered_is_not_a_conflict() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let server = ServerProcess::spawn(dir.path().join("server.db"), &[]).await;
+    let proxy = proxy(server.url()).await?;
+    let device = Device::open(&proxy.url()).await?;
+    let id = device.add_synced("first").await?;
+    device.set_text(&id, "landed").await?;
+    proxy.drop_responses("PATCH", 1);
+    let lost = device.ctx.push().await;
+    assert_eq!(lost.status, PushStatus::CancelledByNetworkError, "{lost}");
+    device.table().delete(&id).await?;
+    device.push_ok().await?;
+    assert_eq!(server_text(server.url(), &id).await?, None);
+    assert!(server_rows(server.url()).await?.is_empty());
+    Ok(())
+}
