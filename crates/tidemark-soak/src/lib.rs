@@ -334,7 +334,8 @@ pub async fn run(config: SoakConfig) -> anyhow::Result<SoakReport> {
     }
 
     let started = Instant::now();
-    let (progress, progress_rx) = watch::channel(0usize);
+    // (rounds done, rounds whose push reached the server)
+    let (progress, progress_rx) = watch::channel((0usize, 0usize));
     let progress = Arc::new(progress);
     let peak_rss = Arc::new(AtomicU64::new(0));
     let kills = Arc::new(AtomicU64::new(0));
@@ -351,11 +352,11 @@ pub async fn run(config: SoakConfig) -> anyhow::Result<SoakReport> {
         let rounds = config.rounds;
         tasks.spawn(async move {
             for _ in 0..rounds {
-                // Only rounds that reached the server count: offline rounds are quick, and
-                // counting them would bunch the kills together while the server is down.
-                if d.round().await {
-                    progress.send_modify(|n| *n += 1);
-                }
+                let online = d.round().await;
+                progress.send_modify(|(all, reached)| {
+                    *all += 1;
+                    *reached += usize::from(online);
+                });
             }
             d
         });
@@ -367,7 +368,7 @@ pub async fn run(config: SoakConfig) -> anyhow::Result<SoakReport> {
             Err(e) => stats.fail(format!("a device task failed: {e}")),
         }
     }
-    // Every device is done: a killer still waiting for progress stops here.
+    // Every device is done: a killer still waiting for progress kills at once now.
     drop(progress);
     if let Err(e) = killer.await {
         stats.fail(format!("the killer task failed: {e}"));
@@ -471,31 +472,41 @@ async fn seed_shared_items(admin: &RemoteTable, n: usize) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// Kills the server at `config.kills` random points of the devices' progress (rounds whose
-/// push reached the server; a random few milliseconds after one, so kills land in the middle
-/// of requests),
-/// keeps it down for a random while, and restarts it on the same database and port.
+/// Kills the server at `config.kills` random points of the devices' progress (a random few
+/// milliseconds after a round ends, so kills land in the middle of requests), keeps it down
+/// for a random while, and restarts it on the same database and port. After each restart it
+/// waits for a quarter of the devices to reach the server again, so kills do not bunch up
+/// while rounds that meet a dead server end quickly.
 async fn kill_server_at_random(
     config: SoakConfig,
     server: Arc<tokio::sync::Mutex<ServerProcess>>,
-    mut progress: watch::Receiver<usize>,
+    mut progress: watch::Receiver<(usize, usize)>,
     peak_rss: Arc<AtomicU64>,
     kills: Arc<AtomicU64>,
 ) {
     let mut rng = StdRng::seed_from_u64(config.seed ^ 0x6b69_6c6c);
     let total = config.devices * config.rounds;
-    // Kill points over the first half of the rounds: the last kill still meets traffic, and
-    // the point is reached even though rounds that met a dead server do not count.
-    let span = (total / 2).max(1);
+    // Kill points over the first 80% of the rounds, so the last kill still meets traffic.
+    let span = (total * 8 / 10).max(1);
+    let gap = (config.devices / 4).max(1);
+    let mut online_at_restart = 0;
     let mut points: Vec<usize> = (0..config.kills)
         .map(|_| rng.random_range(0..span))
         .collect();
     points.sort_unstable();
     let max_down = config.max_downtime.as_millis().max(1) as u64;
     for point in points {
-        if progress.wait_for(|n| *n >= point).await.is_err() {
-            log::warn!("the devices finished before every kill happened");
-            return;
+        let reached = progress
+            .wait_for(|(all, online)| *all >= point && *online >= online_at_restart + gap)
+            .await
+            .map(|p| p.1);
+        match reached {
+            Ok(online) => online_at_restart = online,
+            // The devices are done: the remaining kills follow at once, before the drain.
+            Err(_) => log::warn!(
+                "the rounds ended before kill {}",
+                kills.load(Ordering::Relaxed) + 1
+            ),
         }
         tokio::time::sleep(Duration::from_millis(rng.random_range(0..20))).await;
         let mut server = server.lock().await;
