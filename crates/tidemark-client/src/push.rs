@@ -19,7 +19,9 @@ use tidemark_protocol::system;
 use crate::conflict::ConflictResolution;
 use crate::context::SyncContext;
 use crate::error::{ClientError, Result};
-use crate::queue::{Operation, OperationError, OperationKind, OperationState};
+use crate::queue::{
+    MAX_REMEMBERED_ATTEMPTS, Operation, OperationError, OperationKind, OperationState,
+};
 use crate::remote::{Reply, Write};
 use crate::resolve;
 use crate::schema::{Item, TableDefinition};
@@ -85,8 +87,8 @@ struct Prepared {
     def: Arc<TableDefinition>,
     body: Option<Item>,
     if_match: Option<String>,
-    /// The body of an earlier attempt whose outcome was never learnt.
-    previous_attempt: Option<Item>,
+    /// The bodies of earlier attempts whose outcome was never learnt.
+    previous_attempts: Vec<Item>,
 }
 
 /// Why the loop stops early.
@@ -302,16 +304,22 @@ async fn prepare_next(ctx: &SyncContext, after: i64) -> Result<Option<Prepared>>
                         (None, version)
                     }
                 };
-                let previous_attempt = op.attempted_item.take();
+                let previous_attempts = op.attempted_items.clone();
                 op.state = OperationState::Attempted;
-                op.attempted_item = Some(body.clone().unwrap_or_default());
+                let sent = body.clone().unwrap_or_default();
+                if !op.attempted_items.contains(&sent) {
+                    op.attempted_items.push(sent);
+                }
+                if op.attempted_items.len() > MAX_REMEMBERED_ATTEMPTS {
+                    op.attempted_items.remove(0);
+                }
                 ops::save(&tx, &op)?;
                 break Some(Prepared {
                     op,
                     def,
                     body,
                     if_match,
-                    previous_attempt,
+                    previous_attempts,
                 });
             };
             tx.commit()?;
@@ -364,14 +372,19 @@ async fn send(ctx: &SyncContext, p: &Prepared, caps: &Capabilities) -> Result<Ou
                 Err(e) => return Err(e),
             };
         }
-        if let (Some(server), Some(body)) = (&server_item, &p.body) {
-            if same_data(&p.def, body, server) {
+        if let Some(server) = &server_item {
+            if let Some(body) = &p.body
+                && same_data(&p.def, body, server)
+            {
                 log::info!("'{}': the server already holds what was sent", p.op.item_id);
                 return Ok(Outcome::Success(Some(server.clone())));
             }
-            if p.previous_attempt
-                .as_ref()
-                .is_some_and(|prev| same_data(&p.def, prev, server))
+            // Any earlier body may have landed, also before a delete that followed it (an
+            // update whose answer was lost, then a local delete). A delete's own attempts
+            // carry no body and prove nothing.
+            if p.previous_attempts
+                .iter()
+                .any(|prev| !prev.is_empty() && same_data(&p.def, prev, server))
             {
                 log::info!(
                     "'{}': an earlier attempt had landed; resending",
@@ -465,7 +478,7 @@ async fn apply_success(ctx: &SyncContext, p: &Prepared, server_item: Option<Item
                         op.kind = OperationKind::Update;
                     }
                     op.state = OperationState::Pending;
-                    op.attempted_item = None;
+                    op.attempted_items.clear();
                     ops::save(&tx, &op)?;
                     ops::remove_errors(&tx, &op_id)?;
                 }
@@ -490,7 +503,7 @@ async fn record(ctx: &SyncContext, error: &OperationError) -> Result<()> {
                 ops::remove_errors(&tx, &op.id)?;
                 if op.version == error.operation_version {
                     op.state = OperationState::Failed;
-                    op.attempted_item = None;
+                    op.attempted_items.clear();
                     ops::add_error(&tx, &error)?;
                 } else {
                     op.state = OperationState::Pending;

@@ -93,14 +93,17 @@ pub struct Operation {
     pub sequence: i64,
     /// Grows each time the operation is collapsed with a newer write or edited.
     pub version: u64,
-    /// The body last sent for it, kept so a retry can recognise its own earlier success.
-    pub(crate) attempted_item: Option<Item>,
+    /// Every body sent for it whose outcome was never learnt (oldest first, at most
+    /// [`MAX_REMEMBERED_ATTEMPTS`]): any of them may have landed, not only the last one (a
+    /// first attempt applied with its answer lost, then a second that never reached the
+    /// server), so a retry recognises its own earlier success against all of them.
+    pub(crate) attempted_items: Vec<Item>,
 }
 
 impl Operation {
     /// True once the operation has been sent at least once (its outcome may be unknown).
     pub fn was_attempted(&self) -> bool {
-        self.attempted_item.is_some() || self.state != OperationState::Pending
+        !self.attempted_items.is_empty() || self.state != OperationState::Pending
     }
 }
 
@@ -145,6 +148,10 @@ pub(crate) fn collapse(
         (Update, Delete) => Ok(Collapse::MoveToEnd(Delete)),
     }
 }
+
+/// How many unanswered attempts of one operation are remembered (each a body that may have
+/// landed); past this the oldest is forgotten.
+pub(crate) const MAX_REMEMBERED_ATTEMPTS: usize = 8;
 
 /// A failed operation as recorded in `__errors`, with what the server said.
 #[derive(Debug, Clone, PartialEq)]
@@ -195,7 +202,11 @@ mod tests {
             item: None,
             sequence: 1,
             version: 1,
-            attempted_item: attempted.then(Item::new),
+            attempted_items: if attempted {
+                vec![Item::new()]
+            } else {
+                Vec::new()
+            },
         }
     }
 

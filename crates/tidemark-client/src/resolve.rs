@@ -158,7 +158,7 @@ fn rebase_op(
     // A new version: the retry is a new write, not a replay of the refused one.
     op.version += 1;
     op.state = OperationState::Pending;
-    op.attempted_item = None;
+    op.attempted_items.clear();
     ops::save(tx, &op)?;
     ops::remove_errors(tx, &op.id)?;
     Ok(op)

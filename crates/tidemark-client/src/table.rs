@@ -275,7 +275,7 @@ where
                 item: old_row,
                 sequence: ops::next_sequence(tx)?,
                 version: 1,
-                attempted_item: None,
+                attempted_items: Vec::new(),
             };
             ops::insert(tx, &op)?;
         }

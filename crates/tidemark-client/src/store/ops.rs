@@ -19,6 +19,35 @@ fn parse_item(text: Option<String>) -> Option<Item> {
     text.and_then(|t| serde_json::from_str::<Item>(&t).ok())
 }
 
+/// The unanswered attempts: a JSON array of items (a single object from stores written before
+/// every attempt was kept is one attempt).
+fn parse_attempts(text: Option<String>) -> Vec<Item> {
+    match text.and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok()) {
+        Some(serde_json::Value::Array(items)) => items
+            .into_iter()
+            .filter_map(|v| match v {
+                serde_json::Value::Object(item) => Some(item),
+                _ => None,
+            })
+            .collect(),
+        Some(serde_json::Value::Object(item)) => vec![item],
+        _ => Vec::new(),
+    }
+}
+
+fn attempts_text(items: &[Item]) -> Option<String> {
+    (!items.is_empty()).then(|| {
+        serde_json::Value::Array(
+            items
+                .iter()
+                .cloned()
+                .map(serde_json::Value::Object)
+                .collect(),
+        )
+        .to_string()
+    })
+}
+
 fn bad_value(column: usize, what: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
         column,
@@ -40,7 +69,7 @@ fn row_to_op(r: &rusqlite::Row<'_>) -> rusqlite::Result<Operation> {
         item: parse_item(r.get(5)?),
         sequence: r.get(6)?,
         version: u64::try_from(version).unwrap_or(0),
-        attempted_item: parse_item(r.get(8)?),
+        attempted_items: parse_attempts(r.get(8)?),
     })
 }
 
@@ -103,7 +132,7 @@ pub(crate) fn insert(conn: &Connection, op: &Operation) -> Result<()> {
         json_text(op.item.as_ref()),
         op.sequence,
         i64::try_from(op.version).unwrap_or(i64::MAX),
-        json_text(op.attempted_item.as_ref()),
+        attempts_text(&op.attempted_items),
         Utc::now().to_rfc3339(),
     ])?;
     Ok(())
@@ -123,7 +152,7 @@ pub(crate) fn save(conn: &Connection, op: &Operation) -> Result<()> {
         json_text(op.item.as_ref()),
         op.sequence,
         i64::try_from(op.version).unwrap_or(i64::MAX),
-        json_text(op.attempted_item.as_ref()),
+        attempts_text(&op.attempted_items),
     ])?;
     Ok(())
 }

@@ -4,6 +4,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod attempts;
 mod collapse;
 mod convergence;
 mod faults;
