@@ -1,6 +1,8 @@
 //! A fault-injecting HTTP/1.1 proxy on loopback, for tests of what a client does when the
-//! network misbehaves: a response lost after the server applied the request, a response held
-//! until the test releases it (to act while a request is in flight), or a canned answer.
+//! network misbehaves: a request dropped before the server sees it, a response lost (closed or
+//! reset) after the server applied the request, a response cut off halfway, a slow link, a
+//! response held until the test releases it (to act while a request is in flight), or a canned
+//! answer.
 //!
 //! Each connection is handled one exchange at a time (read the whole request, decide, forward,
 //! read the whole response), so rules apply per request even on keep-alive connections.
@@ -8,6 +10,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -18,9 +21,18 @@ use tokio::task::JoinHandle;
 /// What the proxy does to a request that matches a rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
+    /// Close the client's connection without forwarding the request: the server never sees it.
+    DropRequest,
     /// Forward the request, let the server answer, then close the client's connection without
     /// sending the answer (a response lost after the server applied the write).
     DropResponse,
+    /// Forward the request, let the server answer, then reset the client's connection (TCP RST)
+    /// instead of answering.
+    ResetAfterRequest,
+    /// Forward the request and send only the first half of the server's answer, then close.
+    TruncateResponse,
+    /// Wait this long before forwarding the request (a slow link); the answer then passes.
+    Delay(Duration),
     /// Forward the request and hold the answer until [`FaultProxy::release`].
     HoldResponse,
     /// Answer this status and JSON body without forwarding anything.
@@ -201,6 +213,11 @@ async fn serve(mut client: TcpStream, target: SocketAddr, state: Arc<State>) -> 
             seen.push(format!("{method} {path}"));
         }
         let fault = take_fault(&state, &method, &path);
+        match &fault {
+            Some(Fault::DropRequest) => return Ok(()),
+            Some(Fault::Delay(delay)) => tokio::time::sleep(*delay).await,
+            _ => {}
+        }
         if let Some(Fault::Respond { status, body }) = &fault {
             let reply = format!(
                 "HTTP/1.1 {status} Fault\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -223,6 +240,17 @@ async fn serve(mut client: TcpStream, target: SocketAddr, state: Arc<State>) -> 
         match fault {
             Some(Fault::DropResponse) => {
                 // The server has answered, so it applied the request; the client never hears.
+                return Ok(());
+            }
+            Some(Fault::ResetAfterRequest) => {
+                // A zero linger makes the close send RST instead of FIN.
+                client.set_zero_linger()?;
+                return Ok(());
+            }
+            Some(Fault::TruncateResponse) => {
+                let half = response.raw.len() / 2;
+                client.write_all(&response.raw[..half]).await?;
+                client.flush().await?;
                 return Ok(());
             }
             Some(Fault::HoldResponse) => {

@@ -8,6 +8,7 @@ mod attempts;
 mod collapse;
 mod convergence;
 mod faults;
+mod network_faults;
 mod pull;
 mod push;
 mod resolve;
