@@ -304,7 +304,7 @@ impl Push<'_> {
             return Ok(());
         }
         let n = successes.len() as u64;
-        apply_successes(self.ctx, successes.drain(..).collect()).await?;
+        apply_successes(self.ctx, std::mem::take(successes)).await?;
         self.result.pushed += n;
         Ok(())
     }

@@ -226,7 +226,7 @@ fn write_one(
     if let Some(tag) = &tag {
         record_outcome(conn, &table, tag, kind, &item, stamp)?;
         *tagged_writes = tagged_writes.wrapping_add(1);
-        if *tagged_writes % options.prune_every.max(1) == 0 {
+        if tagged_writes.is_multiple_of(options.prune_every.max(1)) {
             prune_operations(conn, &table, stamp, options)?;
         }
     }
