@@ -26,6 +26,8 @@ pub struct ServerConfig {
     /// this time of starting it, or it is closed: a client dribbling bytes cannot hold a
     /// connection (and its memory) forever. Bodies are bounded by `request_timeout`.
     pub header_read_timeout: Duration,
+    /// The most operations one `POST /$batch` may carry; more are answered 400.
+    pub max_batch_operations: usize,
 }
 
 impl Default for ServerConfig {
@@ -38,6 +40,7 @@ impl Default for ServerConfig {
             max_top: 10_000,
             request_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
+            max_batch_operations: 1000,
         }
     }
 }
@@ -53,6 +56,7 @@ impl fmt::Debug for ServerConfig {
             .field("max_top", &self.max_top)
             .field("request_timeout", &self.request_timeout)
             .field("header_read_timeout", &self.header_read_timeout)
+            .field("max_batch_operations", &self.max_batch_operations)
             .finish()
     }
 }
@@ -108,6 +112,11 @@ impl ServerConfig {
         if self.request_timeout.is_zero() || self.header_read_timeout.is_zero() {
             return Err(ConfigError::BadLimit(
                 "request and header read timeouts must be longer than zero".into(),
+            ));
+        }
+        if self.max_batch_operations == 0 {
+            return Err(ConfigError::BadLimit(
+                "max batch operations must be at least 1".into(),
             ));
         }
         if self.max_body_bytes == 0 {

@@ -61,6 +61,10 @@ struct Args {
     /// that dribble bytes cannot hold connections.
     #[arg(long, env = "TIDEMARK_HEADER_TIMEOUT", default_value_t = 10)]
     header_timeout: u64,
+    /// The most operations one POST /$batch may carry (clients push their queue in batches of
+    /// at most this many; a larger batch is answered 400 and nothing of it is applied).
+    #[arg(long, env = "TIDEMARK_MAX_BATCH_OPERATIONS", default_value_t = 1000)]
+    max_batch_operations: usize,
 
     /// Log level: error, warn, info (one line per request), debug or trace.
     #[arg(long, env = "TIDEMARK_LOG_LEVEL", default_value = "info")]
@@ -80,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
         max_body_bytes: args.max_body,
         request_timeout: Duration::from_secs(args.request_timeout),
         header_read_timeout: Duration::from_secs(args.header_timeout),
+        max_batch_operations: args.max_batch_operations,
         ..ServerConfig::default()
     };
     config.validate().context("invalid configuration")?;
