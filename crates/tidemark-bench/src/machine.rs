@@ -54,7 +54,10 @@ mod tests {
     #[test]
     fn reads_colon_fields() {
         let text = "processor\t: 0\nmodel name\t: Some CPU @ 2.0GHz\n";
-        assert_eq!(field(text, "model name").as_deref(), Some("Some CPU @ 2.0GHz"));
+        assert_eq!(
+            field(text, "model name").as_deref(),
+            Some("Some CPU @ 2.0GHz")
+        );
         assert_eq!(field(text, "missing"), None);
     }
 }

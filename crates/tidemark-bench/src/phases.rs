@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail, ensure};
+use anyhow::{Context as _, ensure};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use tempfile::TempDir;
@@ -180,6 +180,11 @@ fn per_request_config(url: &str) -> RemoteConfig {
     RemoteConfig::new(url)
 }
 
+/// The engine's default config (what the app uses).
+fn default_config(url: &str) -> RemoteConfig {
+    RemoteConfig::new(url)
+}
+
 /// Pushes `n` queued inserts to a fresh server of ours with this config; the time of the push.
 async fn push_ours(n: usize, config: fn(&str) -> RemoteConfig) -> anyhow::Result<Duration> {
     let dir = tempfile::tempdir()?;
@@ -306,7 +311,11 @@ pub async fn pull(rows: usize) -> anyhow::Result<Section> {
     ));
     section.rows.push(Row::target(
         "incremental pull with no changes: HTTP requests",
-        format!("{} (`{}`)", quiet.requests.len(), quiet.requests.join("`, `")),
+        format!(
+            "{} (`{}`)",
+            quiet.requests.len(),
+            quiet.requests.join("`, `")
+        ),
         "1",
         quiet.requests.len() == 1,
     ));
@@ -320,12 +329,9 @@ pub async fn pull(rows: usize) -> anyhow::Result<Section> {
 async fn seed(db: &Path, rows: usize) -> anyhow::Result<()> {
     let store = SqliteTableStore::open(db)?;
     for n in 0..rows {
-        let Value::Object(properties) = Value::Object(todo(n)) else {
-            bail!("a todo is an object");
-        };
         let item = NewItem {
             id: Some(format!("seed-{n:07}")),
-            properties,
+            properties: todo(n),
         };
         store.insert(TABLE, item, None).await?;
     }
@@ -465,7 +471,10 @@ pub async fn stock(n: usize) -> anyhow::Result<Section> {
         Ok(figures) => figures,
         Err(e) => {
             log::warn!("the stock server could not be measured: {e:#}");
-            let why = format!("stock server unavailable: {}", first_line(&format!("{e:#}")));
+            let why = format!(
+                "stock server unavailable: {}",
+                first_line(&format!("{e:#}"))
+            );
             section
                 .rows
                 .push(Row::missing("push, stock vs ours", &why, "≥ 20×"));
@@ -478,7 +487,7 @@ pub async fn stock(n: usize) -> anyhow::Result<Section> {
     log::info!("stock: the same against our server");
     let dir = tempfile::tempdir()?;
     let server = our_server(dir.path()).await;
-    let ours = push_then_pull(n, |url| RemoteConfig::new(url), server.url()).await?;
+    let ours = push_then_pull(n, default_config, server.url()).await?;
 
     section.rows.push(Row::info(
         "push to stock (one request per operation: it has no batch)",

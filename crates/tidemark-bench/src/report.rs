@@ -117,7 +117,9 @@ pub fn render(
     out.push_str(&format!(
         "Measured {} UTC{} by `scripts/bench` (release build).\n\n",
         started.format("%Y-%m-%d %H:%M"),
-        commit.map(|c| format!(" at commit `{c}`")).unwrap_or_default()
+        commit
+            .map(|c| format!(" at commit `{c}`"))
+            .unwrap_or_default()
     ));
     out.push_str("Machine:\n\n");
     for (label, value) in machine {
@@ -140,7 +142,11 @@ pub fn render(
     if !notes.is_empty() {
         out.push_str("\nHow each part was measured:\n\n");
         for section in notes {
-            out.push_str(&format!("- {}: {}\n", section.title, section.notes.join(" ")));
+            out.push_str(&format!(
+                "- {}: {}\n",
+                section.title,
+                section.notes.join(" ")
+            ));
         }
     }
     out
@@ -217,7 +223,8 @@ mod tests {
         let text = std::fs::read_to_string(&path)?;
         assert!(text.starts_with("# Benchmarks\n"));
         assert!(text.contains("first"));
-        let edited = text.replace("# Benchmarks\n", "# Benchmarks\n\nintro\n") + "\n## Profile\nnotes\n";
+        let edited =
+            text.replace("# Benchmarks\n", "# Benchmarks\n\nintro\n") + "\n## Profile\nnotes\n";
         std::fs::write(&path, edited)?;
         write_doc(&path, "second")?;
         let text = std::fs::read_to_string(&path)?;
