@@ -1,5 +1,6 @@
-//! Push: send queued operations in queue order, write each server answer back with the
-//! operation's removal in one transaction, record refusals and go on, and stop at once (keeping
+//! Push: send queued operations in queue order (one request each, or in `POST /$batch`
+//! requests of `RemoteConfig::batch_size` when the server offers it), write each server answer
+//! back with the operation's removal in one transaction (a batch's in one), record refusals and go on, and stop at once (keeping
 //! everything unsent) on network failure, 401, local store failure, cancellation or abort.
 //!
 //! Two things the stock client gets wrong are handled here. A retry after a lost response is
@@ -13,6 +14,7 @@ use std::sync::Arc;
 
 use reqwest::Method;
 use serde_json::Value;
+use tidemark_protocol::batch::{BatchOperation, BatchOperationKind, BatchRequest};
 use tidemark_protocol::headers::{Capabilities, OperationTag};
 use tidemark_protocol::system;
 
@@ -153,43 +155,189 @@ async fn push_all(
             return Err(e.into());
         }
     };
-    let handler = ctx.handler();
-    let mut retries: HashMap<String, u32> = HashMap::new();
+    let batch_size = batch_size(remote.config().batch_size, &caps);
+    let mut push = Push {
+        ctx,
+        cancel,
+        caps,
+        handler: ctx.handler(),
+        retries: HashMap::new(),
+        result,
+    };
     let mut last_sequence = 0i64;
     loop {
         if cancel.is_cancelled() {
-            return Err(Stop(PushStatus::CancelledByToken, "cancelled".into()));
+            return Err(cancelled());
         }
-        let Some(prepared) = prepare_next(ctx, last_sequence).await? else {
-            return Ok(());
-        };
-        let sequence = prepared.op.sequence;
-        let outcome = tokio::select! {
-            o = send(ctx, &prepared, &caps) => o,
-            _ = cancel.cancelled() => {
-                return Err(Stop(PushStatus::CancelledByToken, "cancelled".into()));
+        if batch_size > 0 {
+            let batch = prepare_batch(ctx, last_sequence, batch_size).await?;
+            let Some(last) = batch.last() else {
+                return Ok(());
+            };
+            last_sequence = last.op.sequence;
+            push.send_batch(&batch).await?;
+        } else {
+            let Some(prepared) = prepare_next(ctx, last_sequence).await? else {
+                return Ok(());
+            };
+            let outcome = push.send_one(&prepared).await?;
+            if !push.handle(&prepared, outcome).await? {
+                last_sequence = prepared.op.sequence;
             }
-        };
-        let outcome = match outcome {
-            Ok(o) => {
-                ctx.set_connectivity(Connectivity::Online);
-                o
+        }
+        if let Ok(n) = ctx.inner.store.call(|c| ops::count(c)).await {
+            ctx.set_pending(n);
+        }
+    }
+}
+
+/// Operations per batch request: the configured size capped at the server's limit, or 0 (one
+/// request per operation) when the server has no batch endpoint.
+fn batch_size(configured: usize, caps: &Capabilities) -> usize {
+    if !caps.batch {
+        return 0;
+    }
+    let limit = usize::try_from(caps.max_batch_operations).unwrap_or(usize::MAX);
+    configured.min(limit)
+}
+
+fn cancelled() -> Stop {
+    Stop(PushStatus::CancelledByToken, "cancelled".into())
+}
+
+/// One push under way: what every step needs.
+struct Push<'a> {
+    ctx: &'a SyncContext,
+    cancel: &'a CancelToken,
+    caps: Capabilities,
+    handler: Arc<dyn crate::conflict::ConflictHandler>,
+    retries: HashMap<String, u32>,
+    result: &'a mut PushResult,
+}
+
+impl Push<'_> {
+    /// Notes what a request's result says about connectivity and turns failures into stops.
+    fn online<T>(&self, outcome: Result<T>) -> Result<T, Stop> {
+        match outcome {
+            Ok(value) => {
+                self.ctx.set_connectivity(Connectivity::Online);
+                Ok(value)
             }
             Err(e) => {
                 if e.is_network() {
-                    ctx.set_connectivity(Connectivity::Offline);
+                    self.ctx.set_connectivity(Connectivity::Offline);
                 }
-                return Err(e.into());
+                Err(e.into())
             }
+        }
+    }
+
+    /// Sends one operation as its single request and judges the answer.
+    async fn send_one(&self, p: &Prepared) -> Result<Outcome, Stop> {
+        let outcome = tokio::select! {
+            o = send(self.ctx, p, &self.caps) => o,
+            _ = self.cancel.cancelled() => return Err(cancelled()),
         };
+        self.online(outcome)
+    }
+
+    /// Sends `batch` as one `POST /$batch` and handles every result in queue order, exactly as
+    /// the single requests' answers would be handled. Consecutive successes are written back
+    /// in one transaction.
+    async fn send_batch(&mut self, batch: &[Prepared]) -> Result<(), Stop> {
+        let request = BatchRequest {
+            operations: batch
+                .iter()
+                .map(|p| batch_operation(p, &self.caps))
+                .collect(),
+        };
+        let remote = self.ctx.remote();
+        let response = tokio::select! {
+            r = remote.batch(&request) => r,
+            _ = self.cancel.cancelled() => return Err(cancelled()),
+        };
+        let response = self.online(response)?;
+        let (answered, total) = (response.results.len(), batch.len());
+        let mut successes: Vec<(&Prepared, Option<Item>)> = Vec::new();
+        // A stop met while handling a refusal; the successes after it are still written back,
+        // since the server applied them.
+        let mut stopped: Option<Stop> = None;
+        for (p, answer) in batch.iter().zip(response.results) {
+            let judged = judge(self.ctx, p, Reply::from_batch_result(answer)).await;
+            let outcome = match self.online(judged) {
+                Ok(outcome) => outcome,
+                Err(stop) => {
+                    stopped.get_or_insert(stop);
+                    continue;
+                }
+            };
+            match outcome {
+                Outcome::Success(item) => successes.push((p, item)),
+                _ if stopped.is_some() => {}
+                other => {
+                    self.write_back(&mut successes).await?;
+                    if let Err(stop) = self.handle_with_retries(p, other).await {
+                        stopped = Some(stop);
+                    }
+                }
+            }
+        }
+        self.write_back(&mut successes).await?;
+        if let Some(stop) = stopped {
+            return Err(stop);
+        }
+        if answered < total {
+            return Err(Stop(
+                PushStatus::CancelledByNetworkError,
+                format!(
+                    "the server answered only {answered} of the {total} operations of a batch \
+                     (it could not go on); the rest stay queued"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Writes back the collected successes in one transaction.
+    async fn write_back(&mut self, successes: &mut Vec<(&Prepared, Option<Item>)>) -> Result<()> {
+        if successes.is_empty() {
+            return Ok(());
+        }
+        let n = successes.len() as u64;
+        apply_successes(self.ctx, std::mem::take(successes)).await?;
+        self.result.pushed += n;
+        Ok(())
+    }
+
+    /// Handles a refusal met in a batch; a resend it asks for goes as a single request.
+    async fn handle_with_retries(&mut self, p: &Prepared, outcome: Outcome) -> Result<(), Stop> {
+        let mut retry = self.handle(p, outcome).await?;
+        while retry {
+            if self.cancel.is_cancelled() {
+                return Err(cancelled());
+            }
+            let Some(again) = prepare_op(self.ctx, &p.op.id).await? else {
+                return Ok(());
+            };
+            let outcome = self.send_one(&again).await?;
+            retry = self.handle(&again, outcome).await?;
+        }
+        Ok(())
+    }
+
+    /// Acts on one operation's outcome; returns whether to resend it now.
+    async fn handle(&mut self, prepared: &Prepared, outcome: Outcome) -> Result<bool, Stop> {
+        let ctx = self.ctx;
+        let retries = &mut self.retries;
+        let result = &mut *self.result;
         let retry = match outcome {
             Outcome::Success(item) => {
-                apply_success(ctx, &prepared, item).await?;
+                apply_successes(ctx, vec![(prepared, item)]).await?;
                 result.pushed += 1;
                 false
             }
             Outcome::Rebase(server_item) => {
-                rebase(ctx, &prepared, &server_item, None, &mut retries).await?
+                rebase(ctx, prepared, &server_item, None, retries).await?
             }
             Outcome::Refused(error) => {
                 log::info!(
@@ -199,7 +347,7 @@ async fn push_all(
                     error.item_id,
                     error.status
                 );
-                match handler.resolve(&error) {
+                match self.handler.resolve(&error) {
                     ConflictResolution::Record => {
                         record(ctx, &error).await?;
                         result.errors.push(error);
@@ -214,7 +362,7 @@ async fn push_all(
                         ));
                     }
                     ConflictResolution::ServerWins => {
-                        take_server(ctx, &prepared, &error).await?;
+                        take_server(ctx, prepared, &error).await?;
                         false
                     }
                     ConflictResolution::ClientWins | ConflictResolution::Merge(_)
@@ -226,17 +374,17 @@ async fn push_all(
                     }
                     ConflictResolution::ClientWins => {
                         let server = error.server_item.clone().unwrap_or_default();
-                        rebase_or_record(ctx, &prepared, &server, None, &mut retries, error, result)
+                        rebase_or_record(ctx, prepared, &server, None, retries, error, result)
                             .await?
                     }
                     ConflictResolution::Merge(merged) => {
                         let server = error.server_item.clone().unwrap_or_default();
                         rebase_or_record(
                             ctx,
-                            &prepared,
+                            prepared,
                             &server,
                             Some(merged),
-                            &mut retries,
+                            retries,
                             error,
                             result,
                         )
@@ -245,79 +393,130 @@ async fn push_all(
                 }
             }
         };
-        if !retry {
-            last_sequence = sequence;
-        }
-        if let Ok(n) = ctx.inner.store.call(|c| ops::count(c)).await {
-            ctx.set_pending(n);
-        }
+        Ok(retry)
+    }
+}
+
+/// One prepared operation as a batch operation: what its single request would carry.
+fn batch_operation(p: &Prepared, caps: &Capabilities) -> BatchOperation {
+    let kind = match p.op.kind {
+        OperationKind::Insert => BatchOperationKind::Insert,
+        OperationKind::Update => BatchOperationKind::Update,
+        OperationKind::Delete => BatchOperationKind::Delete,
+    };
+    BatchOperation {
+        kind,
+        table: p.op.table.clone(),
+        id: Some(p.op.item_id.clone()),
+        item: p.body.clone(),
+        version: p.if_match.clone(),
+        operation: caps
+            .idempotent_writes
+            .then(|| OperationTag::new(p.op.id.clone(), p.op.version).to_string()),
     }
 }
 
 /// Reads the next operation after `after` in queue order, builds its request from the local
 /// row, and marks it attempted, in one transaction.
 async fn prepare_next(ctx: &SyncContext, after: i64) -> Result<Option<Prepared>> {
+    let mut batch = prepare_batch(ctx, after, 1).await?;
+    Ok(batch.pop())
+}
+
+/// Like [`prepare_next`] for up to `size` operations, all in one transaction.
+async fn prepare_batch(ctx: &SyncContext, after: i64, size: usize) -> Result<Vec<Prepared>> {
     let tables = ctx.inner.tables.clone();
     ctx.inner
         .store
         .call(move |conn| {
             let tx = conn.transaction()?;
             let mut after = after;
-            let prepared = loop {
-                let Some(mut op) = ops::next_after(&tx, after)? else {
-                    break None;
+            let mut batch = Vec::with_capacity(size.min(1024));
+            while batch.len() < size {
+                let Some(op) = ops::next_after(&tx, after)? else {
+                    break;
                 };
                 after = op.sequence;
-                let Some(def) = tables.get(&op.table).cloned() else {
-                    // A table dropped from the app's definitions: its operations wait.
-                    log::warn!("operation {} is for undefined table '{}'", op.id, op.table);
-                    continue;
-                };
-                let (body, if_match) = match op.kind {
-                    OperationKind::Insert | OperationKind::Update => {
-                        let Some(mut row) = rows::get(&tx, &def, &op.item_id)? else {
-                            log::warn!("operation {} has no local row; dropped", op.id);
-                            ops::remove(&tx, &op.id)?;
-                            continue;
-                        };
-                        let version = row
-                            .get(system::VERSION)
-                            .and_then(Value::as_str)
-                            .map(str::to_string);
-                        system::strip_system_properties(&mut row);
-                        let if_match = if op.kind == OperationKind::Update {
-                            version
-                        } else {
-                            None
-                        };
-                        (Some(row), if_match)
-                    }
-                    OperationKind::Delete => {
-                        let version = op
-                            .item
-                            .as_ref()
-                            .and_then(|i| i.get(system::VERSION))
-                            .and_then(Value::as_str)
-                            .map(str::to_string);
-                        (None, version)
-                    }
-                };
-                let previous_attempt = op.attempted_item.take();
-                op.state = OperationState::Attempted;
-                op.attempted_item = Some(body.clone().unwrap_or_default());
-                ops::save(&tx, &op)?;
-                break Some(Prepared {
-                    op,
-                    def,
-                    body,
-                    if_match,
-                    previous_attempt,
-                });
+                if let Some(prepared) = prepare_in(&tx, &tables, op)? {
+                    batch.push(prepared);
+                }
+            }
+            tx.commit()?;
+            Ok(batch)
+        })
+        .await
+}
+
+/// Prepares the operation with this id again (for a resend), if it is still queued.
+async fn prepare_op(ctx: &SyncContext, op_id: &str) -> Result<Option<Prepared>> {
+    let tables = ctx.inner.tables.clone();
+    let op_id = op_id.to_owned();
+    ctx.inner
+        .store
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            let prepared = match ops::get(&tx, &op_id)? {
+                Some(op) => prepare_in(&tx, &tables, op)?,
+                None => None,
             };
             tx.commit()?;
             Ok(prepared)
         })
         .await
+}
+
+/// Builds `op`'s request from the local row and marks it attempted; `None` when it cannot be
+/// sent (its table is no longer defined, or its row is gone: then it is dropped).
+fn prepare_in(
+    tx: &rusqlite::Transaction<'_>,
+    tables: &HashMap<String, Arc<TableDefinition>>,
+    mut op: Operation,
+) -> Result<Option<Prepared>> {
+    let Some(def) = tables.get(&op.table).cloned() else {
+        // A table dropped from the app's definitions: its operations wait.
+        log::warn!("operation {} is for undefined table '{}'", op.id, op.table);
+        return Ok(None);
+    };
+    let (body, if_match) = match op.kind {
+        OperationKind::Insert | OperationKind::Update => {
+            let Some(mut row) = rows::get(tx, &def, &op.item_id)? else {
+                log::warn!("operation {} has no local row; dropped", op.id);
+                ops::remove(tx, &op.id)?;
+                return Ok(None);
+            };
+            let version = row
+                .get(system::VERSION)
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            system::strip_system_properties(&mut row);
+            let if_match = if op.kind == OperationKind::Update {
+                version
+            } else {
+                None
+            };
+            (Some(row), if_match)
+        }
+        OperationKind::Delete => {
+            let version = op
+                .item
+                .as_ref()
+                .and_then(|i| i.get(system::VERSION))
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            (None, version)
+        }
+    };
+    let previous_attempt = op.attempted_item.take();
+    op.state = OperationState::Attempted;
+    op.attempted_item = Some(body.clone().unwrap_or_default());
+    ops::save(tx, &op)?;
+    Ok(Some(Prepared {
+        op,
+        def,
+        body,
+        if_match,
+        previous_attempt,
+    }))
 }
 
 async fn send(ctx: &SyncContext, p: &Prepared, caps: &Capabilities) -> Result<Outcome> {
@@ -339,6 +538,13 @@ async fn send(ctx: &SyncContext, p: &Prepared, caps: &Capabilities) -> Result<Ou
             tag,
         })
         .await?;
+    judge(ctx, p, reply).await
+}
+
+/// What the server's answer to one operation means (the same for a single request's reply and
+/// for a batch result).
+async fn judge(ctx: &SyncContext, p: &Prepared, reply: Reply) -> Result<Outcome> {
+    let table = ctx.remote().table(&p.op.table);
     if (200..300).contains(&reply.status) {
         return Ok(Outcome::Success(reply.item()));
     }
@@ -416,66 +622,100 @@ fn same_data(def: &TableDefinition, sent: &Item, server: &Item) -> bool {
     })
 }
 
-/// Success: the server's item replaces the row and the operation goes, in one transaction,
-/// unless the item was edited meanwhile; then only the system fields are taken and the
-/// operation stays queued for the new data.
-async fn apply_success(ctx: &SyncContext, p: &Prepared, server_item: Option<Item>) -> Result<()> {
-    let def = Arc::clone(&p.def);
-    let (op_id, sent_version, item_id) = (p.op.id.clone(), p.op.version, p.op.item_id.clone());
+/// Success: the server's item replaces the row and the operation goes, for every operation of
+/// `successes` in one transaction, unless the item was edited meanwhile; then only the system
+/// fields are taken and the operation stays queued for the new data.
+async fn apply_successes(
+    ctx: &SyncContext,
+    successes: Vec<(&Prepared, Option<Item>)>,
+) -> Result<()> {
+    let writes: Vec<WriteBack> = successes
+        .into_iter()
+        .map(|(p, server_item)| WriteBack {
+            def: Arc::clone(&p.def),
+            op_id: p.op.id.clone(),
+            sent_version: p.op.version,
+            item_id: p.op.item_id.clone(),
+            server_item,
+        })
+        .collect();
     ctx.inner
         .store
         .call(move |conn| {
             let tx = conn.transaction()?;
-            match ops::get(&tx, &op_id)? {
-                Some(op) if op.version == sent_version => {
-                    match (op.kind, &server_item) {
-                        (OperationKind::Delete, _) => {
-                            rows::delete(&tx, &def, &item_id)?;
-                        }
-                        (_, Some(item)) if !resolve::is_deleted(item) => {
-                            rows::upsert(&tx, &def, item, true)?;
-                        }
-                        _ => {}
-                    }
-                    ops::remove(&tx, &op_id)?;
-                }
-                Some(mut op) => {
-                    log::info!(
-                        "'{item_id}' changed while its {} was in flight; kept queued",
-                        op.kind
-                    );
-                    if let Some(item) = &server_item {
-                        let system_fields: Item = item
-                            .iter()
-                            .filter(|(k, _)| crate::schema::is_server_owned(k))
-                            .map(|(k, v)| (k.clone(), v.clone()))
-                            .collect();
-                        match op.kind {
-                            OperationKind::Delete => {
-                                let mut old = op.item.take().unwrap_or_default();
-                                old.extend(system_fields);
-                                op.item = Some(old);
-                            }
-                            _ => {
-                                rows::update(&tx, &def, &item_id, &system_fields, |_| true)?;
-                            }
-                        }
-                    }
-                    if op.kind == OperationKind::Insert {
-                        op.kind = OperationKind::Update;
-                    }
-                    op.state = OperationState::Pending;
-                    op.attempted_item = None;
-                    ops::save(&tx, &op)?;
-                    ops::remove_errors(&tx, &op_id)?;
-                }
-                // Dropped meanwhile (forced purge): nothing to write back.
-                None => {}
+            for write in writes {
+                write_back(&tx, write)?;
             }
             tx.commit()?;
             Ok(())
         })
         .await
+}
+
+/// One accepted operation to write back.
+struct WriteBack {
+    def: Arc<TableDefinition>,
+    op_id: String,
+    sent_version: u64,
+    item_id: String,
+    server_item: Option<Item>,
+}
+
+fn write_back(tx: &rusqlite::Transaction<'_>, w: WriteBack) -> Result<()> {
+    let WriteBack {
+        def,
+        op_id,
+        sent_version,
+        item_id,
+        server_item,
+    } = w;
+    match ops::get(tx, &op_id)? {
+        Some(op) if op.version == sent_version => {
+            match (op.kind, &server_item) {
+                (OperationKind::Delete, _) => {
+                    rows::delete(tx, &def, &item_id)?;
+                }
+                (_, Some(item)) if !resolve::is_deleted(item) => {
+                    rows::upsert(tx, &def, item, true)?;
+                }
+                _ => {}
+            }
+            ops::remove(tx, &op_id)?;
+        }
+        Some(mut op) => {
+            log::info!(
+                "'{item_id}' changed while its {} was in flight; kept queued",
+                op.kind
+            );
+            if let Some(item) = &server_item {
+                let system_fields: Item = item
+                    .iter()
+                    .filter(|(k, _)| crate::schema::is_server_owned(k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                match op.kind {
+                    OperationKind::Delete => {
+                        let mut old = op.item.take().unwrap_or_default();
+                        old.extend(system_fields);
+                        op.item = Some(old);
+                    }
+                    _ => {
+                        rows::update(tx, &def, &item_id, &system_fields, |_| true)?;
+                    }
+                }
+            }
+            if op.kind == OperationKind::Insert {
+                op.kind = OperationKind::Update;
+            }
+            op.state = OperationState::Pending;
+            op.attempted_item = None;
+            ops::save(tx, &op)?;
+            ops::remove_errors(tx, &op_id)?;
+        }
+        // Dropped meanwhile (forced purge): nothing to write back.
+        None => {}
+    }
+    Ok(())
 }
 
 /// Keeps the operation failed with its error recorded (unless it was edited meanwhile: then

@@ -88,6 +88,14 @@ pub struct BatchResult {
     /// The error message (as in an error body) when the operation failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// True when the operation's tag had been applied before: this is the recorded outcome and
+    /// nothing was written this time (single requests get the same answer without saying so).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub replayed: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
 }
 
 impl BatchResult {
@@ -151,5 +159,16 @@ mod tests {
         assert!(results[0].is_success());
         assert!(!results[1].is_success());
         assert_eq!(results[1].error.as_deref(), Some("changed"));
+        assert!(!results[0].replayed);
+        let replayed = BatchResult {
+            status: 200,
+            item: None,
+            error: None,
+            replayed: true,
+        };
+        assert_eq!(
+            serde_json::to_value(&replayed).ok(),
+            Some(json!({"status": 200, "replayed": true}))
+        );
     }
 }

@@ -22,6 +22,8 @@ pub struct ServerConfig {
     pub max_top: u64,
     /// Requests taking longer than this are answered 408 (their writes are atomic either way).
     pub request_timeout: Duration,
+    /// The most operations one `POST /$batch` may carry; more are answered 400.
+    pub max_batch_operations: usize,
 }
 
 impl Default for ServerConfig {
@@ -33,6 +35,7 @@ impl Default for ServerConfig {
             default_page_size: 50,
             max_top: 10_000,
             request_timeout: Duration::from_secs(30),
+            max_batch_operations: 1000,
         }
     }
 }
@@ -47,6 +50,7 @@ impl fmt::Debug for ServerConfig {
             .field("default_page_size", &self.default_page_size)
             .field("max_top", &self.max_top)
             .field("request_timeout", &self.request_timeout)
+            .field("max_batch_operations", &self.max_batch_operations)
             .finish()
     }
 }
@@ -98,6 +102,11 @@ impl ServerConfig {
                 "default page size {} exceeds max $top {}",
                 self.default_page_size, self.max_top
             )));
+        }
+        if self.max_batch_operations == 0 {
+            return Err(ConfigError::BadLimit(
+                "max batch operations must be at least 1".into(),
+            ));
         }
         if self.max_body_bytes == 0 {
             return Err(ConfigError::BadLimit(

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tidemark_protocol::ErrorBody;
+use tidemark_protocol::batch::BatchResult;
 use tidemark_protocol::etag::quote_etag;
 
 use crate::store::{Item, StoreError};
@@ -51,6 +52,28 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl ApiError {
+    /// This error as one result of a batch: the status, and the body (server item or message)
+    /// its single request would have answered.
+    pub fn into_batch_result(self) -> BatchResult {
+        let status = self.status().as_u16();
+        let message = self.to_string();
+        let (item, error) = match self {
+            ApiError::Conflict(item) | ApiError::PreconditionFailed(item) => {
+                (Some(item.to_json()), message)
+            }
+            ApiError::Internal(message) => (None, message),
+            _ => (None, message),
+        };
+        BatchResult {
+            status,
+            item,
+            error: Some(error),
+            replayed: false,
         }
     }
 }

@@ -52,6 +52,11 @@ struct Args {
     #[arg(long, env = "TIDEMARK_MAX_BODY", default_value_t = 1024 * 1024)]
     max_body: usize,
 
+    /// The most operations one POST /$batch may carry (clients push their queue in batches of
+    /// at most this many; a larger batch is answered 400 and nothing of it is applied).
+    #[arg(long, env = "TIDEMARK_MAX_BATCH_OPERATIONS", default_value_t = 1000)]
+    max_batch_operations: usize,
+
     /// Log level: error, warn, info (one line per request), debug or trace.
     #[arg(long, env = "TIDEMARK_LOG_LEVEL", default_value = "info")]
     log_level: log::LevelFilter,
@@ -68,6 +73,7 @@ async fn main() -> anyhow::Result<()> {
         tables: args.tables.clone(),
         app_key: args.app_key.clone(),
         max_body_bytes: args.max_body,
+        max_batch_operations: args.max_batch_operations,
         ..ServerConfig::default()
     };
     config.validate().context("invalid configuration")?;

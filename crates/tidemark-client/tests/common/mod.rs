@@ -58,6 +58,35 @@ pub fn unreachable_url() -> String {
     format!("http://127.0.0.1:{port}/")
 }
 
+/// How a device pushes: the engine's push tests run in both modes (see `both_modes!`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One request per operation (`batch_size` 0), as against stock servers.
+    PerRequest,
+    /// `POST /$batch` with the default batch size.
+    Batch,
+}
+
+impl Mode {
+    /// The remote config of a device in this mode talking to `url`.
+    pub fn config(self, url: &str) -> RemoteConfig {
+        let mut config = RemoteConfig::new(url);
+        if self == Mode::PerRequest {
+            config.batch_size = 0;
+        }
+        config
+    }
+
+    /// The method and path fragment a `FaultProxy` rule needs to catch the request that carries
+    /// a write sent with `method` to the todo table: the write itself, or the batch holding it.
+    pub fn route(self, method: &'static str) -> (&'static str, &'static str) {
+        match self {
+            Mode::PerRequest => (method, "/tables/todoitem"),
+            Mode::Batch => ("POST", "$batch"),
+        }
+    }
+}
+
 /// One client device: a context over its own store file.
 pub struct Device {
     /// Keeps the temp dir alive as long as the device.
@@ -66,24 +95,45 @@ pub struct Device {
     pub ctx: SyncContext,
     /// The device's todo table definition (kept for reopening).
     def: TableDefinition,
+    /// How it pushes.
+    pub mode: Mode,
 }
 
 impl Device {
-    /// A new device with an empty store, talking to `url`.
+    /// A new device with an empty store, talking to `url`, pushing in batches when offered.
     pub async fn open(url: &str) -> anyhow::Result<Self> {
-        Self::open_with(url, todo_table()).await
+        Self::open_in(url, Mode::Batch).await
+    }
+
+    /// A new device with an empty store, talking to `url`, pushing in `mode`.
+    pub async fn open_in(url: &str, mode: Mode) -> anyhow::Result<Self> {
+        Self::open_with_config(mode, mode.config(url), todo_table()).await
     }
 
     /// A new device whose todo table has exactly these columns.
     pub async fn open_with(url: &str, def: TableDefinition) -> anyhow::Result<Self> {
+        Self::open_with_config(Mode::Batch, Mode::Batch.config(url), def).await
+    }
+
+    /// A new device with this remote config and todo table.
+    pub async fn open_with_config(
+        mode: Mode,
+        config: RemoteConfig,
+        def: TableDefinition,
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
-        let ctx = SyncContext::open(
-            store_file(dir.path()),
-            vec![def.clone()],
-            RemoteConfig::new(url),
-        )
-        .await?;
-        Ok(Self { dir, ctx, def })
+        let ctx = SyncContext::open(store_file(dir.path()), vec![def.clone()], config).await?;
+        Ok(Self {
+            dir,
+            ctx,
+            def,
+            mode,
+        })
+    }
+
+    /// This device's remote config for `url` (to switch servers or keys in its mode).
+    pub fn config(&self, url: &str) -> RemoteConfig {
+        self.mode.config(url)
     }
 
     /// The store file.
@@ -103,11 +153,12 @@ impl Device {
     pub async fn reopen(self, url: &str) -> anyhow::Result<Self> {
         self.ctx.close().await;
         let ctx =
-            SyncContext::open(self.path(), vec![self.def.clone()], RemoteConfig::new(url)).await?;
+            SyncContext::open(self.path(), vec![self.def.clone()], self.mode.config(url)).await?;
         Ok(Self {
             dir: self.dir,
             ctx,
             def: self.def,
+            mode: self.mode,
         })
     }
 

@@ -56,8 +56,9 @@ async fn insert_then_delete_never_attempted_leaves_nothing_queued() -> TestResul
 async fn insert_then_delete_after_an_attempt_asks_to_push_first() -> TestResult {
     let server = server().await;
     let proxy = proxy(server.url()).await?;
-    proxy.add_rule("POST", "/tables/", Fault::DropResponse, 1);
     let device = Device::open(&proxy.url()).await?;
+    let (method, path) = device.mode.route("POST");
+    proxy.add_rule(method, path, Fault::DropResponse, 1);
     let id = device.add("sent").await?;
     assert!(!device.ctx.push().await.is_success());
     let refused = device.table().delete(&id).await;

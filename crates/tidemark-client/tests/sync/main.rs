@@ -4,6 +4,32 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+/// Generates, from one async test body taking the push mode (`async fn name(mode) -> TestResult
+/// { … }`), the tests `name::per_request` and `name::batch`, so every push behaviour is proven
+/// with one request per operation and with `POST /$batch`.
+macro_rules! both_modes {
+    ($(#[$meta:meta])* async fn $name:ident($mode:ident) -> TestResult $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($mode: crate::common::Mode) -> crate::common::TestResult $body
+
+            #[tokio::test]
+            async fn per_request() -> crate::common::TestResult {
+                run(crate::common::Mode::PerRequest).await
+            }
+
+            #[tokio::test]
+            async fn batch() -> crate::common::TestResult {
+                run(crate::common::Mode::Batch).await
+            }
+        }
+    };
+}
+
+mod batch;
 mod collapse;
 mod convergence;
 mod faults;

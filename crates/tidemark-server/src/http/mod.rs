@@ -1,9 +1,10 @@
 //! The HTTP face of the server: the router, its shared state and its layers.
 //!
-//! Layers, outermost first: access log, JSON error bodies (so responses made by layers and by
+//! Layers, outermost first: access log, gzip compression (when asked for), JSON error bodies (so responses made by layers and by
 //! axum itself also read `{"error": …}`), timeout, body limit, then the protocol guard (API
 //! version, application key) in front of the routes.
 
+mod batch;
 mod guard;
 mod log_layer;
 mod request;
@@ -18,9 +19,11 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tidemark_protocol::ErrorBody;
+use tidemark_protocol::batch::BATCH_PATH;
 use tidemark_protocol::headers::{CAPABILITIES_PATH, Capabilities};
+use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
@@ -71,6 +74,7 @@ pub fn router<S: TableStore>(store: S, config: ServerConfig) -> Result<Router, C
     });
     let app = Router::new()
         .route(CAPABILITIES_PATH, get(capabilities::<S>))
+        .route(BATCH_PATH, post(batch::batch::<S>))
         .route(
             "/tables/{table}",
             get(tables::query::<S>).post(tables::insert::<S>),
@@ -97,6 +101,9 @@ pub fn router<S: TableStore>(store: S, config: ServerConfig) -> Result<Router, C
             max_body,
             json_error_bodies,
         ))
+        // Outside the error-body layer, so that every body, errors included, is compressed
+        // when the client sends `Accept-Encoding: gzip`.
+        .layer(CompressionLayer::new())
         .layer(middleware::from_fn(log_layer::access_log))
         .with_state(state);
     Ok(app)
@@ -106,8 +113,8 @@ pub fn router<S: TableStore>(store: S, config: ServerConfig) -> Result<Router, C
 async fn capabilities<S: TableStore>(State(state): Shared<S>) -> Json<Capabilities> {
     Json(Capabilities {
         idempotent_writes: true,
-        batch: false,
-        max_batch_operations: 0,
+        batch: true,
+        max_batch_operations: u64::try_from(state.config.max_batch_operations).unwrap_or(u64::MAX),
         max_top: state.config.max_top,
         changes_feed: false,
     })

@@ -39,12 +39,18 @@ pub fn item_body(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
             e.column()
         ))
     })?;
-    let Value::Object(mut object) = value else {
+    let Value::Object(object) = value else {
         return Err(ApiError::BadRequest(format!(
             "the body must be a JSON object, not {}",
             json_kind(&value)
         )));
     };
+    item_properties(object)
+}
+
+/// Checks the properties of an item sent by a client: no server-only properties; a `version`
+/// is dropped (it travels in If-Match).
+pub fn item_properties(mut object: Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
     if let Some(name) = system::reserved_property(&object) {
         return Err(ApiError::BadRequest(format!(
             "property '{name}' is set by the server and must not be sent"
@@ -107,9 +113,12 @@ pub fn operation_tag(headers: &HeaderMap) -> Result<Option<OperationTag>, ApiErr
     let text = value
         .to_str()
         .map_err(|_| ApiError::BadRequest("X-Tidemark-Operation is not text".into()))?;
-    OperationTag::parse(text)
-        .map(Some)
-        .map_err(|e| ApiError::BadRequest(format!("X-Tidemark-Operation: {e}")))
+    parse_operation_tag(text, "X-Tidemark-Operation").map(Some)
+}
+
+/// Parses an operation tag (`<operation id>:<op version>`); `source` names where it came from.
+pub fn parse_operation_tag(text: &str, source: &str) -> Result<OperationTag, ApiError> {
+    OperationTag::parse(text).map_err(|e| ApiError::BadRequest(format!("{source}: {e}")))
 }
 
 /// The decoded value of the first query parameter named `name` (case-insensitively).

@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
+use tidemark_protocol::headers::OperationTag;
 use tidemark_protocol::odata::TableQuery;
 
 use super::Shared;
@@ -15,7 +16,7 @@ use super::request::{
     body_bytes, check_id, expected_version, item_body, next_page_url, operation_tag, take_body_id,
 };
 use crate::error::{ApiError, item_response};
-use crate::store::{ItemQuery, NewItem, TableStore, WriteOutcome};
+use crate::store::{Change, ItemQuery, NewItem, StoreWrite, TableStore, WriteOutcome};
 
 /// Route parameters of `/tables/{table}/{id}`.
 type ItemPath = Result<Path<(String, String)>, PathRejection>;
@@ -33,7 +34,7 @@ struct ItemWrite {
     table: String,
     id: String,
     expected: Option<String>,
-    tag: Option<tidemark_protocol::headers::OperationTag>,
+    tag: Option<OperationTag>,
 }
 
 fn item_write<S: TableStore>(
@@ -149,14 +150,9 @@ pub async fn insert<S: TableStore>(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let table = state.table(&path_params(path)?)?.to_owned();
-    let mut properties = item_body(&body_bytes(body)?)?;
-    let id = take_body_id(&mut properties)?;
-    let tag = operation_tag(&headers)?;
-    let outcome = state
-        .store
-        .insert(&table, NewItem { id, properties }, tag)
-        .await?;
-    Ok(written(StatusCode::CREATED, &outcome))
+    let properties = item_body(&body_bytes(body)?)?;
+    let write = insert_write(table, properties, None, operation_tag(&headers)?)?;
+    apply(&state, write).await
 }
 
 /// `PATCH /tables/{table}/{id}`: merges the body into the item.
@@ -167,20 +163,9 @@ pub async fn update<S: TableStore>(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let w = item_write(&state, path, &headers)?;
-    let mut patch: Map<String, Value> = item_body(&body_bytes(body)?)?;
-    if let Some(body_id) = take_body_id(&mut patch)?
-        && body_id != w.id
-    {
-        return Err(ApiError::BadRequest(format!(
-            "the body's id '{body_id}' differs from the id '{}' in the URL",
-            w.id
-        )));
-    }
-    let outcome = state
-        .store
-        .update(&w.table, &w.id, patch, w.expected, w.tag)
-        .await?;
-    Ok(written(StatusCode::OK, &outcome))
+    let patch = item_body(&body_bytes(body)?)?;
+    let write = update_write(w.table, w.id, patch, w.expected, w.tag)?;
+    apply(&state, write).await
 }
 
 /// `DELETE /tables/{table}/{id}`: soft-deletes the item.
@@ -190,11 +175,7 @@ pub async fn delete<S: TableStore>(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let w = item_write(&state, path, &headers)?;
-    let outcome = state
-        .store
-        .delete(&w.table, &w.id, w.expected, w.tag)
-        .await?;
-    Ok(written(StatusCode::OK, &outcome))
+    apply(&state, delete_write(w.table, w.id, w.expected, w.tag)).await
 }
 
 /// `POST /tables/{table}/{id}` with no body: undeletes the item.
@@ -210,11 +191,103 @@ pub async fn undelete<S: TableStore>(
             "undelete (POST /tables/{table}/{id}) takes no body".into(),
         ));
     }
-    let outcome = state
-        .store
-        .undelete(&w.table, &w.id, w.expected, w.tag)
-        .await?;
-    Ok(written(StatusCode::OK, &outcome))
+    let change = Change::Undelete {
+        id: w.id,
+        expected_version: w.expected,
+    };
+    let write = StoreWrite {
+        table: w.table,
+        change,
+        tag: w.tag,
+    };
+    apply(&state, write).await
+}
+
+/// An insert of checked `properties` into the declared `table`. The id comes from the body, or
+/// from `id` (a batch operation's own field), which must then agree with the body's.
+pub(super) fn insert_write(
+    table: String,
+    mut properties: Map<String, Value>,
+    id: Option<String>,
+    tag: Option<OperationTag>,
+) -> Result<StoreWrite, ApiError> {
+    let body_id = take_body_id(&mut properties)?;
+    let id = match (body_id, id) {
+        (Some(body_id), Some(id)) if body_id != id => {
+            return Err(ApiError::BadRequest(format!(
+                "the item's id '{body_id}' differs from the operation's id '{id}'"
+            )));
+        }
+        (body_id, id) => {
+            let id = body_id.or(id);
+            if let Some(id) = &id {
+                check_id(id)?;
+            }
+            id
+        }
+    };
+    Ok(StoreWrite {
+        table,
+        change: Change::Insert(NewItem { id, properties }),
+        tag,
+    })
+}
+
+/// A merge of checked `patch` properties into item `id` of the declared `table`; an id in the
+/// patch must be the item's.
+pub(super) fn update_write(
+    table: String,
+    id: String,
+    mut patch: Map<String, Value>,
+    expected_version: Option<String>,
+    tag: Option<OperationTag>,
+) -> Result<StoreWrite, ApiError> {
+    check_id(&id)?;
+    if let Some(body_id) = take_body_id(&mut patch)?
+        && body_id != id
+    {
+        return Err(ApiError::BadRequest(format!(
+            "the body's id '{body_id}' differs from the id '{id}' in the URL"
+        )));
+    }
+    let change = Change::Update {
+        id,
+        patch,
+        expected_version,
+    };
+    Ok(StoreWrite { table, change, tag })
+}
+
+/// A soft delete of item `id` (already checked) of the declared `table`.
+pub(super) fn delete_write(
+    table: String,
+    id: String,
+    expected_version: Option<String>,
+    tag: Option<OperationTag>,
+) -> StoreWrite {
+    let change = Change::Delete {
+        id,
+        expected_version,
+    };
+    StoreWrite { table, change, tag }
+}
+
+/// The status a successful write answers: 201 for an insert, 200 otherwise.
+pub(super) fn success_status(change: &Change) -> StatusCode {
+    match change {
+        Change::Insert(_) => StatusCode::CREATED,
+        _ => StatusCode::OK,
+    }
+}
+
+/// Applies one write and answers like its single request.
+async fn apply<S: TableStore>(
+    state: &super::AppState<S>,
+    write: StoreWrite,
+) -> Result<Response, ApiError> {
+    let status = success_status(&write.change);
+    let outcome = state.store.apply(write).await?;
+    Ok(written(status, &outcome))
 }
 
 fn written(status: StatusCode, outcome: &WriteOutcome) -> Response {

@@ -101,6 +101,73 @@ pub struct WriteOutcome {
     pub replayed: bool,
 }
 
+/// What one write changes, as the store applies it (ids validated, no system properties).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Store a new item ([`TableStore::insert`]).
+    Insert(NewItem),
+    /// Merge `patch` into a live item ([`TableStore::update`]).
+    Update {
+        /// The item's id.
+        id: String,
+        /// The properties to merge.
+        patch: Map<String, Value>,
+        /// The version `If-Match` requires, if any.
+        expected_version: Option<String>,
+    },
+    /// Soft-delete a live item ([`TableStore::delete`]).
+    Delete {
+        /// The item's id.
+        id: String,
+        /// The version `If-Match` requires, if any.
+        expected_version: Option<String>,
+    },
+    /// Clear an item's deleted flag ([`TableStore::undelete`]).
+    Undelete {
+        /// The item's id.
+        id: String,
+        /// The version `If-Match` requires, if any.
+        expected_version: Option<String>,
+    },
+}
+
+impl Change {
+    /// The kind of write, as operation records name it.
+    pub fn kind(&self) -> WriteKind {
+        match self {
+            Change::Insert(_) => WriteKind::Insert,
+            Change::Update { .. } => WriteKind::Update,
+            Change::Delete { .. } => WriteKind::Delete,
+            Change::Undelete { .. } => WriteKind::Undelete,
+        }
+    }
+
+    /// The id the write names (none for an insert with a server-made id).
+    pub fn item_id(&self) -> Option<&str> {
+        match self {
+            Change::Insert(item) => item.id.as_deref(),
+            Change::Update { id, .. } | Change::Delete { id, .. } | Change::Undelete { id, .. } => {
+                Some(id)
+            }
+        }
+    }
+}
+
+/// One write of any kind: the table, the change and its idempotency tag.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreWrite {
+    /// The declared table name.
+    pub table: String,
+    /// What the write changes.
+    pub change: Change,
+    /// The idempotency tag, when the request carried one.
+    pub tag: Option<OperationTag>,
+}
+
+/// What [`TableStore::apply_batch`] answers: one result per attempted write, in order. It is
+/// shorter than the batch when the store had to stop (the rest were not attempted).
+pub type BatchOutcome = Vec<Result<WriteOutcome, StoreError>>;
+
 /// Which kind of write an operation tag was recorded for; a retry must be the same kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum WriteKind {
@@ -188,4 +255,64 @@ pub trait TableStore: Send + Sync + 'static {
         expected_version: Option<String>,
         tag: Option<OperationTag>,
     ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send;
+
+    /// Applies one write of any kind through the method for its kind.
+    fn apply(
+        &self,
+        write: StoreWrite,
+    ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send {
+        async move {
+            let StoreWrite { table, change, tag } = write;
+            match change {
+                Change::Insert(item) => self.insert(&table, item, tag).await,
+                Change::Update {
+                    id,
+                    patch,
+                    expected_version,
+                } => self.update(&table, &id, patch, expected_version, tag).await,
+                Change::Delete {
+                    id,
+                    expected_version,
+                } => self.delete(&table, &id, expected_version, tag).await,
+                Change::Undelete {
+                    id,
+                    expected_version,
+                } => self.undelete(&table, &id, expected_version, tag).await,
+            }
+        }
+    }
+
+    /// Applies `writes` in order, each atomic on its own (a failed write changes nothing and the
+    /// next one is still applied), and answers one result per write.
+    ///
+    /// When the database becomes unavailable the store stops: the answer then holds the results
+    /// of the writes before it and the rest were not attempted. `Err` means nothing at all was
+    /// applied. This default applies the writes one by one; a store may do better (one
+    /// transaction for the whole batch) as long as the results are the same.
+    fn apply_batch(
+        &self,
+        writes: Vec<StoreWrite>,
+    ) -> impl Future<Output = Result<BatchOutcome, StoreError>> + Send {
+        async move {
+            let total = writes.len();
+            let mut results = Vec::with_capacity(total);
+            for write in writes {
+                match self.apply(write).await {
+                    Err(StoreError::Unavailable(reason)) if results.is_empty() => {
+                        return Err(StoreError::Unavailable(reason));
+                    }
+                    Err(StoreError::Unavailable(reason)) => {
+                        log::warn!(
+                            "batch stopped after {} of {total} writes: database unavailable: \
+                             {reason}",
+                            results.len()
+                        );
+                        break;
+                    }
+                    other => results.push(other),
+                }
+            }
+            Ok(results)
+        }
+    }
 }

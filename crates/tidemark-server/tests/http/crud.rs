@@ -328,13 +328,13 @@ pub async fn a_configured_app_key_is_required_and_checked(backend: Backend) {
     assert_eq!(right.status, 200);
 }
 
-pub async fn capabilities_advertise_idempotent_writes_and_max_top(backend: Backend) {
+pub async fn capabilities_advertise_idempotent_writes_batch_and_max_top(backend: Backend) {
     let (_server, api) = server(backend).await;
     let reply = api.get("/$capabilities").await;
     assert_eq!(reply.status, 200);
     assert_eq!(
         reply.body,
-        json!({"idempotentWrites": true, "batch": false, "maxBatchOperations": 0, "maxTop": 10000, "changesFeed": false})
+        json!({"idempotentWrites": true, "batch": true, "maxBatchOperations": 1000, "maxTop": 10000, "changesFeed": false})
     );
 }
 
@@ -399,7 +399,7 @@ backend_tests!(#[tokio::test];
     only_declared_tables_are_served_and_they_are_separate,
     the_api_version_may_come_as_a_query_parameter,
     a_configured_app_key_is_required_and_checked,
-    capabilities_advertise_idempotent_writes_and_max_top,
+    capabilities_advertise_idempotent_writes_batch_and_max_top,
     capabilities_need_the_api_version_like_everything_else,
     unknown_routes_and_methods_answer_with_error_bodies,
     updated_at_has_six_fractional_digits,

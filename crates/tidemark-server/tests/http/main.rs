@@ -30,6 +30,7 @@ macro_rules! backend_tests {
     };
 }
 
+mod batch;
 mod change_clock;
 mod crud;
 mod idempotency;

@@ -116,6 +116,9 @@ macro_rules! with_conformance_tests {
             a_failed_tagged_write_is_not_recorded,
             a_tag_reused_for_another_item_is_a_bad_request,
             an_untranslatable_query_is_invalid,
+            a_batch_applies_in_order_and_a_failed_write_rolls_back_alone,
+            a_retried_batch_replays_and_writes_nothing,
+            an_empty_batch_answers_nothing,
         );
     };
 }

@@ -5,7 +5,9 @@
 use serde_json::{Map, Value, json};
 use tidemark_protocol::headers::OperationTag;
 use tidemark_protocol::odata::{Direction, OrderBy, parse_filter};
-use tidemark_server::store::{Item, ItemQuery, NewItem, StoreError, TableStore, WriteOutcome};
+use tidemark_server::store::{
+    Change, Item, ItemQuery, NewItem, StoreError, StoreWrite, TableStore, WriteOutcome,
+};
 
 const T: &str = "todoitem";
 
@@ -291,4 +293,115 @@ pub async fn an_untranslatable_query_is_invalid(store: impl TableStore) {
         store.query(T, &query).await,
         Err(StoreError::InvalidQuery(_))
     ));
+}
+
+fn write(change: Change, tag: Option<OperationTag>) -> StoreWrite {
+    StoreWrite {
+        table: T.to_owned(),
+        change,
+        tag,
+    }
+}
+
+fn update(id: &str, value: Value, expected_version: Option<String>) -> Change {
+    Change::Update {
+        id: id.to_owned(),
+        patch: props(value),
+        expected_version,
+    }
+}
+
+pub async fn a_batch_applies_in_order_and_a_failed_write_rolls_back_alone(store: impl TableStore) {
+    let stale = insert(&store, "b", json!({"n": 0})).await;
+    ok(store
+        .update(T, "b", props(json!({"n": 1})), None, None)
+        .await);
+    let batch = vec![
+        write(Change::Insert(new_item("a", json!({"n": 1}))), None),
+        write(update("a", json!({"m": 2}), None), None),
+        write(update("b", json!({"n": 9}), Some(stale.version)), None),
+        write(Change::Insert(new_item("a", json!({"n": 3}))), None),
+        write(
+            Change::Delete {
+                id: "a".into(),
+                expected_version: None,
+            },
+            None,
+        ),
+        write(update("missing", json!({}), None), None),
+    ];
+    let results = match store.apply_batch(batch).await {
+        Ok(r) => r,
+        Err(e) => panic!("batch: {e}"),
+    };
+    assert_eq!(results.len(), 6);
+    let a = results[1].as_ref().ok().map(|o| o.item.clone());
+    assert_eq!(
+        a.map(|i| i.properties),
+        Some(props(json!({"n": 1, "m": 2})))
+    );
+    assert!(
+        matches!(results[2], Err(StoreError::PreconditionFailed(ref i)) if i.properties == props(json!({"n": 1})))
+    );
+    assert!(matches!(results[3], Err(StoreError::Conflict(ref i)) if i.id == "a"));
+    assert_eq!(results[4].as_ref().ok().map(|o| o.item.deleted), Some(true));
+    assert!(matches!(results[5], Err(StoreError::NotFound(_))));
+    let b = store.lookup(T, "b", false).await.ok();
+    assert_eq!(
+        b.map(|i| i.properties),
+        Some(props(json!({"n": 1}))),
+        "412 wrote nothing"
+    );
+    let stamps: Vec<i64> = [&results[0], &results[1], &results[4]]
+        .iter()
+        .filter_map(|r| r.as_ref().ok().map(|o| o.item.updated_at_us))
+        .collect();
+    assert!(stamps.windows(2).all(|w| w[0] < w[1]), "{stamps:?}");
+    let after = insert(&store, "c", json!({})).await;
+    assert!(
+        after.updated_at_us > stamps[2],
+        "later writes stamp after the batch"
+    );
+}
+
+pub async fn a_retried_batch_replays_and_writes_nothing(store: impl TableStore) {
+    let batch = || {
+        vec![
+            write(
+                Change::Insert(NewItem {
+                    id: None,
+                    properties: props(json!({"n": 1})),
+                }),
+                Some(OperationTag::new("op1", 1)),
+            ),
+            write(
+                update("x", json!({}), None),
+                Some(OperationTag::new("op2", 1)),
+            ),
+            write(
+                Change::Insert(new_item("a", json!({"n": 2}))),
+                Some(OperationTag::new("op3", 1)),
+            ),
+        ]
+    };
+    let first = store.apply_batch(batch()).await.ok().unwrap_or_default();
+    assert!(matches!(first[1], Err(StoreError::NotFound(_))));
+    let retry = store.apply_batch(batch()).await.ok().unwrap_or_default();
+    assert_eq!(retry.len(), 3);
+    for i in [0, 2] {
+        let (a, b) = (first[i].as_ref().ok(), retry[i].as_ref().ok());
+        assert_eq!(a.map(|o| o.replayed), Some(false));
+        assert_eq!(b.map(|o| o.replayed), Some(true));
+        assert_eq!(a.map(|o| &o.item), b.map(|o| &o.item));
+    }
+    assert!(
+        matches!(retry[1], Err(StoreError::NotFound(_))),
+        "a failure is not recorded"
+    );
+    assert_eq!(ids(&store, all(10)).await.len(), 2);
+}
+
+pub async fn an_empty_batch_answers_nothing(store: impl TableStore) {
+    let results = store.apply_batch(Vec::new()).await;
+    assert_eq!(results.ok().map(|r| r.len()), Some(0));
 }

@@ -16,13 +16,14 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{
-    Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
-};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use serde_json::{Map, Value};
 use tidemark_protocol::headers::OperationTag;
 
-use super::{ItemQuery, NewItem, QueryPage, StoreError, TableStore, WriteKind, WriteOutcome};
+use super::{
+    BatchOutcome, Change, ItemQuery, NewItem, QueryPage, StoreError, StoreWrite, TableStore,
+    WriteKind, WriteOutcome,
+};
 use crate::store::Item;
 use clock::ChangeClock;
 pub use clock::{Clock, StampPolicy, SystemClock};
@@ -172,21 +173,9 @@ impl SqliteTableStore {
         .map_err(StoreError::internal)?
     }
 
-    /// Runs one write as a single immediate transaction on the writer, with its stamp, the
-    /// operation-tag replay check before it and the operation record after it.
-    async fn write<F>(
-        &self,
-        table: &str,
-        kind: WriteKind,
-        item_id: Option<String>,
-        tag: Option<OperationTag>,
-        apply: F,
-    ) -> Result<WriteOutcome, StoreError>
-    where
-        F: FnOnce(&Transaction<'_>, i64) -> Result<Item, StoreError> + Send + 'static,
-    {
+    /// Runs one write as a single immediate transaction on the writer.
+    async fn write(&self, write: StoreWrite) -> Result<WriteOutcome, StoreError> {
         let inner = Arc::clone(&self.inner);
-        let table = table.to_owned();
         tokio::task::spawn_blocking(move || {
             let options = &inner.options;
             // The unordered policy models servers that read the time before they get the lock.
@@ -205,30 +194,104 @@ impl SqliteTableStore {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(StoreError::internal)?;
-            if let Some(tag) = &tag
-                && let Some(item) = recorded_outcome(&tx, &table, tag, kind, item_id.as_deref())?
-            {
-                return Ok(WriteOutcome {
-                    item,
-                    replayed: true,
-                });
-            }
-            let item = apply(&tx, stamp)?;
-            if let Some(tag) = &tag {
-                record_outcome(&tx, &table, tag, kind, &item, stamp)?;
-                *tagged_writes = tagged_writes.wrapping_add(1);
-                if *tagged_writes % options.prune_every.max(1) == 0 {
-                    prune_operations(&tx, &table, stamp, options)?;
-                }
-            }
+            let outcome = write_one(&tx, write, stamp, tagged_writes, options)?;
             tx.commit().map_err(StoreError::internal)?;
-            Ok(WriteOutcome {
-                item,
-                replayed: false,
-            })
+            Ok(outcome)
         })
         .await
         .map_err(StoreError::internal)?
+    }
+}
+
+/// One write inside an open transaction: the operation-tag replay check, the change with its
+/// stamp, the operation record (and now and then the pruning of old records).
+fn write_one(
+    conn: &Connection,
+    write: StoreWrite,
+    stamp: i64,
+    tagged_writes: &mut u32,
+    options: &SqliteOptions,
+) -> Result<WriteOutcome, StoreError> {
+    let StoreWrite { table, change, tag } = write;
+    let kind = change.kind();
+    if let Some(tag) = &tag
+        && let Some(item) = recorded_outcome(conn, &table, tag, kind, change.item_id())?
+    {
+        return Ok(WriteOutcome {
+            item,
+            replayed: true,
+        });
+    }
+    let item = apply_change(conn, &table, change, stamp)?;
+    if let Some(tag) = &tag {
+        record_outcome(conn, &table, tag, kind, &item, stamp)?;
+        *tagged_writes = tagged_writes.wrapping_add(1);
+        if tagged_writes.is_multiple_of(options.prune_every.max(1)) {
+            prune_operations(conn, &table, stamp, options)?;
+        }
+    }
+    Ok(WriteOutcome {
+        item,
+        replayed: false,
+    })
+}
+
+/// Applies `change` to `table` with `stamp` and returns the stored item.
+fn apply_change(
+    conn: &Connection,
+    table: &str,
+    change: Change,
+    stamp: i64,
+) -> Result<Item, StoreError> {
+    match change {
+        Change::Insert(item) => {
+            let id = item.id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            if let Some(existing) = load_item(conn, table, &id)? {
+                return Err(StoreError::Conflict(Box::new(existing)));
+            }
+            let stored = Item {
+                id,
+                created_at_us: stamp,
+                updated_at_us: stamp,
+                version: new_version(),
+                deleted: false,
+                properties: item.properties,
+            };
+            save_item(conn, table, &stored, true)?;
+            Ok(stored)
+        }
+        Change::Update {
+            id,
+            patch,
+            expected_version,
+        } => {
+            let mut item = live_item(conn, table, &id, expected_version.as_deref())?;
+            item.properties.extend(patch);
+            stamp_write(&mut item, stamp);
+            save_item(conn, table, &item, false)?;
+            Ok(item)
+        }
+        Change::Delete {
+            id,
+            expected_version,
+        } => {
+            let mut item = live_item(conn, table, &id, expected_version.as_deref())?;
+            item.deleted = true;
+            stamp_write(&mut item, stamp);
+            save_item(conn, table, &item, false)?;
+            Ok(item)
+        }
+        Change::Undelete {
+            id,
+            expected_version,
+        } => {
+            let mut item = load_item(conn, table, &id)?.ok_or(StoreError::NotFound(id))?;
+            check_version(&item, expected_version.as_deref())?;
+            item.deleted = false;
+            stamp_write(&mut item, stamp);
+            save_item(conn, table, &item, false)?;
+            Ok(item)
+        }
     }
 }
 
@@ -347,26 +410,10 @@ impl TableStore for SqliteTableStore {
         item: NewItem,
         tag: Option<OperationTag>,
     ) -> Result<WriteOutcome, StoreError> {
-        let id = item
-            .id
-            .clone()
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let owned_table = table.to_owned();
-        let hint = item.id.clone();
-        self.write(table, WriteKind::Insert, hint, tag, move |tx, stamp| {
-            if let Some(existing) = load_item(tx, &owned_table, &id)? {
-                return Err(StoreError::Conflict(Box::new(existing)));
-            }
-            let stored = Item {
-                id,
-                created_at_us: stamp,
-                updated_at_us: stamp,
-                version: new_version(),
-                deleted: false,
-                properties: item.properties,
-            };
-            save_item(tx, &owned_table, &stored, true)?;
-            Ok(stored)
+        self.apply(StoreWrite {
+            table: table.to_owned(),
+            change: Change::Insert(item),
+            tag,
         })
         .await
     }
@@ -379,20 +426,16 @@ impl TableStore for SqliteTableStore {
         expected_version: Option<String>,
         tag: Option<OperationTag>,
     ) -> Result<WriteOutcome, StoreError> {
-        let (owned_table, id) = (table.to_owned(), id.to_owned());
-        self.write(
-            table,
-            WriteKind::Update,
-            Some(id.clone()),
+        let change = Change::Update {
+            id: id.to_owned(),
+            patch,
+            expected_version,
+        };
+        self.apply(StoreWrite {
+            table: table.to_owned(),
+            change,
             tag,
-            move |tx, stamp| {
-                let mut item = live_item(tx, &owned_table, &id, expected_version.as_deref())?;
-                item.properties.extend(patch);
-                stamp_write(&mut item, stamp);
-                save_item(tx, &owned_table, &item, false)?;
-                Ok(item)
-            },
-        )
+        })
         .await
     }
 
@@ -403,20 +446,15 @@ impl TableStore for SqliteTableStore {
         expected_version: Option<String>,
         tag: Option<OperationTag>,
     ) -> Result<WriteOutcome, StoreError> {
-        let (owned_table, id) = (table.to_owned(), id.to_owned());
-        self.write(
-            table,
-            WriteKind::Delete,
-            Some(id.clone()),
+        let change = Change::Delete {
+            id: id.to_owned(),
+            expected_version,
+        };
+        self.apply(StoreWrite {
+            table: table.to_owned(),
+            change,
             tag,
-            move |tx, stamp| {
-                let mut item = live_item(tx, &owned_table, &id, expected_version.as_deref())?;
-                item.deleted = true;
-                stamp_write(&mut item, stamp);
-                save_item(tx, &owned_table, &item, false)?;
-                Ok(item)
-            },
-        )
+        })
         .await
     }
 
@@ -427,22 +465,56 @@ impl TableStore for SqliteTableStore {
         expected_version: Option<String>,
         tag: Option<OperationTag>,
     ) -> Result<WriteOutcome, StoreError> {
-        let (owned_table, id) = (table.to_owned(), id.to_owned());
-        self.write(
-            table,
-            WriteKind::Undelete,
-            Some(id.clone()),
+        let change = Change::Undelete {
+            id: id.to_owned(),
+            expected_version,
+        };
+        self.apply(StoreWrite {
+            table: table.to_owned(),
+            change,
             tag,
-            move |tx, stamp| {
-                let mut item = load_item(tx, &owned_table, &id)?.ok_or(StoreError::NotFound(id))?;
-                check_version(&item, expected_version.as_deref())?;
-                item.deleted = false;
-                stamp_write(&mut item, stamp);
-                save_item(tx, &owned_table, &item, false)?;
-                Ok(item)
-            },
-        )
+        })
         .await
+    }
+
+    async fn apply(&self, write: StoreWrite) -> Result<WriteOutcome, StoreError> {
+        self.write(write).await
+    }
+
+    /// The whole batch in one immediate transaction, each write inside its own savepoint: a
+    /// failed write rolls back alone, and the batch costs one commit instead of one per write.
+    async fn apply_batch(&self, writes: Vec<StoreWrite>) -> Result<BatchOutcome, StoreError> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let options = &inner.options;
+            let mut writer = inner.lock_writer();
+            let Writer {
+                conn,
+                clock,
+                tagged_writes,
+            } = &mut *writer;
+            let mut tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(StoreError::internal)?;
+            let mut results = Vec::with_capacity(writes.len());
+            for write in writes {
+                let stamp = clock.stamp(options.stamp_policy, options.clock.now_us());
+                let savepoint = tx.savepoint().map_err(StoreError::internal)?;
+                match write_one(&savepoint, write, stamp, tagged_writes, options) {
+                    Ok(outcome) => {
+                        savepoint.commit().map_err(StoreError::internal)?;
+                        results.push(Ok(outcome));
+                    }
+                    // Dropping the savepoint rolls back whatever the failed write did.
+                    Err(error) => results.push(Err(error)),
+                }
+            }
+            // If this fails, nothing of the batch was stored: the caller answers one error.
+            tx.commit().map_err(StoreError::internal)?;
+            Ok(results)
+        })
+        .await
+        .map_err(StoreError::internal)?
     }
 }
 
@@ -524,7 +596,7 @@ fn load_item(conn: &Connection, table: &str, id: &str) -> Result<Option<Item>, S
     raw.map(item_from_raw).transpose()
 }
 
-fn save_item(tx: &Transaction<'_>, table: &str, item: &Item, new: bool) -> Result<(), StoreError> {
+fn save_item(tx: &Connection, table: &str, item: &Item, new: bool) -> Result<(), StoreError> {
     let data = serde_json::to_string(&item.properties).map_err(StoreError::internal)?;
     let sql = if new {
         "INSERT INTO items (tbl, id, created_at, updated_at, version, deleted, data)
@@ -551,7 +623,7 @@ fn save_item(tx: &Transaction<'_>, table: &str, item: &Item, new: bool) -> Resul
 
 /// The recorded outcome of `tag`, if this operation was applied before.
 fn recorded_outcome(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     table: &str,
     tag: &OperationTag,
     kind: WriteKind,
@@ -584,7 +656,7 @@ fn recorded_outcome(
 }
 
 fn record_outcome(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     table: &str,
     tag: &OperationTag,
     kind: WriteKind,
@@ -618,7 +690,7 @@ fn op_version(tag: &OperationTag) -> i64 {
 
 /// Drops operation records of `table` older than the retention or beyond the per-table cap.
 fn prune_operations(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     table: &str,
     now_us: i64,
     options: &SqliteOptions,

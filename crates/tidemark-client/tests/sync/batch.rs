@@ -1,0 +1,132 @@
+//! Batch push on its own: how a queue is cut into `POST /$batch` requests, a refusal inside a
+//! batch, and a server that answers fewer results than it was sent.
+
+use tidemark_client::{OperationState, PushStatus};
+use tidemark_testkit::proxy::Fault;
+
+use crate::common::{Device, Mode, TestResult, proxy, server, server_rows, server_text, todo};
+
+/// The proxy's request lines that are writes: batches and single writes to the todo table.
+fn writes(requests: &[String]) -> (usize, usize) {
+    let batches = requests
+        .iter()
+        .filter(|r| r.starts_with("POST /$batch"))
+        .count();
+    let singles = requests
+        .iter()
+        .filter(|r| !r.starts_with("GET ") && r.contains("/tables/"))
+        .count();
+    (batches, singles)
+}
+
+#[tokio::test]
+async fn a_queue_of_1200_goes_up_in_3_requests_of_at_most_500() -> TestResult {
+    let server = server().await;
+    let proxy = proxy(server.url()).await?;
+    let device = Device::open_in(&proxy.url(), Mode::Batch).await?;
+    let items = (0..1200).map(|i| todo(&format!("item {i}"))).collect();
+    device.table().insert_many(items).await?;
+    let result = device.ctx.push().await;
+    assert!(result.is_success(), "{result} {:?}", result.errors);
+    assert_eq!(result.pushed, 1200);
+    assert_eq!(writes(&proxy.requests()), (3, 0), "{:?}", proxy.requests());
+    assert_eq!(server_rows(server.url()).await?.len(), 1200);
+    assert_eq!(device.ctx.pending_operations().await?, 0);
+    let local = device.table().query(&tidemark_client::Query::new()).await?;
+    assert!(
+        local.iter().all(|i| i.get("version").is_some()),
+        "every row took the server's item"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn batch_size_zero_sends_one_request_per_operation() -> TestResult {
+    let server = server().await;
+    let proxy = proxy(server.url()).await?;
+    let device = Device::open_in(&proxy.url(), Mode::PerRequest).await?;
+    device.add("a").await?;
+    device.add("b").await?;
+    device.push_ok().await?;
+    assert_eq!(writes(&proxy.requests()), (0, 2), "{:?}", proxy.requests());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_412_in_the_middle_of_a_batch_is_recorded_while_the_rest_land() -> TestResult {
+    let server = server().await;
+    let a = Device::open_in(server.url(), Mode::Batch).await?;
+    let proxy = proxy(server.url()).await?;
+    let b = Device::open_in(&proxy.url(), Mode::Batch).await?;
+    let x = a.add_synced("original").await?;
+    b.pull_all().await?;
+    a.set_text(&x, "from a").await?;
+    a.push_ok().await?;
+    let before = b.add("before").await?;
+    b.set_text(&x, "from b").await?;
+    let after = b.add("after").await?;
+    let result = b.ctx.push().await;
+    assert_eq!(result.status, PushStatus::Complete);
+    assert_eq!(result.pushed, 2);
+    assert_eq!(result.errors.len(), 1);
+    assert_eq!(result.errors[0].status, Some(412));
+    assert_eq!(result.errors[0].item_id, x);
+    let server_copy = result.errors[0].server_item.as_ref();
+    assert_eq!(
+        server_copy
+            .and_then(|i| i.get("text"))
+            .and_then(|t| t.as_str()),
+        Some("from a")
+    );
+    assert_eq!(writes(&proxy.requests()), (1, 0), "{:?}", proxy.requests());
+    for (id, text) in [(&before, "before"), (&after, "after"), (&x, "from a")] {
+        assert_eq!(server_text(server.url(), id).await?.as_deref(), Some(text));
+    }
+    let ops = b.ctx.operations().await?;
+    assert_eq!(ops.len(), 1);
+    assert_eq!(
+        (ops[0].item_id.as_str(), ops[0].state),
+        (x.as_str(), OperationState::Failed)
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_truncated_answer_stops_the_push_and_keeps_the_rest_queued() -> TestResult {
+    let server = server().await;
+    let proxy = proxy(server.url()).await?;
+    let device = Device::open_in(&proxy.url(), Mode::Batch).await?;
+    for text in ["one", "two", "three"] {
+        device.add(text).await?;
+    }
+    // A server that stopped after the first operation (which it refused).
+    proxy.add_rule(
+        "POST",
+        "$batch",
+        Fault::Respond {
+            status: 200,
+            body: r#"{"results":[{"status":400,"error":"refused by the test"}]}"#.into(),
+        },
+        1,
+    );
+    let result = device.ctx.push().await;
+    assert_eq!(result.status, PushStatus::CancelledByNetworkError);
+    assert_eq!(result.errors.len(), 1, "the answered refusal is recorded");
+    let message = result.message.clone().unwrap_or_default();
+    assert!(message.contains("1 of the 3"), "{message}");
+    let ops = device.ctx.operations().await?;
+    let states: Vec<OperationState> = ops.iter().map(|o| o.state).collect();
+    assert_eq!(
+        states,
+        [
+            OperationState::Failed,
+            OperationState::Attempted,
+            OperationState::Attempted
+        ]
+    );
+    assert!(server_rows(server.url()).await?.is_empty());
+    let again = device.ctx.push().await;
+    assert_eq!(again.status, PushStatus::Complete);
+    assert_eq!(server_rows(server.url()).await?.len(), 3);
+    Ok(())
+}
