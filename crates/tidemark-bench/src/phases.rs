@@ -40,7 +40,7 @@ fn todo_table() -> TableDefinition {
 fn todo(n: usize) -> Item {
     let mut item = Map::new();
     item.insert("text".into(), Value::String(format!("todo number {n}")));
-    item.insert("complete".into(), Value::Bool(n % 3 == 0));
+    item.insert("complete".into(), Value::Bool(n.is_multiple_of(3)));
     item.insert("priority".into(), json!(n % 5));
     item
 }
