@@ -150,6 +150,10 @@ async fn pull_pages(
                 });
             // Rows already received that share the token's updatedAt (stock servers' ties).
             let mut skip = 0u64;
+            // The page received last, written while the next one is on its way: the next
+            // request depends only on the rows received, not on their being stored, and each
+            // page is still committed with its own token, in order.
+            let mut unwritten: Option<(Vec<Item>, Option<String>)> = None;
             loop {
                 check(cancel)?;
                 let mut filter: Option<Expr> = query.filter.clone();
@@ -185,7 +189,23 @@ async fn pull_pages(
                     include_deleted: true,
                     ..TableQuery::default()
                 };
-                let page = table.query(&tq).await?;
+                let page = match unwritten.take() {
+                    Some((items, saved_token)) => {
+                        let (written, page) = tokio::join!(
+                            apply_page(
+                                ctx,
+                                def,
+                                items,
+                                Some((key.clone(), saved_token)),
+                                &mut result
+                            ),
+                            table.query(&tq)
+                        );
+                        written?;
+                        page?
+                    }
+                    None => table.query(&tq).await?,
+                };
                 result.requests += 1;
                 let n = page.items.len() as u64;
                 result.received += n;
@@ -204,17 +224,18 @@ async fn pull_pages(
                     }
                 }
                 let saved_token = token.map(|t| date::format_date(&t));
-                apply_page(
-                    ctx,
-                    def,
-                    page.items,
-                    Some((key.clone(), saved_token)),
-                    &mut result,
-                )
-                .await?;
                 if n < page_size {
+                    apply_page(
+                        ctx,
+                        def,
+                        page.items,
+                        Some((key.clone(), saved_token)),
+                        &mut result,
+                    )
+                    .await?;
                     break;
                 }
+                unwritten = Some((page.items, saved_token));
             }
         }
         None => {
@@ -280,11 +301,13 @@ async fn apply_page(
         .call(move |conn| {
             let tx = conn.transaction()?;
             let (mut upserted, mut deleted, mut skipped) = (0u64, 0u64, 0u64);
+            // Usually nothing is queued (a pull pushes first); then no row needs the lookup.
+            let queued = ops::count_for_table(&tx, &def.name)? > 0;
             for item in &items {
                 let Some(Value::String(id)) = item.get(system::ID) else {
                     continue;
                 };
-                if ops::for_item(&tx, &def.name, id)?.is_some() {
+                if queued && ops::for_item(&tx, &def.name, id)?.is_some() {
                     skipped += 1;
                 } else if crate::resolve::is_deleted(item) {
                     if rows::delete(&tx, &def, id)? {

@@ -1,4 +1,4 @@
-//! `scripts/bench`: the server's throughput on SQLite and on PostgreSQL (the shared test
+//! `scripts/bench --stores`: the server's throughput on SQLite and on PostgreSQL (the shared test
 //! cluster of `tidemark-testkit`), through real `tidemark-server` processes over HTTP:
 //! - push: N inserts, one after another, as an engine without batching pushes its queue;
 //! - pull: N rows paged by `updatedAt` 1000 at a time, as an incremental pull reads them;
@@ -6,7 +6,7 @@
 //!   concurrent writers spread over the processes), beside one SQLite process.
 //!
 //! Usage: `cargo run --release -p tidemark-server --example bench -- [push rows] [pull rows]`
-//! (defaults 10 000 and 100 000). Build the release binary first (`scripts/bench` does).
+//! (defaults 10 000 and 100 000). Build the release binary first (`scripts/bench --stores` does).
 
 use std::time::{Duration, Instant};
 
