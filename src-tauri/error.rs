@@ -126,6 +126,8 @@ impl CommandError {
             ClientError::Auth { .. } => Self::Unauthorized,
             ClientError::NotFound { .. } => Self::NotFound,
             ClientError::CorruptStore { path, .. } => Self::StoreCorrupt(path),
+            ClientError::StoreFull { path, .. } => Self::StoreFull(path),
+            ClientError::ReadOnlyStore { path, .. } => Self::StoreReadOnly(path),
             ClientError::Store { path, message } => Self::from_store(path, &message),
             ClientError::NewerSchema { .. } => Self::Store(error.to_string()),
             ClientError::Http { status, .. } => Self::Sync(format!(
@@ -139,8 +141,8 @@ impl CommandError {
         }
     }
 
-    /// Tells a full disk and a read-only store apart from other store failures. The engine
-    /// reports SQLite's own messages (`sqlite3_errstr`, fixed strings) and the OS's; a store
+    /// Tells a full disk and a read-only store apart from other store failures the engine did
+    /// not type itself (it types the ones SQLite reports by code); it reports SQLite's own messages (`sqlite3_errstr`, fixed strings) and the OS's; a store
     /// that cannot be opened at all is read-only when its file refuses to be opened for writing.
     fn from_store(path: PathBuf, message: &str) -> Self {
         const FULL: [&str; 2] = ["database or disk is full", "No space left on device"];

@@ -299,13 +299,3 @@ pub async fn server_text(url: &str, id: &str) -> anyhow::Result<Option<String>> 
         Err(e) => Err(e.into()),
     }
 }
-
-impl Device {
-    /// A new device with an empty store and this remote configuration (timeouts, page sizes).
-    pub async fn open_configured(config: RemoteConfig) -> anyhow::Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let def = todo_table();
-        let ctx = SyncContext::open(store_file(dir.path()), vec![def.clone()], config).await?;
-        Ok(Self { dir, ctx, def })
-    }
-}

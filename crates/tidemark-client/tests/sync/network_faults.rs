@@ -10,7 +10,7 @@ use std::time::Duration;
 use tidemark_client::{Connectivity, PushStatus, RemoteConfig};
 use tidemark_testkit::proxy::{Fault, FaultProxy};
 
-use crate::common::{Device, TestResult, proxy, server, server_rows, text_of};
+use crate::common::{Device, Mode, TestResult, proxy, server, server_rows, text_of, todo_table};
 
 /// The ids and texts of items, as a set (duplicates would show as a shorter set).
 fn texts(items: &[tidemark_client::Item]) -> BTreeSet<String> {
@@ -20,10 +20,10 @@ fn texts(items: &[tidemark_client::Item]) -> BTreeSet<String> {
 /// Queues three inserts, pushes once with `fault` on the first write request, then again with
 /// a clean network: the first push must stop as a network failure keeping its operations, the
 /// second must land each item exactly once with no error recorded.
-async fn push_through(fault: Fault) -> TestResult {
+async fn push_through(mode: Mode, fault: Fault) -> TestResult {
     let server = server().await;
     let proxy = proxy(server.url()).await?;
-    let device = Device::open(&proxy.url()).await?;
+    let device = Device::open_in(&proxy.url(), mode).await?;
     for text in ["a", "b", "c"] {
         device.add(text).await?;
     }
@@ -57,64 +57,69 @@ async fn push_through(fault: Fault) -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn push_with_the_request_dropped_before_the_server_keeps_everything_and_retries() -> TestResult
-{
-    push_through(Fault::DropRequest).await
-}
-
-#[tokio::test]
-async fn push_with_the_response_lost_after_the_server_applied_it_lands_once() -> TestResult {
-    push_through(Fault::DropResponse).await
-}
-
-#[tokio::test]
-async fn push_with_the_connection_reset_after_the_server_applied_it_lands_once() -> TestResult {
-    push_through(Fault::ResetAfterRequest).await
-}
-
-#[tokio::test]
-async fn push_with_the_response_cut_off_halfway_lands_once() -> TestResult {
-    push_through(Fault::TruncateResponse).await
-}
-
-#[tokio::test]
-async fn push_over_a_slow_link_succeeds_at_once() -> TestResult {
-    let server = server().await;
-    let proxy = proxy(server.url()).await?;
-    let device = Device::open(&proxy.url()).await?;
-    device.add("slow").await?;
-    proxy.add_rule("POST", "", Fault::Delay(Duration::from_millis(300)), 1);
-    device.push_ok().await?;
-    assert_eq!(server_rows(server.url()).await?.len(), 1);
-    Ok(())
-}
-
-#[tokio::test]
-async fn push_that_times_out_while_the_server_still_applies_it_lands_once() -> TestResult {
-    let server = server().await;
-    let proxy = proxy(server.url()).await?;
-    let mut config = RemoteConfig::new(proxy.url());
-    config.timeout = Duration::from_millis(400);
-    let device = Device::open_configured(config).await?;
-    for text in ["a", "b"] {
-        device.add(text).await?;
+both_modes! {
+    async fn push_with_the_request_dropped_before_the_server_keeps_everything_and_retries(mode) -> TestResult {
+        push_through(mode, Fault::DropRequest).await
     }
-    // The request reaches the server only after the client has given up on it.
-    proxy.add_rule("POST", "", Fault::Delay(Duration::from_millis(1200)), 1);
-    let first = device.ctx.push().await;
-    assert_eq!(first.status, PushStatus::CancelledByNetworkError, "{first}");
-    assert!(device.ctx.pending_operations().await? > 0);
+}
 
-    // Let the late request land before retrying, so the retry meets the applied write.
-    tokio::time::sleep(Duration::from_millis(1300)).await;
-    let second = device.ctx.push().await;
-    assert!(second.is_success(), "{second} {:?}", second.errors);
-    assert!(device.ctx.errors().await?.is_empty(), "no false conflict");
-    let rows = server_rows(server.url()).await?;
-    assert_eq!(texts(&rows), BTreeSet::from(["a".into(), "b".into()]));
-    assert_eq!(rows.len(), 2, "each item exactly once");
-    Ok(())
+both_modes! {
+    async fn push_with_the_response_lost_after_the_server_applied_it_lands_once(mode) -> TestResult {
+        push_through(mode, Fault::DropResponse).await
+    }
+}
+
+both_modes! {
+    async fn push_with_the_connection_reset_after_the_server_applied_it_lands_once(mode) -> TestResult {
+        push_through(mode, Fault::ResetAfterRequest).await
+    }
+}
+
+both_modes! {
+    async fn push_with_the_response_cut_off_halfway_lands_once(mode) -> TestResult {
+        push_through(mode, Fault::TruncateResponse).await
+    }
+}
+
+both_modes! {
+    async fn push_over_a_slow_link_succeeds_at_once(mode) -> TestResult {
+        let server = server().await;
+        let proxy = proxy(server.url()).await?;
+        let device = Device::open_in(&proxy.url(), mode).await?;
+        device.add("slow").await?;
+        proxy.add_rule("POST", "", Fault::Delay(Duration::from_millis(300)), 1);
+        device.push_ok().await?;
+        assert_eq!(server_rows(server.url()).await?.len(), 1);
+        Ok(())
+    }
+}
+
+both_modes! {
+    async fn push_that_times_out_while_the_server_still_applies_it_lands_once(mode) -> TestResult {
+        let server = server().await;
+        let proxy = proxy(server.url()).await?;
+        let mut config = mode.config(&proxy.url());
+        config.timeout = Duration::from_millis(400);
+        let device = Device::open_with_config(mode, config, todo_table()).await?;
+        for text in ["a", "b"] {
+            device.add(text).await?;
+        }
+        // The request reaches the server only after the client has given up on it.
+        proxy.add_rule("POST", "", Fault::Delay(Duration::from_millis(1200)), 1);
+        let first = device.ctx.push().await;
+        assert_eq!(first.status, PushStatus::CancelledByNetworkError, "{first}");
+        assert!(device.ctx.pending_operations().await? > 0);
+
+        // Let the late request land before retrying, so the retry meets the applied write.
+        tokio::time::sleep(Duration::from_millis(1300)).await;
+        let second = device.ctx.push().await;
+        assert!(second.is_success(), "{second} {:?}", second.errors);
+        assert!(device.ctx.errors().await?.is_empty(), "no false conflict");
+        let rows = server_rows(server.url()).await?;
+        assert_eq!(texts(&rows), BTreeSet::from(["a".into(), "b".into()]));
+        assert_eq!(rows.len(), 2, "each item exactly once");
+        Ok(())
+    }
 }
 
 /// Seeds the server with 120 todos, then pulls them into a fresh device reading pages of 50
@@ -133,7 +138,7 @@ async fn pull_through(fault: Fault) -> TestResult {
     let mut config = RemoteConfig::new(proxy.url());
     config.page_size = 50;
     config.large_page_size = 50;
-    let reader = Device::open_configured(config).await?;
+    let reader = Device::open_with_config(Mode::Batch, config, todo_table()).await?;
     proxy.add_rule_after("GET", "/tables/todoitem", fault, 1, 1);
 
     let first = reader.pull_all().await;
