@@ -48,8 +48,8 @@ async fn a_corrupt_store_is_explained_and_left_untouched() -> Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_read_only_store_is_shown_refuses_changes_and_keeps_the_queue() -> Result<()> {
-    if skipped("a_read_only_store_is_shown_refuses_changes_and_keeps_the_queue") {
+async fn a_read_only_store_is_explained_and_its_queue_kept_for_later() -> Result<()> {
+    if skipped("a_read_only_store_is_explained_and_its_queue_kept_for_later") {
         return Ok(());
     }
     // Root writes read-only files anyway: the app runs without that privilege here.
@@ -64,36 +64,40 @@ async fn a_read_only_store_is_shown_refuses_changes_and_keeps_the_queue() -> Res
             .with_context(|| format!("chmod {mode:o} {}", store.display()))
     };
     set_mode(0o444)?;
+    let before = std::fs::read(&store)?;
 
+    // The engine refuses a store it could only read (the user's first change would fail), so
+    // the window says why, names the file, and offers nothing that could write.
     let app = bench.launch().await?;
-    app.wait_texts(&["Buy milk", "Call the plumber"]).await?;
-    app.wait_badge(2).await?;
-    let banner = app.wait_shown("store-problem").await?;
+    let title = app.wait_shown("fatal-title").await?;
     ensure!(
-        banner.contains("Your list is read-only") && banner.contains(&store.display().to_string()),
-        "banner: {banner}"
+        title == "Tidemark cannot open your list for writing",
+        "title: {title}"
     );
-
-    // A change is refused next to the field, which keeps what was typed.
-    app.add_with_button("Water the plants").await?;
-    let error = app.wait_shown("add-error").await?;
-    ensure!(error.starts_with("Not saved"), "error: {error}");
-    ensure!(
-        app.value("#new-text").await? == "Water the plants",
-        "the typed text was lost"
-    );
-    app.wait_texts(&["Buy milk", "Call the plumber"]).await?;
-    app.wait_badge(2).await?;
-    app.screenshot("store-read-only.png").await?;
+    let message = app.wait_shown("fatal-message").await?;
+    ensure!(message.contains("read-only"), "message: {message}");
+    let path = app.wait_shown("fatal-path").await?;
+    ensure!(path == store.display().to_string(), "path: {path}");
+    for id in ["new-text", "refresh", "todos"] {
+        ensure!(
+            app.shown_text(id).await?.is_none(),
+            "#{id} is shown over a store that could not be opened"
+        );
+    }
     app.quit().await?;
+    ensure!(
+        std::fs::read(&store)? == before,
+        "the read-only store was changed"
+    );
 
-    // Writable again: the queue is intact, the banner is gone and changes go through.
+    // Writable again: the list and its queue are intact and changes go through.
     set_mode(0o644)?;
     let app = bench.launch().await?;
     app.wait_texts(&["Buy milk", "Call the plumber"]).await?;
+    app.wait_badge(2).await?;
     ensure!(
         app.shown_text("store-problem").await?.is_none(),
-        "the banner stayed"
+        "a store banner is shown over a writable store"
     );
     app.add_with_button("Water the plants").await?;
     app.wait_texts(&["Buy milk", "Call the plumber", "Water the plants"])

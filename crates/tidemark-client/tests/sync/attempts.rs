@@ -5,17 +5,18 @@
 //! (`cargo build -p tidemark-server`; the workspace test run builds it).
 
 use tidemark_client::PushStatus;
+use tidemark_testkit::proxy::Fault;
 use tidemark_testkit::server::ServerProcess;
 
-use crate::common::{Device, TestResult, proxy, server_rows, server_text};
+use crate::common::{Device, Mode, TestResult, proxy, server_rows, server_text};
 
 /// Loses the answer of the first `method` write, edits the item, pushes while the server is
 /// killed, restarts it and pushes again: clean, with the last text on the server, once.
-async fn landed_then_server_killed(method: &str) -> TestResult {
+async fn landed_then_server_killed(mode: Mode, method: &'static str) -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut server = ServerProcess::spawn(dir.path().join("server.db"), &[]).await;
     let proxy = proxy(server.url()).await?;
-    let device = Device::open(&proxy.url()).await?;
+    let device = Device::open_in(&proxy.url(), mode).await?;
     let id = if method == "PATCH" {
         let id = device.add_synced("first").await?;
         device.set_text(&id, "landed").await?;
@@ -23,7 +24,8 @@ async fn landed_then_server_killed(method: &str) -> TestResult {
     } else {
         device.add("landed").await?
     };
-    proxy.drop_responses(method, 1);
+    let (carrier, path) = mode.route(method);
+    proxy.add_rule(carrier, path, Fault::DropResponse, 1);
     let lost = device.ctx.push().await;
     assert_eq!(lost.status, PushStatus::CancelledByNetworkError, "{lost}");
     assert_eq!(
@@ -47,30 +49,34 @@ async fn landed_then_server_killed(method: &str) -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn an_insert_that_landed_unanswered_then_met_a_dead_server_is_not_a_conflict() -> TestResult {
-    landed_then_server_killed("POST").await
+both_modes! {
+    async fn an_insert_that_landed_unanswered_then_met_a_dead_server_is_not_a_conflict(mode) -> TestResult {
+        landed_then_server_killed(mode, "POST").await
+    }
 }
 
-#[tokio::test]
-async fn an_update_that_landed_unanswered_then_met_a_dead_server_is_not_a_conflict() -> TestResult {
-    landed_then_server_killed("PATCH").await
+both_modes! {
+    async fn an_update_that_landed_unanswered_then_met_a_dead_server_is_not_a_conflict(mode) -> TestResult {
+        landed_then_server_killed(mode, "PATCH").await
+    }
 }
 
-#[tokio::test]
-async fn a_delete_after_an_update_that_landed_unanswered_is_not_a_conflict() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let server = ServerProcess::spawn(dir.path().join("server.db"), &[]).await;
-    let proxy = proxy(server.url()).await?;
-    let device = Device::open(&proxy.url()).await?;
-    let id = device.add_synced("first").await?;
-    device.set_text(&id, "landed").await?;
-    proxy.drop_responses("PATCH", 1);
-    let lost = device.ctx.push().await;
-    assert_eq!(lost.status, PushStatus::CancelledByNetworkError, "{lost}");
-    device.table().delete(&id).await?;
-    device.push_ok().await?;
-    assert_eq!(server_text(server.url(), &id).await?, None);
-    assert!(server_rows(server.url()).await?.is_empty());
-    Ok(())
+both_modes! {
+    async fn a_delete_after_an_update_that_landed_unanswered_is_not_a_conflict(mode) -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let server = ServerProcess::spawn(dir.path().join("server.db"), &[]).await;
+        let proxy = proxy(server.url()).await?;
+        let device = Device::open_in(&proxy.url(), mode).await?;
+        let id = device.add_synced("first").await?;
+        device.set_text(&id, "landed").await?;
+        let (carrier, path) = mode.route("PATCH");
+        proxy.add_rule(carrier, path, Fault::DropResponse, 1);
+        let lost = device.ctx.push().await;
+        assert_eq!(lost.status, PushStatus::CancelledByNetworkError, "{lost}");
+        device.table().delete(&id).await?;
+        device.push_ok().await?;
+        assert_eq!(server_text(server.url(), &id).await?, None);
+        assert!(server_rows(server.url()).await?.is_empty());
+        Ok(())
+    }
 }

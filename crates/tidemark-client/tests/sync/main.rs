@@ -4,7 +4,6 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-mod attempts;
 /// Generates, from one async test body taking the push mode (`async fn name(mode) -> TestResult
 /// { … }`), the tests `name::per_request` and `name::batch`, so every push behaviour is proven
 /// with one request per operation and with `POST /$batch`.
@@ -30,6 +29,7 @@ macro_rules! both_modes {
     };
 }
 
+mod attempts;
 mod batch;
 mod collapse;
 mod convergence;
