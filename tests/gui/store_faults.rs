@@ -59,9 +59,17 @@ async fn a_read_only_store_is_explained_and_its_queue_kept_for_later() -> Result
     list.add("Buy milk").await?;
     list.add("Call the plumber").await?;
     list.close().await;
-    let set_mode = |mode: u32| {
-        std::fs::set_permissions(&store, std::fs::Permissions::from_mode(mode))
-            .with_context(|| format!("chmod {mode:o} {}", store.display()))
+    // The store is its file and SQLite's `-wal`/`-shm` beside it (SQLite gives those the
+    // file's mode when it creates them), so "writable again" means all of them.
+    let set_mode = |mode: u32| -> Result<()> {
+        for suffix in ["", "-wal", "-shm"] {
+            let file = std::path::PathBuf::from(format!("{}{suffix}", store.display()));
+            if suffix.is_empty() || file.exists() {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode))
+                    .with_context(|| format!("chmod {mode:o} {}", file.display()))?;
+            }
+        }
+        Ok(())
     };
     set_mode(0o444)?;
     let before = std::fs::read(&store)?;
