@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use anyhow::{Context as _, Result, ensure};
 use tidemark_todos::{STORE_FILE_NAME, TodoList};
 
-use crate::harness::{Bench, skipped};
+use crate::harness::{App, Bench, skipped};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupt_store_is_explained_and_left_untouched() -> Result<()> {
@@ -20,23 +20,12 @@ async fn a_corrupt_store_is_explained_and_left_untouched() -> Result<()> {
     std::fs::write(&store, &garbage)?;
 
     let app = bench.launch().await?;
-    let title = app.wait_shown("fatal-title").await?;
-    ensure!(title == "Tidemark cannot read your list", "title: {title}");
-    let message = app.wait_shown("fatal-message").await?;
+    let message = wait_store_page(&app, "Tidemark cannot read your list", &store).await?;
     ensure!(
         message.contains("damaged or is not a Tidemark database")
             && message.contains("move that file aside"),
         "message: {message}"
     );
-    let path = app.wait_shown("fatal-path").await?;
-    ensure!(path == store.display().to_string(), "path: {path}");
-    // No list, no add field, no Refresh: nothing that could write.
-    for id in ["new-text", "refresh", "todos"] {
-        ensure!(
-            app.shown_text(id).await?.is_none(),
-            "#{id} is shown over a store that could not be opened"
-        );
-    }
     // No screenshot here: WebKitWebDriver's screenshot of this page hung when tried by hand
     // (under a heavily loaded machine); the read-only test below takes one.
     app.quit().await?;
@@ -77,21 +66,9 @@ async fn a_read_only_store_is_explained_and_its_queue_kept_for_later() -> Result
     // The engine refuses a store it could only read (the user's first change would fail), so
     // the window says why, names the file, and offers nothing that could write.
     let app = bench.launch().await?;
-    let title = app.wait_shown("fatal-title").await?;
-    ensure!(
-        title == "Tidemark cannot open your list for writing",
-        "title: {title}"
-    );
-    let message = app.wait_shown("fatal-message").await?;
+    let message =
+        wait_store_page(&app, "Tidemark cannot open your list for writing", &store).await?;
     ensure!(message.contains("read-only"), "message: {message}");
-    let path = app.wait_shown("fatal-path").await?;
-    ensure!(path == store.display().to_string(), "path: {path}");
-    for id in ["new-text", "refresh", "todos"] {
-        ensure!(
-            app.shown_text(id).await?.is_none(),
-            "#{id} is shown over a store that could not be opened"
-        );
-    }
     app.quit().await?;
     ensure!(
         std::fs::read(&store)? == before,
@@ -113,4 +90,22 @@ async fn a_read_only_store_is_explained_and_its_queue_kept_for_later() -> Result
     app.wait_badge(3).await?;
     app.quit().await?;
     Ok(())
+}
+
+/// Waits for the page shown instead of the list when the store cannot be opened, checks its
+/// title and that it names `store` and offers nothing that could write (no list, no add field,
+/// no Refresh), and returns its message.
+async fn wait_store_page(app: &App, title: &str, store: &std::path::Path) -> Result<String> {
+    let shown = app.wait_shown("fatal-title").await?;
+    ensure!(shown == title, "title: {shown}");
+    let message = app.wait_shown("fatal-message").await?;
+    let path = app.wait_shown("fatal-path").await?;
+    ensure!(path == store.display().to_string(), "path: {path}");
+    for id in ["new-text", "refresh", "todos"] {
+        ensure!(
+            app.shown_text(id).await?.is_none(),
+            "#{id} is shown over a store that could not be opened"
+        );
+    }
+    Ok(message)
 }
