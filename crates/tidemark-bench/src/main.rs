@@ -37,6 +37,9 @@ struct Args {
     /// Only these phases (comma-separated); all by default.
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Phase>,
+    /// The push phase measures batch mode only (skips the slow per-request run; for profiling).
+    #[arg(long)]
+    batch_only: bool,
     /// The desktop app's figures: a file holding `{"launch_ms":..,"add_ms":..}` (what
     /// `scripts/bench-app` prints).
     #[arg(long, env = "TIDEMARK_APP_FIGURES")]
@@ -98,7 +101,7 @@ async fn main() -> anyhow::Result<()> {
         sections.push(phases::local_inserts(args.inserts).await?);
     }
     if wanted(Phase::Push) {
-        sections.push(phases::push(args.inserts).await?);
+        sections.push(phases::push(args.inserts, args.batch_only).await?);
     }
     if wanted(Phase::Pull) {
         sections.push(phases::pull(args.pull_rows).await?);

@@ -2,7 +2,10 @@
 //! way in (stock peers send 3, our server 6, .NET clients 7), `/Date(ms)/` from old clients,
 //! and UTC with a `Z` on the way out.
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, TimeZone,
+    Utc,
+};
 
 /// Fractional digits `parse_date` accepts: 7 is .NET's tick resolution (100 ns).
 const MAX_FRACTION_DIGITS: usize = 7;
@@ -51,12 +54,22 @@ pub fn parse_date(s: &str) -> Result<DateTime<Utc>, DateError> {
 
 /// Formats as our server's `updatedAt`: UTC, exactly 6 fractional digits, `Z`.
 pub fn format_date(dt: &DateTime<Utc>) -> String {
-    dt.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    // Every row of every page carries dates, so the fixed RFC 3339 writer is used rather than
+    // a strftime pattern (parsed again on each call); it covers years 0–9999 only.
+    if (0..=9999).contains(&dt.year()) {
+        dt.to_rfc3339_opts(SecondsFormat::Micros, true)
+    } else {
+        dt.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    }
 }
 
 /// Formats as stock peers do: UTC, exactly 3 fractional digits, `Z`.
 pub fn format_date_millis(dt: &DateTime<Utc>) -> String {
-    dt.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    if (0..=9999).contains(&dt.year()) {
+        dt.to_rfc3339_opts(SecondsFormat::Millis, true)
+    } else {
+        dt.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    }
 }
 
 /// Microseconds since the Unix epoch (the resolution of our server's change clock).
@@ -312,6 +325,38 @@ mod tests {
     fn format_date_millis_writes_three_digits_and_z() {
         let dt = utc("2024-05-01T10:00:00.1239Z");
         assert_eq!(format_date_millis(&dt), "2024-05-01T10:00:00.123Z");
+    }
+
+    #[test]
+    fn the_fast_writers_match_the_strftime_patterns() {
+        // Instants across the whole 0–9999 range (a stride prime to every unit), plus the
+        // first and last microsecond of it.
+        let first = utc("0000-01-01T00:00:00Z").timestamp_micros();
+        let last = utc("9999-12-31T23:59:59.999999Z").timestamp_micros();
+        let stride = (last - first) / 9973;
+        let instants = (0..9973)
+            .map(|i| first + i * stride + i * 1_001)
+            .chain([first, last])
+            .filter_map(from_micros);
+        for dt in instants {
+            assert_eq!(
+                format_date(&dt),
+                dt.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+            );
+            assert_eq!(
+                format_date_millis(&dt),
+                dt.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+            );
+        }
+    }
+
+    #[test]
+    fn years_beyond_four_digits_still_format() {
+        let dt = from_micros(utc("9999-12-31T23:59:59Z").timestamp_micros() + 86_400_000_000);
+        assert_eq!(
+            dt.map(|d| format_date(&d)).as_deref(),
+            Some("+10000-01-01T23:59:59.000000Z")
+        );
     }
 
     #[test]
