@@ -209,13 +209,9 @@ async fn pull_pages(
                 result.requests += 1;
                 let n = page.items.len() as u64;
                 result.received += n;
-                let newest = page.items.iter().filter_map(updated_at).max();
-                if let Some(newest) = newest {
-                    let ties = page
-                        .items
-                        .iter()
-                        .filter(|i| updated_at(i) == Some(newest))
-                        .count() as u64;
+                let stamps: Vec<DateTime<Utc>> = page.items.iter().filter_map(updated_at).collect();
+                if let Some(&newest) = stamps.iter().max() {
+                    let ties = stamps.iter().filter(|&&s| s == newest).count() as u64;
                     if Some(newest) == token {
                         skip += n;
                     } else {
@@ -303,6 +299,7 @@ async fn apply_page(
             let (mut upserted, mut deleted, mut skipped) = (0u64, 0u64, 0u64);
             // Usually nothing is queued (a pull pushes first); then no row needs the lookup.
             let queued = ops::count_for_table(&tx, &def.name)? > 0;
+            let mut upserter = rows::Upserter::new(&def);
             for item in &items {
                 let Some(Value::String(id)) = item.get(system::ID) else {
                     continue;
@@ -314,7 +311,7 @@ async fn apply_page(
                         deleted += 1;
                     }
                 } else {
-                    rows::upsert(&tx, &def, item, true)?;
+                    upserter.upsert(&tx, item, true)?;
                     upserted += 1;
                 }
             }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use reqwest::Method;
 use serde_json::Value;
-use tidemark_protocol::batch::{BatchOperation, BatchOperationKind, BatchRequest};
+use tidemark_protocol::batch::{BatchOperation, BatchOperationKind, BatchRequest, BatchResponse};
 use tidemark_protocol::headers::{Capabilities, OperationTag};
 use tidemark_protocol::system;
 
@@ -91,6 +91,8 @@ struct Prepared {
     if_match: Option<String>,
     /// The bodies of earlier attempts whose outcome was never learnt.
     previous_attempts: Vec<Item>,
+    /// The operation's state before it was marked attempted.
+    previous_state: OperationState,
 }
 
 /// Why the loop stops early.
@@ -166,26 +168,20 @@ async fn push_all(
         retries: HashMap::new(),
         result,
     };
+    if batch_size > 0 {
+        return push.push_batches(batch_size).await;
+    }
     let mut last_sequence = 0i64;
     loop {
         if cancel.is_cancelled() {
             return Err(cancelled());
         }
-        if batch_size > 0 {
-            let batch = prepare_batch(ctx, last_sequence, batch_size).await?;
-            let Some(last) = batch.last() else {
-                return Ok(());
-            };
-            last_sequence = last.op.sequence;
-            push.send_batch(&batch).await?;
-        } else {
-            let Some(prepared) = prepare_next(ctx, last_sequence).await? else {
-                return Ok(());
-            };
-            let outcome = push.send_one(&prepared).await?;
-            if !push.handle(&prepared, outcome).await? {
-                last_sequence = prepared.op.sequence;
-            }
+        let Some(prepared) = prepare_next(ctx, last_sequence).await? else {
+            return Ok(());
+        };
+        let outcome = push.send_one(&prepared).await?;
+        if !push.handle(&prepared, outcome).await? {
+            last_sequence = prepared.op.sequence;
         }
         if let Ok(n) = ctx.inner.store.call(|c| ops::count(c)).await {
             ctx.set_pending(n);
@@ -243,22 +239,111 @@ impl Push<'_> {
         self.online(outcome)
     }
 
-    /// Sends `batch` as one `POST /$batch` and handles every result in queue order, exactly as
-    /// the single requests' answers would be handled. Consecutive successes are written back
-    /// in one transaction.
-    async fn send_batch(&mut self, batch: &[Prepared]) -> Result<(), Stop> {
-        let request = BatchRequest {
-            operations: batch
-                .iter()
-                .map(|p| batch_operation(p, &self.caps))
-                .collect(),
-        };
-        let remote = self.ctx.remote();
-        let response = tokio::select! {
-            r = remote.batch(&request) => r,
-            _ = self.cancel.cancelled() => return Err(cancelled()),
-        };
-        let response = self.online(response)?;
+    /// Sends the queue in `POST /$batch` requests of up to `size` operations, in queue order.
+    ///
+    /// The local store and the server work at the same time: while batch n is on the wire, the
+    /// accepted operations of batch n - 1 are written back and batch n + 1 is read and marked
+    /// attempted. Batch n + 1 is sent only once every result of batch n is known; a batch with
+    /// a refusal is handled in full, exactly as its single requests' answers would be, before
+    /// the next one goes.
+    async fn push_batches(&mut self, size: usize) -> Result<(), Stop> {
+        let ctx = self.ctx;
+        let mut batch = prepare_batch(ctx, 0, size).await?;
+        // Accepted by the server, not yet written back.
+        let mut accepted: Vec<WriteBack> = Vec::new();
+        let mut after = 0;
+        loop {
+            if batch.is_empty() {
+                // Written back only now, an operation edited in flight is queued again behind
+                // everything sent so far (an edit moves it to the end): it goes in this push.
+                apply_write_backs(ctx, std::mem::take(&mut accepted))
+                    .await?
+                    .report(ctx, self.result);
+                batch = prepare_batch(ctx, after, size).await?;
+                if batch.is_empty() {
+                    return Ok(());
+                }
+            }
+            if let Some(last) = batch.last() {
+                after = last.op.sequence;
+            }
+            if self.cancel.is_cancelled() {
+                return self.stop_between(accepted, batch, cancelled()).await;
+            }
+            let request = BatchRequest {
+                operations: batch
+                    .iter()
+                    .map(|p| batch_operation(p, &self.caps))
+                    .collect(),
+            };
+            let remote = ctx.remote();
+            let send = async {
+                tokio::select! {
+                    r = remote.batch(&request) => Some(r),
+                    _ = self.cancel.cancelled() => None,
+                }
+            };
+            let store_work = async {
+                let written = apply_write_backs(ctx, std::mem::take(&mut accepted)).await;
+                let next = match written {
+                    Ok(_) => Some(prepare_batch(ctx, after, size).await),
+                    Err(_) => None,
+                };
+                (written, next)
+            };
+            let (response, (written, next)) = tokio::join!(send, store_work);
+            // The operations written back above were accepted by the previous request.
+            written?.report(ctx, self.result);
+            let next = next.unwrap_or_else(|| Ok(Vec::new()))?;
+            let response = match response {
+                Some(r) => r,
+                None => return self.stop_between(Vec::new(), next, cancelled()).await,
+            };
+            let response = match self.online(response) {
+                Ok(r) => r,
+                Err(stop) => return self.stop_between(Vec::new(), next, stop).await,
+            };
+            match all_accepted(&batch, response) {
+                Ok(write_backs) => accepted = write_backs,
+                Err(response) => {
+                    if let Err(stop) = self.handle_batch(&batch, response).await {
+                        return self.stop_between(Vec::new(), next, stop).await;
+                    }
+                    if let Ok(n) = ctx.inner.store.call(|c| ops::count(c)).await {
+                        ctx.set_pending(n);
+                    }
+                }
+            }
+            batch = next;
+        }
+    }
+
+    /// Ends a batch push early: what the server accepted is still written back, and the batch
+    /// prepared but not sent goes back to how it was before it was marked attempted.
+    async fn stop_between(
+        &mut self,
+        accepted: Vec<WriteBack>,
+        unsent: Vec<Prepared>,
+        stop: Stop,
+    ) -> Result<(), Stop> {
+        apply_write_backs(self.ctx, accepted)
+            .await?
+            .report(self.ctx, self.result);
+        if let Err(e) = unmark(self.ctx, unsent).await {
+            // Harmless: an operation marked attempted is sent again and judged as a retry.
+            log::warn!("could not unmark the unsent batch: {e}");
+        }
+        Err(stop)
+    }
+
+    /// Handles every result of a batch that was not simply all accepted, in queue order,
+    /// exactly as the single requests' answers would be handled. Consecutive successes are
+    /// written back in one transaction.
+    async fn handle_batch(
+        &mut self,
+        batch: &[Prepared],
+        response: BatchResponse,
+    ) -> Result<(), Stop> {
         let (answered, total) = (response.results.len(), batch.len());
         let mut successes: Vec<(&Prepared, Option<Item>)> = Vec::new();
         // A stop met while handling a refusal; the successes after it are still written back,
@@ -418,6 +503,58 @@ fn batch_operation(p: &Prepared, caps: &Capabilities) -> BatchOperation {
     }
 }
 
+/// The write-backs of a batch whose every operation the server answered with a success, or
+/// the response back when any result needs judging (a refusal, or a short answer).
+fn all_accepted(
+    batch: &[Prepared],
+    response: BatchResponse,
+) -> std::result::Result<Vec<WriteBack>, BatchResponse> {
+    let all = response.results.len() == batch.len()
+        && response
+            .results
+            .iter()
+            .all(|r| (200..300).contains(&r.status));
+    if !all {
+        return Err(response);
+    }
+    Ok(batch
+        .iter()
+        .zip(response.results)
+        .map(|(p, result)| {
+            let server_item = match result.item {
+                Some(Value::Object(item)) => Some(item),
+                _ => None,
+            };
+            WriteBack::new(p, server_item)
+        })
+        .collect())
+}
+
+/// Puts operations prepared but never sent back as they were before [`prepare_in`] marked
+/// them attempted.
+async fn unmark(ctx: &SyncContext, unsent: Vec<Prepared>) -> Result<()> {
+    if unsent.is_empty() {
+        return Ok(());
+    }
+    ctx.inner
+        .store
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            for p in unsent {
+                let mut op = p.op;
+                op.state = p.previous_state;
+                op.attempted_items = p.previous_attempts;
+                // Only if nothing changed it since (an edit bumps the version).
+                if ops::kind_and_version(&tx, &op.id)?.is_some_and(|(_, v)| v == op.version) {
+                    ops::save(&tx, &op)?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+}
+
 /// Reads the next operation after `after` in queue order, builds its request from the local
 /// row, and marks it attempted, in one transaction.
 async fn prepare_next(ctx: &SyncContext, after: i64) -> Result<Option<Prepared>> {
@@ -435,12 +572,15 @@ async fn prepare_batch(ctx: &SyncContext, after: i64, size: usize) -> Result<Vec
             let mut after = after;
             let mut batch = Vec::with_capacity(size.min(1024));
             while batch.len() < size {
-                let Some(op) = ops::next_after(&tx, after)? else {
+                let next = ops::list_after(&tx, after, size - batch.len())?;
+                if next.is_empty() {
                     break;
-                };
-                after = op.sequence;
-                if let Some(prepared) = prepare_in(&tx, &tables, op)? {
-                    batch.push(prepared);
+                }
+                for op in next {
+                    after = op.sequence;
+                    if let Some(prepared) = prepare_in(&tx, &tables, op)? {
+                        batch.push(prepared);
+                    }
                 }
             }
             tx.commit()?;
@@ -509,6 +649,7 @@ fn prepare_in(
         }
     };
     let previous_attempts = op.attempted_items.clone();
+    let previous_state = op.state;
     op.state = OperationState::Attempted;
     let sent = body.clone().unwrap_or_default();
     if !op.attempted_items.contains(&sent) {
@@ -524,6 +665,7 @@ fn prepare_in(
         body,
         if_match,
         previous_attempts,
+        previous_state,
     }))
 }
 
@@ -642,25 +784,55 @@ async fn apply_successes(
     ctx: &SyncContext,
     successes: Vec<(&Prepared, Option<Item>)>,
 ) -> Result<()> {
-    let writes: Vec<WriteBack> = successes
+    let writes = successes
         .into_iter()
-        .map(|(p, server_item)| WriteBack {
-            def: Arc::clone(&p.def),
-            op_id: p.op.id.clone(),
-            sent_version: p.op.version,
-            item_id: p.op.item_id.clone(),
-            server_item,
-        })
+        .map(|(p, server_item)| WriteBack::new(p, server_item))
         .collect();
+    apply_write_backs(ctx, writes).await?;
+    Ok(())
+}
+
+/// What [`apply_write_backs`] did.
+struct Written {
+    /// Operations written back.
+    written: u64,
+    /// Operations still queued after it (none when there was nothing to write).
+    pending: Option<u64>,
+}
+
+impl Written {
+    /// Counts the written operations and shows the new queue length.
+    fn report(self, ctx: &SyncContext, result: &mut PushResult) {
+        result.pushed += self.written;
+        if let Some(n) = self.pending {
+            ctx.set_pending(n);
+        }
+    }
+}
+
+/// Writes back accepted operations in one transaction (see [`apply_successes`]).
+async fn apply_write_backs(ctx: &SyncContext, writes: Vec<WriteBack>) -> Result<Written> {
+    if writes.is_empty() {
+        return Ok(Written {
+            written: 0,
+            pending: None,
+        });
+    }
     ctx.inner
         .store
         .call(move |conn| {
             let tx = conn.transaction()?;
-            for write in writes {
-                write_back(&tx, write)?;
+            let mut upserters = HashMap::new();
+            let errors = ops::any_errors(&tx)?;
+            for write in &writes {
+                write_back(&tx, write, &mut upserters, errors)?;
             }
+            let pending = ops::count(&tx)?;
             tx.commit()?;
-            Ok(())
+            Ok(Written {
+                written: writes.len() as u64,
+                pending: Some(pending),
+            })
         })
         .await
 }
@@ -674,7 +846,34 @@ struct WriteBack {
     server_item: Option<Item>,
 }
 
-fn write_back(tx: &rusqlite::Transaction<'_>, w: WriteBack) -> Result<()> {
+impl WriteBack {
+    fn new(p: &Prepared, server_item: Option<Item>) -> Self {
+        Self {
+            def: Arc::clone(&p.def),
+            op_id: p.op.id.clone(),
+            sent_version: p.op.version,
+            item_id: p.op.item_id.clone(),
+            server_item,
+        }
+    }
+}
+
+/// An accepted operation as the queue holds it now.
+enum Queued {
+    /// Unchanged since it was sent: this is its kind.
+    AsSent(OperationKind),
+    /// Edited while in flight: the operation as it is now.
+    Edited(Operation),
+}
+
+/// Writes back one accepted operation; `upserters` keeps each table's statements for the
+/// rest of the transaction, and `errors` says whether any operation has a recorded error.
+fn write_back<'w>(
+    tx: &rusqlite::Transaction<'_>,
+    w: &'w WriteBack,
+    upserters: &mut HashMap<&'w str, rows::Upserter<'w>>,
+    errors: bool,
+) -> Result<()> {
     let WriteBack {
         def,
         op_id,
@@ -682,20 +881,34 @@ fn write_back(tx: &rusqlite::Transaction<'_>, w: WriteBack) -> Result<()> {
         item_id,
         server_item,
     } = w;
-    match ops::get(tx, &op_id)? {
-        Some(op) if op.version == sent_version => {
-            match (op.kind, &server_item) {
+    let (def, sent_version) = (&**def, *sent_version);
+    // The usual case (not edited in flight) needs only the kind; the rest is read otherwise.
+    let queued = match ops::kind_and_version(tx, op_id)? {
+        Some((kind, version)) if version == sent_version => Some(Queued::AsSent(kind)),
+        Some(_) => ops::get(tx, op_id)?.map(Queued::Edited),
+        None => None,
+    };
+    match queued {
+        Some(Queued::AsSent(kind)) => {
+            match (kind, server_item) {
                 (OperationKind::Delete, _) => {
-                    rows::delete(tx, &def, &item_id)?;
+                    rows::delete(tx, def, item_id)?;
                 }
                 (_, Some(item)) if !resolve::is_deleted(item) => {
-                    rows::upsert(tx, &def, item, true)?;
+                    upserters
+                        .entry(def.name.as_str())
+                        .or_insert_with(|| rows::Upserter::new(def))
+                        .upsert(tx, item, true)?;
                 }
                 _ => {}
             }
-            ops::remove(tx, &op_id)?;
+            if errors {
+                ops::remove(tx, op_id)?;
+            } else {
+                ops::remove_only(tx, op_id)?;
+            }
         }
-        Some(mut op) => {
+        Some(Queued::Edited(mut op)) => {
             log::info!(
                 "'{item_id}' changed while its {} was in flight; kept queued",
                 op.kind
@@ -713,7 +926,7 @@ fn write_back(tx: &rusqlite::Transaction<'_>, w: WriteBack) -> Result<()> {
                         op.item = Some(old);
                     }
                     _ => {
-                        rows::update(tx, &def, &item_id, &system_fields, |_| true)?;
+                        rows::update(tx, def, item_id, &system_fields, |_| true)?;
                     }
                 }
             }
@@ -723,7 +936,7 @@ fn write_back(tx: &rusqlite::Transaction<'_>, w: WriteBack) -> Result<()> {
             op.state = OperationState::Pending;
             op.attempted_items.clear();
             ops::save(tx, &op)?;
-            ops::remove_errors(tx, &op_id)?;
+            ops::remove_errors(tx, op_id)?;
         }
         // Dropped meanwhile (forced purge): nothing to write back.
         None => {}

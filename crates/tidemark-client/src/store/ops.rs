@@ -90,13 +90,36 @@ pub(crate) fn get(conn: &Connection, id: &str) -> Result<Option<Operation>> {
     Ok(stmt.query_row([id], row_to_op).optional()?)
 }
 
-/// The first queued operation after `sequence`, in queue order.
-pub(crate) fn next_after(conn: &Connection, sequence: i64) -> Result<Option<Operation>> {
+/// The kind and version of the operation with this id, if still queued (without reading its
+/// items, for the hot path of a push's write-back).
+pub(crate) fn kind_and_version(
+    conn: &Connection,
+    id: &str,
+) -> Result<Option<(OperationKind, u64)>> {
+    let mut stmt = conn.prepare_cached("SELECT kind, version FROM __operations WHERE id = ?1")?;
+    Ok(stmt
+        .query_row([id], |r| {
+            let kind: String = r.get(0)?;
+            let version: i64 = r.get(1)?;
+            Ok((
+                OperationKind::parse(&kind).ok_or_else(|| bad_value(0, "operation kind"))?,
+                u64::try_from(version).unwrap_or(0),
+            ))
+        })
+        .optional()?)
+}
+
+/// Up to `limit` queued operations after `sequence`, in queue order.
+pub(crate) fn list_after(conn: &Connection, sequence: i64, limit: usize) -> Result<Vec<Operation>> {
     let sql = format!(
-        "SELECT {OP_COLUMNS} FROM __operations WHERE sequence > ?1 ORDER BY sequence LIMIT 1"
+        "SELECT {OP_COLUMNS} FROM __operations WHERE sequence > ?1 ORDER BY sequence LIMIT ?2"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    Ok(stmt.query_row([sequence], row_to_op).optional()?)
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let ops = stmt
+        .query_map(params![sequence, limit], row_to_op)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(ops)
 }
 
 /// Every queued operation, in queue order.
@@ -159,10 +182,23 @@ pub(crate) fn save(conn: &Connection, op: &Operation) -> Result<()> {
 
 /// Removes an operation and its recorded errors.
 pub(crate) fn remove(conn: &Connection, id: &str) -> Result<()> {
-    conn.prepare_cached("DELETE FROM __operations WHERE id = ?1")?
-        .execute([id])?;
+    remove_only(conn, id)?;
     remove_errors(conn, id)?;
     Ok(())
+}
+
+/// Removes an operation, leaving `__errors` alone: for callers that know it holds none (see
+/// [`any_errors`]), so a push's write-back of thousands of operations skips that lookup.
+pub(crate) fn remove_only(conn: &Connection, id: &str) -> Result<()> {
+    conn.prepare_cached("DELETE FROM __operations WHERE id = ?1")?
+        .execute([id])?;
+    Ok(())
+}
+
+/// True when some operation has a recorded error.
+pub(crate) fn any_errors(conn: &Connection) -> Result<bool> {
+    let mut stmt = conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM __errors)")?;
+    Ok(stmt.query_row([], |r| r.get(0))?)
 }
 
 /// How many operations are queued.

@@ -2,6 +2,8 @@
 //! Identifiers were validated as plain names when the tables were defined, so quoting them
 //! with `"` is enough; every value is a bound parameter.
 
+use std::collections::HashMap;
+
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 use serde_json::Value;
@@ -61,12 +63,20 @@ pub(crate) fn ensure_tables(conn: &Connection, tables: &[TableDefinition]) -> ru
     Ok(())
 }
 
+/// `"a", "b", …`: every column of the table, quoted. Built on every read of a row (a push
+/// reads each operation's row), so it is one string grown in place.
 fn column_list(def: &TableDefinition) -> String {
-    def.all_columns()
-        .iter()
-        .map(|(n, _)| format!("\"{n}\""))
-        .collect::<Vec<_>>()
-        .join(", ")
+    let columns = def.all_columns();
+    let mut out = String::with_capacity(columns.iter().map(|(n, _)| n.len() + 4).sum());
+    for (i, (name, _)) in columns.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push('"');
+        out.push_str(name);
+        out.push('"');
+    }
+    out
 }
 
 fn row_to_item(def: &TableDefinition, row: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
@@ -236,16 +246,89 @@ pub(crate) fn upsert(
     item: &Item,
     lenient: bool,
 ) -> Result<()> {
-    let Some(Value::String(id)) = item.get(system::ID) else {
-        return Ok(());
-    };
-    if exists(conn, def, id)? {
-        let values = typed_values(def, item, |n| n != system::ID, lenient)?;
-        update_values(conn, def, id, values)?;
-    } else {
-        insert_values(conn, def, typed_values(def, item, |_| true, lenient)?)?;
+    Upserter::new(def).upsert(conn, item, lenient)
+}
+
+/// Writes server items into one table, each with one `INSERT … ON CONFLICT DO UPDATE`: a new
+/// row gets every column the item carries, an existing row has those columns overwritten and
+/// keeps the others. Pages of a pull repeat the same few column sets, so the statement text is
+/// built once per set rather than once per row.
+pub(crate) struct Upserter<'d> {
+    def: &'d TableDefinition,
+    columns: Vec<(&'d str, ColumnType)>,
+    /// The statement for each set of present columns (their indexes in `columns`).
+    statements: HashMap<Vec<usize>, String>,
+}
+
+impl<'d> Upserter<'d> {
+    /// An upserter for `def`'s table.
+    pub(crate) fn new(def: &'d TableDefinition) -> Self {
+        Self {
+            def,
+            columns: def.all_columns(),
+            statements: HashMap::new(),
+        }
     }
-    Ok(())
+
+    /// Inserts or overwrites the row of `item`; an item without a text id is ignored.
+    /// With `lenient` (server data), a value of the wrong type is kept as NULL with a warning,
+    /// so one odd row cannot block every later pull.
+    pub(crate) fn upsert(&mut self, conn: &Connection, item: &Item, lenient: bool) -> Result<()> {
+        if !matches!(item.get(system::ID), Some(Value::String(_))) {
+            return Ok(());
+        }
+        let mut present = Vec::with_capacity(self.columns.len());
+        let mut values = Vec::with_capacity(self.columns.len());
+        for (index, (name, ty)) in self.columns.iter().enumerate() {
+            let Some(value) = item.get(*name) else {
+                continue;
+            };
+            let value = match to_sql(name, *ty, value) {
+                Ok(v) => v,
+                Err(e) if lenient => {
+                    log::warn!("table '{}': {e}; kept as null", self.def.name);
+                    SqlValue::Null
+                }
+                Err(e) => return Err(e),
+            };
+            present.push(index);
+            values.push(value);
+        }
+        if !self.statements.contains_key(&present) {
+            let sql = upsert_sql(&self.def.name, &self.columns, &present);
+            self.statements.insert(present.clone(), sql);
+        }
+        let sql = &self.statements[&present];
+        conn.prepare_cached(sql)?
+            .execute(params_from_iter(values.iter()))?;
+        Ok(())
+    }
+}
+
+/// `INSERT INTO t (present…) VALUES (…) ON CONFLICT (id) DO UPDATE SET c = excluded.c, …`.
+fn upsert_sql(table: &str, columns: &[(&str, ColumnType)], present: &[usize]) -> String {
+    let names: Vec<String> = present
+        .iter()
+        .map(|&i| format!("\"{}\"", columns[i].0))
+        .collect();
+    let marks: Vec<String> = (1..=present.len()).map(|i| format!("?{i}")).collect();
+    let sets: Vec<String> = present
+        .iter()
+        .map(|&i| columns[i].0)
+        .filter(|&name| name != system::ID)
+        .map(|name| format!("\"{name}\" = excluded.\"{name}\""))
+        .collect();
+    let action = if sets.is_empty() {
+        "NOTHING".to_owned()
+    } else {
+        format!("UPDATE SET {}", sets.join(", "))
+    };
+    format!(
+        "INSERT INTO \"{table}\" ({}) VALUES ({}) ON CONFLICT (\"{}\") DO {action}",
+        names.join(", "),
+        marks.join(", "),
+        system::ID
+    )
 }
 
 /// True when a row with this id exists.

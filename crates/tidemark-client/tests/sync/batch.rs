@@ -130,3 +130,77 @@ async fn a_truncated_answer_stops_the_push_and_keeps_the_rest_queued() -> TestRe
     assert_eq!(server_rows(server.url()).await?.len(), 3);
     Ok(())
 }
+
+/// A device pushing in batches of `size` through `url`.
+async fn device_with_batches_of(url: &str, size: usize) -> anyhow::Result<Device> {
+    let mut config = Mode::Batch.config(url);
+    config.batch_size = size;
+    Device::open_with_config(Mode::Batch, config, crate::common::todo_table()).await
+}
+
+#[tokio::test]
+async fn a_batch_prepared_while_the_last_one_was_lost_goes_back_to_pending() -> TestResult {
+    let server = server().await;
+    let proxy = proxy(server.url()).await?;
+    let device = device_with_batches_of(&proxy.url(), 2).await?;
+    let items = (0..6).map(|i| todo(&format!("item {i}"))).collect();
+    device.table().insert_many(items).await?;
+    // The first batch lands and is answered; the second is sent and never answered, while the
+    // third was already read and marked attempted to go next.
+    proxy.add_rule_after("POST", "$batch", Fault::ResetAfterRequest, 1, 1);
+    let result = device.ctx.push().await;
+    assert_eq!(result.status, PushStatus::CancelledByNetworkError);
+    assert_eq!(result.pushed, 2, "{result}");
+    let states: Vec<OperationState> = device
+        .ctx
+        .operations()
+        .await?
+        .iter()
+        .map(|o| o.state)
+        .collect();
+    assert_eq!(
+        states,
+        [
+            OperationState::Attempted,
+            OperationState::Attempted,
+            OperationState::Pending,
+            OperationState::Pending
+        ],
+        "only what was sent is marked attempted"
+    );
+    assert_eq!(device.ctx.pending_operations().await?, 4);
+    let again = device.ctx.push().await;
+    assert!(again.is_success(), "{again} {:?}", again.errors);
+    assert_eq!(again.pushed, 4);
+    assert_eq!(server_rows(server.url()).await?.len(), 6);
+    Ok(())
+}
+
+#[tokio::test]
+async fn batches_keep_queue_order_while_the_next_one_is_prepared() -> TestResult {
+    let server = server().await;
+    let proxy = proxy(server.url()).await?;
+    let device = device_with_batches_of(&proxy.url(), 3).await?;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        ids.push(device.add(&format!("item {i}")).await?);
+    }
+    // Edited before the push: the update joins the queued insert, which keeps its place.
+    device.set_text(&ids[4], "item 4, edited").await?;
+    let result = device.ctx.push().await;
+    assert!(result.is_success(), "{result} {:?}", result.errors);
+    assert_eq!(result.pushed, 10);
+    assert_eq!(writes(&proxy.requests()), (4, 0), "{:?}", proxy.requests());
+    // The server stamps every write later than the one before: its updatedAt order is the
+    // order the operations reached it in.
+    let mut rows = server_rows(server.url()).await?;
+    rows.sort_by(|a, b| a["updatedAt"].as_str().cmp(&b["updatedAt"].as_str()));
+    let order: Vec<&str> = rows.iter().filter_map(|r| r["id"].as_str()).collect();
+    assert_eq!(order, ids.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(
+        server_text(server.url(), &ids[4]).await?.as_deref(),
+        Some("item 4, edited")
+    );
+    assert_eq!(device.ctx.pending_operations().await?, 0);
+    Ok(())
+}

@@ -131,6 +131,10 @@ impl SqliteTableStore {
         }
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(StoreError::internal)?;
+        // A batch runs each write in a savepoint, whose undo pages go to a statement journal:
+        // a temporary file by default (a write syscall per page), memory with this.
+        conn.pragma_update(None, "temp_store", "MEMORY")
+            .map_err(StoreError::internal)?;
         functions::register(&conn).map_err(StoreError::internal)?;
         migrations::migrate(&mut conn).map_err(StoreError::internal)?;
         let last_us: Option<i64> = conn
