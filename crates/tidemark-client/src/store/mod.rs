@@ -238,6 +238,10 @@ fn open_connection_inner(path: &Path, tables: &[TableDefinition]) -> Result<Conn
         .map_err(store_err)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(store_err)?;
+    // 16 MiB instead of SQLite's 2 MB: a pull page or a push batch touches more pages than
+    // that (rows, the queue and their indexes), which otherwise spill and are read back.
+    conn.pragma_update(None, "cache_size", -16_384)
+        .map_err(store_err)?;
     conn.set_prepared_statement_cache_capacity(64);
     migrations::migrate(&conn, path)?;
     rows::ensure_tables(&conn, tables).map_err(store_err)?;

@@ -29,6 +29,9 @@ use clock::ChangeClock;
 pub use clock::{Clock, StampPolicy, SystemClock};
 pub use migrations::MigrationError;
 
+/// Page cache per connection, in SQLite's negative-means-KiB form: 64 MiB.
+const CACHE_SIZE: i64 = -65_536;
+
 /// The item columns, in the order [`item_from_row`] reads them.
 const ITEM_COLUMNS: &str = "id, created_at, updated_at, version, deleted, data";
 
@@ -134,6 +137,15 @@ impl SqliteTableStore {
         // A batch runs each write in a savepoint, whose undo pages go to a statement journal:
         // a temporary file by default (a write syscall per page), memory with this.
         conn.pragma_update(None, "temp_store", "MEMORY")
+            .map_err(StoreError::internal)?;
+        // SQLite's default 2 MB page cache is smaller than one batch's changes to the items and
+        // operation tables with their indexes: it spills pages to the WAL mid-transaction and
+        // reads them back.
+        conn.pragma_update(None, "cache_size", CACHE_SIZE)
+            .map_err(StoreError::internal)?;
+        // Checkpoint every 32 MiB of WAL rather than 4: a page written by many commits in a
+        // row (index pages, the tail of the items table) is copied back to the database once.
+        conn.pragma_update(None, "wal_autocheckpoint", 8192)
             .map_err(StoreError::internal)?;
         functions::register(&conn).map_err(StoreError::internal)?;
         migrations::migrate(&mut conn).map_err(StoreError::internal)?;
@@ -327,6 +339,7 @@ impl Inner {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(self.options.busy_timeout)?;
+        conn.pragma_update(None, "cache_size", CACHE_SIZE)?;
         functions::register(&conn)?;
         Ok(conn)
     }
