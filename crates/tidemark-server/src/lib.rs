@@ -18,7 +18,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 
-pub use config::{ConfigError, ServerConfig};
+pub use config::{Compression, ConfigError, ServerConfig};
 pub use error::ApiError;
 pub use http::router;
 pub use store::{SqliteOptions, SqliteTableStore, StoreError, TableStore};

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tidemark_server::store::postgres::{is_postgres_url, redact_url};
 use tidemark_server::store::{PostgresOptions, PostgresTableStore};
-use tidemark_server::{ServerConfig, SqliteTableStore, TableStore};
+use tidemark_server::{Compression, ServerConfig, SqliteTableStore, TableStore};
 
 /// Tidemark sync server: serves the Azure Mobile Apps table protocol (ZUMO-API-VERSION 2.0.0)
 /// on an embedded SQLite database, or on PostgreSQL shared by several server processes.
@@ -66,6 +66,12 @@ struct Args {
     #[arg(long, env = "TIDEMARK_MAX_BATCH_OPERATIONS", default_value_t = 1000)]
     max_batch_operations: usize,
 
+    /// gzip level of responses to clients that accept gzip: fastest (level 1, most of the
+    /// saving for little CPU), default (6), best (9), or off (never compress, e.g. behind a
+    /// compressing proxy). Clients that do not send Accept-Encoding: gzip always get plain bodies.
+    #[arg(long, env = "TIDEMARK_COMPRESSION", value_enum, default_value_t = Compression::Fastest)]
+    compression: Compression,
+
     /// Log level: error, warn, info (one line per request), debug or trace.
     #[arg(long, env = "TIDEMARK_LOG_LEVEL", default_value = "info")]
     log_level: log::LevelFilter,
@@ -85,6 +91,7 @@ async fn main() -> anyhow::Result<()> {
         request_timeout: Duration::from_secs(args.request_timeout),
         header_read_timeout: Duration::from_secs(args.header_timeout),
         max_batch_operations: args.max_batch_operations,
+        compression: args.compression,
         ..ServerConfig::default()
     };
     config.validate().context("invalid configuration")?;
@@ -158,4 +165,30 @@ async fn shutdown_signal() {
         () = terminate => {}
     }
     log::info!("shutting down: finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compression_defaults_to_fastest_and_takes_every_level() {
+        let parse = |extra: &[&str]| {
+            Args::try_parse_from(std::iter::once("tidemark-server").chain(extra.iter().copied()))
+        };
+        let args = parse(&[]).expect("no flags parse");
+        assert_eq!(args.compression, Compression::Fastest);
+        for (name, level) in [
+            ("fastest", Compression::Fastest),
+            ("default", Compression::Default),
+            ("best", Compression::Best),
+            ("off", Compression::Off),
+        ] {
+            let args = parse(&["--compression", name]).expect("a known level parses");
+            assert_eq!(args.compression, level);
+        }
+        for bad in ["fast", "1", ""] {
+            assert!(parse(&["--compression", bad]).is_err(), "{bad}");
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! The HTTP face of the server: the router, its shared state and its layers.
 //!
-//! Layers, outermost first: access log, gzip compression (when asked for), JSON error bodies (so responses made by layers and by
+//! Layers, outermost first: access log, gzip compression (when asked for, at the configured
+//! level), JSON error bodies (so responses made by layers and by
 //! axum itself also read `{"error": …}`), timeout, body limit, then the protocol guard (API
 //! version, application key) in front of the routes.
 
@@ -24,11 +25,12 @@ use axum::routing::{get, post};
 use tidemark_protocol::ErrorBody;
 use tidemark_protocol::batch::BATCH_PATH;
 use tidemark_protocol::headers::{CAPABILITIES_PATH, Capabilities};
+use tower_http::CompressionLevel;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::config::{ConfigError, ServerConfig};
+use crate::config::{Compression, ConfigError, ServerConfig};
 use crate::error::ApiError;
 use crate::store::TableStore;
 
@@ -68,6 +70,7 @@ pub fn router<S: TableStore>(store: S, config: ServerConfig) -> Result<Router, C
         .collect();
     let max_body = config.max_body_bytes;
     let timeout = config.request_timeout;
+    let compression = compression_layer(config.compression);
     let state = Arc::new(AppState {
         store,
         config,
@@ -105,10 +108,24 @@ pub fn router<S: TableStore>(store: S, config: ServerConfig) -> Result<Router, C
         ))
         // Outside the error-body layer, so that every body, errors included, is compressed
         // when the client sends `Accept-Encoding: gzip`.
-        .layer(CompressionLayer::new())
+        .layer(compression)
         .layer(middleware::from_fn(log_layer::access_log))
         .with_state(state);
     Ok(app)
+}
+
+/// The gzip layer for `level`. Its default predicate is kept: bodies under 32 bytes, images and
+/// event streams go out plain, as does every response to a client that does not accept gzip.
+fn compression_layer(level: Compression) -> CompressionLayer {
+    let layer = CompressionLayer::new();
+    match level {
+        Compression::Fastest => layer.quality(CompressionLevel::Fastest),
+        Compression::Default => layer.quality(CompressionLevel::Default),
+        Compression::Best => layer.quality(CompressionLevel::Best),
+        // With no encoding enabled the layer passes every response through untouched; it stays
+        // in place so the router has one type whatever the level.
+        Compression::Off => layer.no_gzip(),
+    }
 }
 
 /// `GET /$capabilities`: the extensions this server offers.

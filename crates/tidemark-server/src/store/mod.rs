@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use tidemark_protocol::headers::OperationTag;
 use tidemark_protocol::odata::{Expr, OrderBy};
 
-pub use item::Item;
+pub use item::{Item, WireItem, WireItems, serialize_wire_option};
 pub use postgres::{PostgresOptions, PostgresTableStore};
 pub use sqlite::{Clock, SqliteOptions, SqliteTableStore, StampPolicy, SystemClock};
 

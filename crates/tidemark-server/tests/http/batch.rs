@@ -4,7 +4,7 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use tidemark_server::ServerConfig;
+use tidemark_server::{Compression, ServerConfig};
 use tidemark_testkit::server::{Backend, TestServer};
 
 use crate::common::{Api, Reply};
@@ -230,20 +230,37 @@ pub async fn capabilities_advertise_batch_and_its_limit(backend: Backend) {
 /// Sends `GET path` with or without `Accept-Encoding: gzip` on a client that does not decode,
 /// and answers the `Content-Encoding` header and the raw body.
 async fn raw_get(server: &TestServer, path: &str, gzip: bool) -> (Option<String>, Vec<u8>) {
+    raw_request(server, Method::GET, path, None, gzip).await
+}
+
+/// Sends a request with or without `Accept-Encoding: gzip` on a client that does not decode,
+/// and answers the `Content-Encoding` header and the raw body.
+async fn raw_request(
+    server: &TestServer,
+    method: Method,
+    path: &str,
+    body: Option<&Value>,
+    gzip: bool,
+) -> (Option<String>, Vec<u8>) {
     let http = match reqwest::Client::builder().gzip(false).build() {
         Ok(c) => c,
         Err(e) => panic!("client: {e}"),
     };
     let mut request = http
-        .get(format!("{}{path}", server.url()))
+        .request(method, format!("{}{path}", server.url()))
         .header("ZUMO-API-VERSION", "2.0.0")
         .header("X-ZUMO-APPLICATION", APP_KEY);
     if gzip {
         request = request.header("Accept-Encoding", "gzip");
     }
+    if let Some(body) = body {
+        request = request
+            .header("Content-Type", "application/json")
+            .body(body.to_string());
+    }
     let response = match request.send().await {
         Ok(r) => r,
-        Err(e) => panic!("GET {path}: {e}"),
+        Err(e) => panic!("{path}: {e}"),
     };
     let encoding = response
         .headers()
@@ -256,6 +273,79 @@ async fn raw_get(server: &TestServer, path: &str, gzip: bool) -> (Option<String>
         .map(|b| b.to_vec())
         .unwrap_or_default();
     (encoding, body)
+}
+
+/// The bytes a gzip stream holds.
+fn gunzip(zipped: &[u8]) -> Vec<u8> {
+    use std::io::Read as _;
+    let mut plain = Vec::new();
+    if let Err(e) = flate2::read::GzDecoder::new(zipped).read_to_end(&mut plain) {
+        panic!("not a gzip stream: {e}");
+    }
+    plain
+}
+
+/// A body as JSON.
+fn json_of(bytes: &[u8]) -> Value {
+    match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)),
+    }
+}
+
+pub async fn every_compression_level_sends_the_same_json(backend: Backend) {
+    for level in [
+        Compression::Fastest,
+        Compression::Default,
+        Compression::Best,
+        Compression::Off,
+    ] {
+        let config = ServerConfig {
+            app_key: Some(APP_KEY.into()),
+            compression: level,
+            ..ServerConfig::default()
+        };
+        let server = TestServer::start_with_backend(backend, config).await;
+        let operations: Vec<Value> = (0..40)
+            .map(|i| {
+                json!({"op": "insert", "table": "todoitem",
+                            "item": {"id": format!("i{i:02}"), "text": "milk and eggs ".repeat(i),
+                                     "n": i, "done": i % 3 == 0}})
+            })
+            .collect();
+        let body = json!({ "operations": operations });
+        let (encoding, answer) =
+            raw_request(&server, Method::POST, "/$batch", Some(&body), true).await;
+        let answer = match encoding.as_deref() {
+            Some("gzip") => gunzip(&answer),
+            _ => answer,
+        };
+        let results = json_of(&answer)["results"].as_array().cloned();
+        assert_eq!(results.map(|r| r.len()), Some(40), "{level:?}");
+        for path in [
+            "/tables/todoitem?$top=100",
+            "/tables/todoitem?$inlinecount=allpages&$orderby=n desc",
+            "/tables/todoitem?$select=id,text",
+            "/tables/todoitem/i07",
+        ] {
+            let (plain_encoding, plain) = raw_get(&server, path, false).await;
+            assert_eq!(
+                plain_encoding, None,
+                "{level:?} {path}: no gzip unless asked"
+            );
+            let (encoding, zipped) = raw_get(&server, path, true).await;
+            if level == Compression::Off {
+                assert_eq!(encoding, None, "{path}: off never compresses");
+                assert_eq!(zipped, plain, "{path}");
+            } else {
+                assert_eq!(encoding.as_deref(), Some("gzip"), "{level:?} {path}");
+                assert!(zipped.len() < plain.len(), "{level:?} {path}");
+                assert_eq!(gunzip(&zipped), plain, "{level:?} {path}");
+            }
+            json_of(&plain);
+        }
+        server.stop().await;
+    }
 }
 
 pub async fn responses_are_gzipped_when_the_client_asks(backend: Backend) {
@@ -291,4 +381,5 @@ backend_tests!(#[tokio::test];
     errors_of_the_whole_batch_apply_nothing,
     capabilities_advertise_batch_and_its_limit,
     responses_are_gzipped_when_the_client_asks,
+    every_compression_level_sends_the_same_json,
 );

@@ -12,7 +12,8 @@ use tidemark_protocol::date;
 use tidemark_protocol::headers::OperationTag;
 use tidemark_protocol::odata::{Direction, Expr, OrderBy, parse_filter};
 use tidemark_server::store::{
-    Clock, ItemQuery, NewItem, SqliteOptions, SqliteTableStore, StampPolicy, StoreError, TableStore,
+    Change, Clock, ItemQuery, NewItem, SqliteOptions, SqliteTableStore, StampPolicy, StoreError,
+    StoreWrite, TableStore,
 };
 use tokio::sync::oneshot;
 
@@ -193,6 +194,37 @@ async fn operation_records_beyond_the_per_table_cap_are_pruned() {
     assert!(
         matches!(pruned, Err(StoreError::Conflict(_))),
         "op1's record is gone"
+    );
+}
+
+#[tokio::test]
+async fn a_batch_prunes_its_operation_records_once_after_its_writes() {
+    let fixture = SqliteFixture::with(SqliteOptions {
+        max_operations_per_table: 2,
+        prune_every: 1,
+        ..SqliteOptions::default()
+    });
+    let store = &fixture.store;
+    let tagged = |n: u32| StoreWrite {
+        table: T.to_owned(),
+        change: Change::Insert(insert_item(&format!("{n}"))),
+        tag: Some(OperationTag::new(format!("op{n}"), 1)),
+    };
+    let first = store.apply_batch((1..=4).map(tagged).collect()).await;
+    let first = first.unwrap_or_else(|e| panic!("batch: {e}"));
+    // Pruning waits for the end of the batch: every write of it succeeds and is answered.
+    assert!(first.iter().all(|r| r.as_ref().is_ok_and(|o| !o.replayed)));
+    // Then only the newest two records are left: op3 and op4 replay, op1 is gone.
+    let retry = store.apply_batch((1..=4).map(tagged).collect()).await;
+    let retry = retry.unwrap_or_else(|e| panic!("batch: {e}"));
+    let replayed: Vec<bool> = retry
+        .iter()
+        .map(|r| r.as_ref().is_ok_and(|o| o.replayed))
+        .collect();
+    assert_eq!(replayed, [false, false, true, true], "{retry:?}");
+    assert!(
+        matches!(retry[0], Err(StoreError::Conflict(_))),
+        "op1's record is gone, so its insert conflicts with the stored item"
     );
 }
 

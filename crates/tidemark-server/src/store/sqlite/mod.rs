@@ -9,6 +9,7 @@ mod filter;
 mod functions;
 mod migrations;
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -49,7 +50,8 @@ pub struct SqliteOptions {
     /// At most this many operation records are kept per table, the newest (default 100 000).
     pub max_operations_per_table: u64,
     /// Pruning runs on every this many tagged writes (default 256), inside that write's
-    /// transaction, so its cost is spread thin.
+    /// transaction, so its cost is spread thin; a batch that makes it due prunes once, after
+    /// its writes, in its transaction.
     pub prune_every: u32,
     /// Idle read connections kept open for reuse.
     pub max_idle_readers: usize,
@@ -210,13 +212,23 @@ impl SqliteTableStore {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(StoreError::internal)?;
-            let outcome = write_one(&tx, write, stamp, tagged_writes, options)?;
+            let outcome = write_one(&tx, write, stamp, tagged_writes, options, Pruning::Now)?;
             tx.commit().map_err(StoreError::internal)?;
             Ok(outcome)
         })
         .await
         .map_err(StoreError::internal)?
     }
+}
+
+/// When a write that makes pruning due prunes.
+enum Pruning<'a> {
+    /// Right after the write, in its transaction (single writes).
+    Now,
+    /// Once, after the whole batch: the table goes into this set. Each prune scans up to
+    /// `max_operations_per_table` index entries, so a batch of 1000 tagged writes pruning four
+    /// times spent a tenth of its CPU there.
+    AfterBatch(&'a mut BTreeSet<String>),
 }
 
 /// One write inside an open transaction: the operation-tag replay check, the change with its
@@ -227,6 +239,7 @@ fn write_one(
     stamp: i64,
     tagged_writes: &mut u32,
     options: &SqliteOptions,
+    pruning: Pruning<'_>,
 ) -> Result<WriteOutcome, StoreError> {
     let StoreWrite { table, change, tag } = write;
     let kind = change.kind();
@@ -243,7 +256,12 @@ fn write_one(
         record_outcome(conn, &table, tag, kind, &item, stamp)?;
         *tagged_writes = tagged_writes.wrapping_add(1);
         if tagged_writes.is_multiple_of(options.prune_every.max(1)) {
-            prune_operations(conn, &table, stamp, options)?;
+            match pruning {
+                Pruning::Now => prune_operations(conn, &table, stamp, options)?,
+                Pruning::AfterBatch(due) => {
+                    due.insert(table);
+                }
+            }
         }
     }
     Ok(WriteOutcome {
@@ -514,10 +532,14 @@ impl TableStore for SqliteTableStore {
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(StoreError::internal)?;
             let mut results = Vec::with_capacity(writes.len());
+            let mut prune_due = BTreeSet::new();
+            let mut last_stamp = None;
             for write in writes {
                 let stamp = clock.stamp(options.stamp_policy, options.clock.now_us());
+                last_stamp = Some(stamp);
                 let savepoint = tx.savepoint().map_err(StoreError::internal)?;
-                match write_one(&savepoint, write, stamp, tagged_writes, options) {
+                let pruning = Pruning::AfterBatch(&mut prune_due);
+                match write_one(&savepoint, write, stamp, tagged_writes, options, pruning) {
                     Ok(outcome) => {
                         savepoint.commit().map_err(StoreError::internal)?;
                         results.push(Ok(outcome));
@@ -526,12 +548,35 @@ impl TableStore for SqliteTableStore {
                     Err(error) => results.push(Err(error)),
                 }
             }
+            if let Some(stamp) = last_stamp {
+                prune_after_batch(&mut tx, &prune_due, stamp, options);
+            }
             // If this fails, nothing of the batch was stored: the caller answers one error.
             tx.commit().map_err(StoreError::internal)?;
             Ok(results)
         })
         .await
         .map_err(StoreError::internal)?
+    }
+}
+
+/// Prunes the operation records of every table in `due`, each in its own savepoint: pruning is
+/// housekeeping, so a failure is logged (the next due write tries again) and the batch's
+/// writes still commit.
+fn prune_after_batch(
+    tx: &mut rusqlite::Transaction<'_>,
+    due: &BTreeSet<String>,
+    stamp: i64,
+    options: &SqliteOptions,
+) {
+    for table in due {
+        let pruned = tx.savepoint().map_err(StoreError::internal).and_then(|sp| {
+            prune_operations(&sp, table, stamp, options)?;
+            sp.commit().map_err(StoreError::internal)
+        });
+        if let Err(error) = pruned {
+            log::warn!("cannot prune the operation records of table {table}: {error}");
+        }
     }
 }
 
