@@ -3,7 +3,7 @@
 //! the server applies it, the engine writes every answer back.
 //!
 //! Usage: `cargo run --release -p tidemark-client --example push_bench -- [inserts] [batch size]`
-//! (batch size 0 = one request per operation; default 500).
+//! (batch size 0 = one request per operation; default 1000).
 
 use std::time::Instant;
 
@@ -20,7 +20,7 @@ async fn main() -> anyhow::Result<()> {
         .map(|a| a.parse())
         .transpose()?
         .unwrap_or(10_000);
-    let batch_size: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(500);
+    let batch_size: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(1000);
     let server = TestServer::start().await;
     let dir = tempfile::tempdir()?;
     let def = TableDefinition::new("todoitem")

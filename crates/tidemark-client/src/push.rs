@@ -14,7 +14,9 @@ use std::sync::Arc;
 
 use reqwest::Method;
 use serde_json::Value;
-use tidemark_protocol::batch::{BatchOperation, BatchOperationKind, BatchRequest, BatchResponse};
+use tidemark_protocol::batch::{
+    BatchOperation, BatchOperationKind, BatchRequest, BatchResponse, BatchResult,
+};
 use tidemark_protocol::headers::{Capabilities, OperationTag};
 use tidemark_protocol::system;
 
@@ -246,7 +248,7 @@ impl Push<'_> {
     /// attempted. Batch n + 1 is sent only once every result of batch n is known; a batch with
     /// a refusal is handled in full, exactly as its single requests' answers would be, before
     /// the next one goes.
-    async fn push_batches(&mut self, size: usize) -> Result<(), Stop> {
+    async fn push_batches(&mut self, mut size: usize) -> Result<(), Stop> {
         let ctx = self.ctx;
         let mut batch = prepare_batch(ctx, 0, size).await?;
         // Accepted by the server, not yet written back.
@@ -299,6 +301,20 @@ impl Push<'_> {
                 Some(r) => r,
                 None => return self.stop_between(Vec::new(), next, cancelled()).await,
             };
+            if let Err(ClientError::Http { status: 413, .. }) = &response {
+                // Too big for the server's body limit (large items): nothing of it was applied.
+                // It goes again in halves, and later batches are cut to that size.
+                size = (batch.len() / 2).max(1);
+                log::info!(
+                    "a batch of {} operations was too large for the server; sending batches of {size}",
+                    batch.len()
+                );
+                if let Err(stop) = self.send_in_parts(&batch).await {
+                    return self.stop_between(Vec::new(), next, stop).await;
+                }
+                batch = next;
+                continue;
+            }
             let response = match self.online(response) {
                 Ok(r) => r,
                 Err(stop) => return self.stop_between(Vec::new(), next, stop).await,
@@ -316,6 +332,54 @@ impl Push<'_> {
             }
             batch = next;
         }
+    }
+
+    /// Sends `batch` again as two halves, one after the other, each handled in full before
+    /// the next goes; a half too large again is split again, and a single operation too large
+    /// on its own is refused with the server's 413, as its single request would be.
+    async fn send_in_parts(&mut self, batch: &[Prepared]) -> Result<(), Stop> {
+        let mut parts = vec![batch];
+        while let Some(part) = parts.pop() {
+            if self.cancel.is_cancelled() {
+                return Err(cancelled());
+            }
+            let request = BatchRequest {
+                operations: part
+                    .iter()
+                    .map(|p| batch_operation(p, &self.caps))
+                    .collect(),
+            };
+            let remote = self.ctx.remote();
+            let response = tokio::select! {
+                r = remote.batch(&request) => r,
+                _ = self.cancel.cancelled() => return Err(cancelled()),
+            };
+            let response = match response {
+                Err(ClientError::Http { status: 413, body }) if part.len() == 1 => BatchResponse {
+                    results: vec![BatchResult {
+                        status: 413,
+                        item: None,
+                        error: Some(body),
+                        replayed: false,
+                    }],
+                },
+                Err(ClientError::Http { status: 413, .. }) => {
+                    let (first, second) = part.split_at(part.len() / 2);
+                    // Popped last first: the first half goes before the second.
+                    parts.push(second);
+                    parts.push(first);
+                    continue;
+                }
+                other => self.online(other)?,
+            };
+            match all_accepted(part, response) {
+                Ok(write_backs) => apply_write_backs(self.ctx, write_backs)
+                    .await?
+                    .report(self.ctx, self.result),
+                Err(response) => self.handle_batch(part, response).await?,
+            }
+        }
+        Ok(())
     }
 
     /// Ends a batch push early: what the server accepted is still written back, and the batch

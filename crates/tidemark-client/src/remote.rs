@@ -67,7 +67,7 @@ impl Default for RemoteConfig {
             connect_timeout: Duration::from_secs(10),
             page_size: 50,
             large_page_size: 1000,
-            batch_size: 500,
+            batch_size: 1000,
         }
     }
 }
