@@ -261,28 +261,28 @@ fn peak_rss_kb() -> anyhow::Result<u64> {
 pub async fn pull(rows: usize) -> anyhow::Result<Section> {
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("server.db");
-    log::info!("pull: seeding {rows} rows into the server's database");
-    seed(&db, rows).await?;
+    log::info!("pull: seeding {rows} rows with random ids into the server's database");
+    seed(&db, rows, Ids::Random).await?;
     let server = ServerProcess::spawn(&db, &[]).await;
-
-    log::info!("pull: {rows} rows into an empty store (child process)");
     let store = dir.path().join("client.db");
-    let child = run_pull_child(server.url(), server.pid(), &store).await?;
-    ensure!(
-        child.received == rows as u64 && child.upserted == rows as u64,
-        "the pull received {} and stored {} of {rows} rows",
-        child.received,
-        child.upserted
-    );
-    let pulled = Duration::from_secs_f64(child.secs);
+    let (pulled, child, floor) =
+        pull_and_floor(&server, &store, &dir.path().join("floor.db"), rows).await?;
 
-    log::info!("pull: the bare SQLite floor for the same rows");
-    let floor = sqlite_floor(&store, &dir.path().join("floor.db"))?;
-    ensure!(
-        floor.rows == rows,
-        "the floor copied {} of {rows} rows",
-        floor.rows
-    );
+    // The same with ids in ascending order: the best case for every B-tree on both sides,
+    // shown beside the realistic one to say how much of the time random ids cost.
+    log::info!("pull: the same with ascending ids");
+    let sorted_dir = tempfile::tempdir()?;
+    let sorted_db = sorted_dir.path().join("server.db");
+    seed(&sorted_db, rows, Ids::Ascending).await?;
+    let sorted_server = ServerProcess::spawn(&sorted_db, &[]).await;
+    let (sorted_pulled, sorted_child, sorted_floor) = pull_and_floor(
+        &sorted_server,
+        &sorted_dir.path().join("client.db"),
+        &sorted_dir.path().join("floor.db"),
+        rows,
+    )
+    .await?;
+    drop(sorted_server);
 
     log::info!("pull: incremental pulls with no changes");
     let quiet = no_change_pulls(&store, server.url()).await?;
@@ -292,7 +292,7 @@ pub async fn pull(rows: usize) -> anyhow::Result<Section> {
         group(rows as u64)
     ));
     section.rows.push(Row::target(
-        "pull from our server",
+        "pull from our server (random UUID ids, as the app creates them)",
         format!(
             "{} ({} rows/s, {} requests)",
             secs(pulled),
@@ -311,7 +311,18 @@ pub async fn pull(rows: usize) -> anyhow::Result<Section> {
             pulled.as_secs_f64() / floor.elapsed.as_secs_f64().max(1e-9)
         ),
     ));
-    let rss_mb = child.peak_rss_kb as f64 / 1024.0;
+    section.rows.push(Row::info(
+        "the same rows with ascending ids: pull, and its floor",
+        format!(
+            "{} ({} rows/s, {} requests); floor {} ({:.1}×)",
+            secs(sorted_pulled),
+            per_sec(rows, sorted_pulled),
+            sorted_child.requests,
+            secs(sorted_floor.elapsed),
+            sorted_pulled.as_secs_f64() / sorted_floor.elapsed.as_secs_f64().max(1e-9)
+        ),
+    ));
+    let rss_mb = child.peak_rss_kb.max(sorted_child.peak_rss_kb) as f64 / 1024.0;
     section.rows.push(Row::target(
         "client peak RSS during the pull",
         format!("{rss_mb:.1} MB"),
@@ -339,19 +350,57 @@ pub async fn pull(rows: usize) -> anyhow::Result<Section> {
         quiet.requests.len() == 1,
     ));
     section.notes.push(format!(
-        "the server's SQLite file is filled through its store before it starts (not timed); the pull runs in a child process (`tidemark-bench pull-child`) whose `VmHWM` is the peak RSS, timing `SyncTable::pull` with a query id; the floor copies the pulled rows into a new file with the same table and indexes (WAL, synchronous=NORMAL) with one prepared statement in one transaction; the no-change pull is timed {NO_CHANGE_RUNS} times on the pulled store after a first pull that learned the server's capabilities, and its requests are counted by a `FaultProxy` in front of the server."
+        "the server's SQLite file is filled through its store before it starts (not timed), once with ids drawn at random (UUID v4, what the app creates) and once with ids in ascending order; the RSS is the larger of the two pulls'; the pull runs in a child process (`tidemark-bench pull-child`) whose `VmHWM` is the peak RSS, timing `SyncTable::pull` with a query id; the floor copies the pulled rows into a new file with the same table and indexes (WAL, synchronous=NORMAL) with one prepared statement in one transaction; the no-change pull is timed {NO_CHANGE_RUNS} times on the pulled store after a first pull that learned the server's capabilities, and its requests are counted by a `FaultProxy` in front of the server."
     ));
     Ok(section)
 }
 
+/// Pulls everything from `server` into a new store at `store` in a child process, checks the
+/// counts, then measures the bare SQLite floor for the same rows into `floor_db`.
+async fn pull_and_floor(
+    server: &ServerProcess,
+    store: &Path,
+    floor_db: &Path,
+    rows: usize,
+) -> anyhow::Result<(Duration, ChildFigures, Floor)> {
+    log::info!("pull: {rows} rows into an empty store (child process)");
+    let child = run_pull_child(server.url(), server.pid(), store).await?;
+    ensure!(
+        child.received == rows as u64 && child.upserted == rows as u64,
+        "the pull received {} and stored {} of {rows} rows",
+        child.received,
+        child.upserted
+    );
+    let pulled = Duration::from_secs_f64(child.secs);
+    log::info!("pull: the bare SQLite floor for the same rows");
+    let floor = sqlite_floor(store, floor_db)?;
+    ensure!(
+        floor.rows == rows,
+        "the floor copied {} of {rows} rows",
+        floor.rows
+    );
+    Ok((pulled, child, floor))
+}
+
+/// How the seeded rows' ids are made.
+#[derive(Debug, Clone, Copy)]
+enum Ids {
+    /// Drawn by the store (UUID v4), as for items the app creates.
+    Random,
+    /// `seed-0000000`, `seed-0000001`, …: every insert and lookup goes to the end of a B-tree.
+    Ascending,
+}
+
 /// Fills a new server database with `rows` todos through the server's own store.
-async fn seed(db: &Path, rows: usize) -> anyhow::Result<()> {
+async fn seed(db: &Path, rows: usize, ids: Ids) -> anyhow::Result<()> {
     let store = SqliteTableStore::open(db)?;
     for n in 0..rows {
-        // No id: the store draws a random UUID, as for items the app creates; ids in
-        // ascending order would flatter every B-tree insert and lookup on both sides.
+        let id = match ids {
+            Ids::Random => None,
+            Ids::Ascending => Some(format!("seed-{n:07}")),
+        };
         let item = NewItem {
-            id: None,
+            id,
             properties: todo(n),
         };
         store.insert(TABLE, item, None).await?;
