@@ -364,6 +364,7 @@ async fn pull_and_floor(
     rows: usize,
 ) -> anyhow::Result<(Duration, ChildFigures, Floor)> {
     log::info!("pull: {rows} rows into an empty store (child process)");
+    flush_writes();
     let child = run_pull_child(server.url(), server.pid(), store).await?;
     ensure!(
         child.received == rows as u64 && child.upserted == rows as u64,
@@ -373,6 +374,7 @@ async fn pull_and_floor(
     );
     let pulled = Duration::from_secs_f64(child.secs);
     log::info!("pull: the bare SQLite floor for the same rows");
+    flush_writes();
     let floor = sqlite_floor(store, floor_db)?;
     ensure!(
         floor.rows == rows,
@@ -380,6 +382,14 @@ async fn pull_and_floor(
         floor.rows
     );
     Ok((pulled, child, floor))
+}
+
+/// Writes out the dirty pages of what came before (seeding, an earlier pull), so that their
+/// writeback does not compete with the next timed part.
+fn flush_writes() {
+    if let Err(e) = std::process::Command::new("sync").status() {
+        log::warn!("could not run sync: {e}");
+    }
 }
 
 /// How the seeded rows' ids are made.

@@ -272,12 +272,7 @@ impl Push<'_> {
             if self.cancel.is_cancelled() {
                 return self.stop_between(accepted, batch, cancelled()).await;
             }
-            let request = BatchRequest {
-                operations: batch
-                    .iter()
-                    .map(|p| batch_operation(p, &self.caps))
-                    .collect(),
-            };
+            let request = batch_request(&batch, &self.caps);
             let remote = ctx.remote();
             let send = async {
                 tokio::select! {
@@ -343,12 +338,7 @@ impl Push<'_> {
             if self.cancel.is_cancelled() {
                 return Err(cancelled());
             }
-            let request = BatchRequest {
-                operations: part
-                    .iter()
-                    .map(|p| batch_operation(p, &self.caps))
-                    .collect(),
-            };
+            let request = batch_request(part, &self.caps);
             let remote = self.ctx.remote();
             let response = tokio::select! {
                 r = remote.batch(&request) => r,
@@ -545,6 +535,13 @@ impl Push<'_> {
             }
         };
         Ok(retry)
+    }
+}
+
+/// The `POST /$batch` body for prepared operations, in their order.
+fn batch_request(batch: &[Prepared], caps: &Capabilities) -> BatchRequest {
+    BatchRequest {
+        operations: batch.iter().map(|p| batch_operation(p, caps)).collect(),
     }
 }
 
