@@ -140,14 +140,12 @@ pub(crate) fn delete_matching(conn: &Connection, def: &TableDefinition, q: &Quer
 }
 
 /// The (column, value) pairs of `item` for the table's known columns, with `keep` choosing
-/// which names to take. Unknown names are left to the caller to judge.
-/// With `lenient` (server data), a value of the wrong type is kept as NULL with a warning,
-/// so one odd row cannot block every later pull.
+/// which names to take; a value of the wrong type is an error (local writes are checked).
+/// Unknown names are left to the caller to judge.
 fn typed_values(
     def: &TableDefinition,
     item: &Item,
     keep: impl Fn(&str) -> bool,
-    lenient: bool,
 ) -> Result<Vec<(String, SqlValue)>> {
     let mut out = Vec::new();
     for (name, value) in item {
@@ -155,15 +153,7 @@ fn typed_values(
             continue;
         }
         if let Some(ty) = def.column_type(name) {
-            let v = match to_sql(name, ty, value) {
-                Ok(v) => v,
-                Err(e) if lenient => {
-                    log::warn!("table '{}': {e}; kept as null", def.name);
-                    SqlValue::Null
-                }
-                Err(e) => return Err(e),
-            };
-            out.push((name.clone(), v));
+            out.push((name.clone(), to_sql(name, ty, value)?));
         }
     }
     Ok(out)
@@ -176,7 +166,7 @@ pub(crate) fn insert(
     item: &Item,
     keep: impl Fn(&str) -> bool,
 ) -> Result<()> {
-    insert_values(conn, def, typed_values(def, item, keep, false)?)
+    insert_values(conn, def, typed_values(def, item, keep)?)
 }
 
 fn insert_values(
@@ -205,7 +195,7 @@ pub(crate) fn update(
     item: &Item,
     keep: impl Fn(&str) -> bool,
 ) -> Result<bool> {
-    let values = typed_values(def, item, |n| n != system::ID && keep(n), false)?;
+    let values = typed_values(def, item, |n| n != system::ID && keep(n))?;
     update_values(conn, def, id, values)
 }
 
