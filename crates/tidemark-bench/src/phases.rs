@@ -12,7 +12,7 @@ use tempfile::TempDir;
 use tidemark_client::{
     ColumnType, Item, PullResult, Query, RemoteConfig, SyncContext, SyncTable, TableDefinition,
 };
-use tidemark_server::store::{NewItem, SqliteTableStore, TableStore};
+use tidemark_server::store::{Change, NewItem, SqliteTableStore, StoreWrite, TableStore};
 use tidemark_testkit::proxy::FaultProxy;
 use tidemark_testkit::server::ServerProcess;
 use tidemark_testkit::stock::{StockOptions, StockServer};
@@ -413,7 +413,9 @@ async fn seed(db: &Path, rows: usize, ids: Ids) -> anyhow::Result<()> {
             id,
             properties: todo(n),
         };
-        store.insert(TABLE, item, None).await?;
+        store
+            .apply(StoreWrite::new(TABLE, Change::Insert(item)))
+            .await?;
     }
     Ok(())
 }

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use reqwest::Client;
 use serde_json::{Map, Value, json};
-use tidemark_server::store::{NewItem, PostgresTableStore, SqliteTableStore, TableStore};
+use tidemark_server::store::{
+    Change, NewItem, PostgresTableStore, SqliteTableStore, StoreWrite, TableStore,
+};
 use tidemark_testkit::postgres::PgDatabase;
 use tidemark_testkit::server::{ServerProcess, server_binary};
 
@@ -64,7 +66,8 @@ async fn seed<S: TableStore + Clone>(store: &S, rows: usize) -> anyhow::Result<(
                     id: Some(format!("seed-{n:07}")),
                     properties,
                 };
-                store.insert("todoitem", item, None).await?;
+                let write = StoreWrite::new("todoitem", Change::Insert(item));
+                store.apply(write).await?;
             }
             Ok::<_, tidemark_server::StoreError>(())
         });

@@ -1,12 +1,17 @@
-//! Storage behind the HTTP layer: the [`TableStore`] trait asks one question per protocol
-//! request, so the routes never see SQL and a PostgreSQL store can come in through the same door.
+//! Storage behind the HTTP layer: the [`TableStore`] trait answers the routes' reads and
+//! applies their writes, so the routes never see SQL and either backend comes in through the
+//! same door.
 //!
-//! Everything dialect-specific (SQL text, column types, how the change clock is kept) lives in the
-//! backend modules ([`sqlite`], [`postgres`]); this module only holds the shapes both sides agree
-//! on.
+//! What a write does to an item is decided once, in [`rules`]; what operation records hold and
+//! when they are pruned, once, in `operations`. Everything dialect-specific (SQL text, column
+//! types, how the change clock is kept) lives in the backend modules ([`sqlite`],
+//! [`postgres`]), which only load, save and keep records.
 
 mod item;
+mod migrations;
+mod operations;
 pub mod postgres;
+pub mod rules;
 pub mod sqlite;
 
 use std::future::Future;
@@ -16,8 +21,10 @@ use tidemark_protocol::headers::OperationTag;
 use tidemark_protocol::odata::{Expr, OrderBy};
 
 pub use item::{Item, WireItem, WireItems, serialize_wire_option};
+pub use migrations::MigrationError;
+pub use operations::OperationRetention;
 pub use postgres::{PostgresOptions, PostgresTableStore};
-pub use sqlite::{Clock, SqliteOptions, SqliteTableStore, StampPolicy, SystemClock};
+pub use sqlite::{Clock, SqliteOptions, SqliteTableStore, SystemClock};
 
 /// Why a store request did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -104,9 +111,9 @@ pub struct WriteOutcome {
 /// What one write changes, as the store applies it (ids validated, no system properties).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
-    /// Store a new item ([`TableStore::insert`]).
+    /// Store a new item; the id must not exist, even soft-deleted.
     Insert(NewItem),
-    /// Merge `patch` into a live item ([`TableStore::update`]).
+    /// Merge `patch` into a live item.
     Update {
         /// The item's id.
         id: String,
@@ -115,14 +122,15 @@ pub enum Change {
         /// The version `If-Match` requires, if any.
         expected_version: Option<String>,
     },
-    /// Soft-delete a live item ([`TableStore::delete`]).
+    /// Soft-delete a live item (an already deleted one is not found).
     Delete {
         /// The item's id.
         id: String,
         /// The version `If-Match` requires, if any.
         expected_version: Option<String>,
     },
-    /// Clear an item's deleted flag ([`TableStore::undelete`]).
+    /// Clear an item's deleted flag, deleted or not (always a write: new `updatedAt` and
+    /// `version`, as stock servers do).
     Undelete {
         /// The item's id.
         id: String,
@@ -164,6 +172,25 @@ pub struct StoreWrite {
     pub tag: Option<OperationTag>,
 }
 
+impl StoreWrite {
+    /// An untagged write of `change` to `table`.
+    pub fn new(table: impl Into<String>, change: Change) -> Self {
+        Self {
+            table: table.into(),
+            change,
+            tag: None,
+        }
+    }
+
+    /// This write, carrying the idempotency tag `tag`.
+    pub fn tagged(self, tag: OperationTag) -> Self {
+        Self {
+            tag: Some(tag),
+            ..self
+        }
+    }
+}
+
 /// What [`TableStore::apply_batch`] answers: one result per attempted write, in order. It is
 /// shorter than the batch when the store had to stop (the rest were not attempted).
 pub type BatchOutcome = Vec<Result<WriteOutcome, StoreError>>;
@@ -193,7 +220,7 @@ impl WriteKind {
     }
 }
 
-/// The storage the server needs, one method per question the HTTP layer asks.
+/// The storage the server needs: reads, and writes of any kind through [`TableStore::apply`].
 ///
 /// Table names are the declared, validated ones; ids are validated; property maps hold no
 /// system properties. Every write is atomic: either the row, its new `updatedAt`/`version` and
@@ -219,68 +246,12 @@ pub trait TableStore: Send + Sync + 'static {
         include_deleted: bool,
     ) -> impl Future<Output = Result<Item, StoreError>> + Send;
 
-    /// Stores a new item; [`StoreError::Conflict`] when the id exists, even soft-deleted.
-    fn insert(
-        &self,
-        table: &str,
-        item: NewItem,
-        tag: Option<OperationTag>,
-    ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send;
-
-    /// Merges `patch` into a live item; `expected_version` (from `If-Match`) must match when given.
-    fn update(
-        &self,
-        table: &str,
-        id: &str,
-        patch: Map<String, Value>,
-        expected_version: Option<String>,
-        tag: Option<OperationTag>,
-    ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send;
-
-    /// Soft-deletes a live item; an already deleted one is [`StoreError::NotFound`].
-    fn delete(
-        &self,
-        table: &str,
-        id: &str,
-        expected_version: Option<String>,
-        tag: Option<OperationTag>,
-    ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send;
-
-    /// Clears the deleted flag of an item, deleted or not (always a write: new `updatedAt` and
-    /// `version`, as stock servers do); a missing item is [`StoreError::NotFound`].
-    fn undelete(
-        &self,
-        table: &str,
-        id: &str,
-        expected_version: Option<String>,
-        tag: Option<OperationTag>,
-    ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send;
-
-    /// Applies one write of any kind through the method for its kind.
+    /// Applies one write of any kind, atomically: the write rules ([`rules::apply`]) decide
+    /// the stored item or the error, and a tagged write is recorded (or replayed).
     fn apply(
         &self,
         write: StoreWrite,
-    ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send {
-        async move {
-            let StoreWrite { table, change, tag } = write;
-            match change {
-                Change::Insert(item) => self.insert(&table, item, tag).await,
-                Change::Update {
-                    id,
-                    patch,
-                    expected_version,
-                } => self.update(&table, &id, patch, expected_version, tag).await,
-                Change::Delete {
-                    id,
-                    expected_version,
-                } => self.delete(&table, &id, expected_version, tag).await,
-                Change::Undelete {
-                    id,
-                    expected_version,
-                } => self.undelete(&table, &id, expected_version, tag).await,
-            }
-        }
-    }
+    ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send;
 
     /// Applies `writes` in order, each atomic on its own (a failed write changes nothing and the
     /// next one is still applied), and answers one result per write.

@@ -1,11 +1,10 @@
 //! Failures on the server's side: a store that fails answers 500 with an `{"error"}` body that
 //! does not leak the backend's details.
 
-use serde_json::{Map, Value, json};
-use tidemark_protocol::headers::OperationTag;
+use serde_json::json;
 use tidemark_server::ServerConfig;
 use tidemark_server::store::{
-    Item, ItemQuery, NewItem, QueryPage, StoreError, TableStore, WriteOutcome,
+    Item, ItemQuery, QueryPage, StoreError, StoreWrite, TableStore, WriteOutcome,
 };
 use tokio::net::TcpListener;
 
@@ -27,43 +26,7 @@ impl TableStore for FailingStore {
         Err(failure())
     }
 
-    async fn insert(
-        &self,
-        _: &str,
-        _: NewItem,
-        _: Option<OperationTag>,
-    ) -> Result<WriteOutcome, StoreError> {
-        Err(failure())
-    }
-
-    async fn update(
-        &self,
-        _: &str,
-        _: &str,
-        _: Map<String, Value>,
-        _: Option<String>,
-        _: Option<OperationTag>,
-    ) -> Result<WriteOutcome, StoreError> {
-        Err(failure())
-    }
-
-    async fn delete(
-        &self,
-        _: &str,
-        _: &str,
-        _: Option<String>,
-        _: Option<OperationTag>,
-    ) -> Result<WriteOutcome, StoreError> {
-        Err(failure())
-    }
-
-    async fn undelete(
-        &self,
-        _: &str,
-        _: &str,
-        _: Option<String>,
-        _: Option<OperationTag>,
-    ) -> Result<WriteOutcome, StoreError> {
+    async fn apply(&self, _: StoreWrite) -> Result<WriteOutcome, StoreError> {
         Err(failure())
     }
 }

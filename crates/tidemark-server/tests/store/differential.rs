@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{Map, Value, json};
 use tidemark_protocol::odata::{parse_filter, parse_orderby};
-use tidemark_server::store::{ItemQuery, NewItem, TableStore};
+use tidemark_server::store::{Change, ItemQuery, NewItem, StoreWrite, TableStore};
 
 use crate::{PgFixture, SqliteFixture};
 
@@ -143,8 +143,14 @@ fn sqlite_and_postgres_answer_random_queries_alike() {
                 properties: Map::from_iter(map),
             };
             for result in [
-                sqlite.store.insert(T, new.clone(), None).await,
-                postgres.store.insert(T, new.clone(), None).await,
+                sqlite
+                    .store
+                    .apply(StoreWrite::new(T, Change::Insert(new.clone())))
+                    .await,
+                postgres
+                    .store
+                    .apply(StoreWrite::new(T, Change::Insert(new.clone())))
+                    .await,
             ] {
                 if let Err(e) = result {
                     panic!("insert: {e}");

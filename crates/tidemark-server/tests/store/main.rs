@@ -2,12 +2,14 @@
 //! `PostgresTableStore` (once each, from the same functions), both stores answering random
 //! queries alike (`differential`), the PostgreSQL change clock across stores sharing one
 //! database, and the SQLite store's own behaviours (the change clock under a late commit,
-//! operation-record pruning, reopening).
+//! operation-record pruning, reopening). The write rules themselves are unit-tested without a
+//! database (`src/store/rules.rs`).
 
 mod differential;
 mod postgres_only;
 mod sqlite_only;
 mod suite;
+mod support;
 
 use tempfile::TempDir;
 use tidemark_server::store::{

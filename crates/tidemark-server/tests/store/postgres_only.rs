@@ -4,71 +4,21 @@
 //! test then shows that stamping with `now()` lets an incremental reader miss that late commit,
 //! and that the ordered clock does not.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
-use serde_json::Map;
-use tidemark_protocol::date;
-use tidemark_protocol::odata::{Direction, Expr, OrderBy, parse_filter};
-use tidemark_server::store::{
-    ItemQuery, NewItem, PostgresOptions, PostgresTableStore, StampPolicy, TableStore,
-};
+use serde_json::json;
+use tidemark_server::store::{Change, PostgresOptions, PostgresTableStore, TableStore};
+use tidemark_testkit::stamps::STOCK_STAMP_STATEMENT;
 
 use crate::PgFixture;
+use crate::support::{LateCommit, Reader, T, new_item, write};
 
-const T: &str = "todoitem";
-
-fn new_item(id: &str) -> NewItem {
-    NewItem {
-        id: Some(id.to_owned()),
-        properties: Map::new(),
+/// Another store on the database at `url`, stamping like a stock server when `stock`.
+async fn store_on(url: &str, stock: bool) -> PostgresTableStore {
+    let mut options = PostgresOptions::default();
+    if stock {
+        options.stamp_statement = STOCK_STAMP_STATEMENT;
     }
-}
-
-/// An incremental reader: `updatedAt ge <watermark>` ordered by updatedAt, as the engine pulls.
-#[derive(Default)]
-struct Reader {
-    seen: BTreeSet<String>,
-    watermark: Option<i64>,
-}
-
-impl Reader {
-    async fn pull(&mut self, store: &impl TableStore) {
-        let filter = self.watermark.and_then(date::from_micros).map(|mark| {
-            let text = format!("updatedAt ge datetimeoffset'{}'", date::format_date(&mark));
-            match parse_filter(&text) {
-                Ok(f) => f,
-                Err(e) => panic!("{text}: {e}"),
-            }
-        });
-        let query = ItemQuery {
-            filter,
-            orderby: vec![OrderBy {
-                expr: Expr::Property("updatedAt".into()),
-                direction: Direction::Asc,
-            }],
-            limit: 1000,
-            include_deleted: true,
-            ..ItemQuery::default()
-        };
-        let page = match store.query(T, &query).await {
-            Ok(p) => p,
-            Err(e) => panic!("pull: {e}"),
-        };
-        for item in &page.items {
-            self.seen.insert(item.id.clone());
-        }
-        if let Some(last) = page.items.last() {
-            self.watermark = Some(last.updated_at_us);
-        }
-    }
-}
-
-async fn store_on(url: &str, policy: StampPolicy) -> PostgresTableStore {
-    let options = PostgresOptions {
-        stamp_policy: policy,
-        ..PostgresOptions::default()
-    };
     match PostgresTableStore::connect_with(url, options).await {
         Ok(s) => s,
         Err(e) => panic!("connect: {e}"),
@@ -76,13 +26,12 @@ async fn store_on(url: &str, policy: StampPolicy) -> PostgresTableStore {
 }
 
 /// Writer A (one store) takes its stamp and is held back; writer B (another store) writes; the
-/// reader (a third) pulls; A is released and commits; the reader pulls again. Returns what the
-/// reader holds and what the table holds.
-async fn late_commit_scenario(policy: StampPolicy) -> (BTreeSet<String>, BTreeSet<String>) {
+/// reader (a third) pulls; A is released and commits; the reader pulls again.
+async fn late_commit_scenario(stock: bool) -> LateCommit {
     let fixture = PgFixture::new().await;
     let (a_store, b_store, reader_store) = (
-        store_on(fixture.url(), policy).await,
-        store_on(fixture.url(), policy).await,
+        store_on(fixture.url(), stock).await,
+        store_on(fixture.url(), stock).await,
         fixture.store.clone(),
     );
     // The blocker: an uncommitted row with A's key, so A's insert waits after its stamp.
@@ -104,9 +53,17 @@ async fn late_commit_scenario(policy: StampPolicy) -> (BTreeSet<String>, BTreeSe
         )
         .await;
     assert!(held.is_ok(), "{held:?}");
-    let a = tokio::spawn(async move { a_store.insert(T, new_item("a"), None).await });
+    let a = tokio::spawn(async move {
+        a_store
+            .apply(write(Change::Insert(new_item("a", json!({})))))
+            .await
+    });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut b = tokio::spawn(async move { b_store.insert(T, new_item("b"), None).await });
+    let mut b = tokio::spawn(async move {
+        b_store
+            .apply(write(Change::Insert(new_item("b", json!({})))))
+            .await
+    });
     // B commits now if it can overtake A; with the ordered clock it waits for A's clock lock.
     let b_early = tokio::time::timeout(Duration::from_millis(300), &mut b)
         .await
@@ -125,28 +82,19 @@ async fn late_commit_scenario(policy: StampPolicy) -> (BTreeSet<String>, BTreeSe
             panic!("write failed: {write:?}");
         }
     }
-    reader.pull(&reader_store).await;
-    let mut all = Reader::default();
-    all.pull(&reader_store).await;
-    (reader.seen, all.seen)
+    LateCommit::after(reader, &reader_store).await
 }
 
 #[tokio::test]
 async fn stamping_with_now_lets_an_incremental_reader_miss_a_late_commit() {
-    let (seen, all) = late_commit_scenario(StampPolicy::Unordered).await;
-    assert_eq!(all, BTreeSet::from(["a".to_owned(), "b".to_owned()]));
-    assert_eq!(
-        seen,
-        BTreeSet::from(["b".to_owned()]),
-        "a was stamped behind the watermark"
-    );
+    late_commit_scenario(true).await.assert_a_was_missed();
 }
 
 #[tokio::test]
 async fn the_clock_row_lets_no_late_commit_slip_behind_an_incremental_reader() {
-    let (seen, all) = late_commit_scenario(StampPolicy::Ordered).await;
-    assert_eq!(all, BTreeSet::from(["a".to_owned(), "b".to_owned()]));
-    assert_eq!(seen, all);
+    late_commit_scenario(false)
+        .await
+        .assert_nothing_was_missed();
 }
 
 #[tokio::test]
@@ -189,12 +137,14 @@ async fn a_bad_url_and_an_unreachable_database_are_clear_errors() {
 #[tokio::test]
 async fn a_retry_reaching_another_store_gets_the_recorded_outcome() {
     let fixture = PgFixture::new().await;
-    let other = store_on(fixture.url(), StampPolicy::Ordered).await;
+    let other = store_on(fixture.url(), false).await;
     let tag = tidemark_protocol::headers::OperationTag::new("op", 1);
     // The same tagged insert sent to two processes at once: one applies it, one replays it.
     let (first, second) = tokio::join!(
-        fixture.store.insert(T, new_item("a"), Some(tag.clone())),
-        other.insert(T, new_item("a"), Some(tag.clone())),
+        fixture
+            .store
+            .apply(write(Change::Insert(new_item("a", json!({})))).tagged(tag.clone())),
+        other.apply(write(Change::Insert(new_item("a", json!({})))).tagged(tag.clone())),
     );
     let (first, second) = match (first, second) {
         (Ok(f), Ok(s)) => (f, s),
@@ -202,6 +152,8 @@ async fn a_retry_reaching_another_store_gets_the_recorded_outcome() {
     };
     assert_eq!(first.item, second.item);
     assert!(first.replayed != second.replayed, "exactly one replay");
-    let retry = other.insert(T, new_item("a"), Some(tag)).await;
+    let retry = other
+        .apply(write(Change::Insert(new_item("a", json!({})))).tagged(tag))
+        .await;
     assert!(retry.is_ok_and(|o| o.replayed && o.item == first.item));
 }

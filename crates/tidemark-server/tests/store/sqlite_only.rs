@@ -2,24 +2,20 @@
 //! protects against (shown deterministically with a gated clock), operation-record pruning,
 //! and the clock surviving a reopen with the wall clock set back.
 
-use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use serde_json::Map;
-use tidemark_protocol::date;
+use serde_json::{Map, json};
 use tidemark_protocol::headers::OperationTag;
-use tidemark_protocol::odata::{Direction, Expr, OrderBy, parse_filter};
 use tidemark_server::store::{
-    Change, Clock, ItemQuery, NewItem, SqliteOptions, SqliteTableStore, StampPolicy, StoreError,
-    StoreWrite, TableStore,
+    Change, Clock, OperationRetention, SqliteOptions, SqliteTableStore, StoreError, TableStore,
 };
+use tidemark_testkit::stamps::StockClock;
 use tokio::sync::oneshot;
 
 use crate::SqliteFixture;
-
-const T: &str = "todoitem";
+use crate::support::{LateCommit, Reader, new_item, update, write};
 const SECOND: i64 = 1_000_000;
 const DAY: i64 = 86_400 * SECOND;
 
@@ -56,55 +52,9 @@ impl Clock for ManualClock {
     }
 }
 
-fn insert_item(id: &str) -> NewItem {
-    NewItem {
-        id: Some(id.to_owned()),
-        properties: Map::new(),
-    }
-}
-
-/// An incremental reader: `updatedAt ge <watermark>` ordered by updatedAt, as the engine pulls.
-#[derive(Default)]
-struct Reader {
-    seen: BTreeSet<String>,
-    watermark: Option<i64>,
-}
-
-impl Reader {
-    async fn pull(&mut self, store: &impl TableStore) {
-        let filter = self.watermark.and_then(date::from_micros).map(|mark| {
-            let text = format!("updatedAt ge datetimeoffset'{}'", date::format_date(&mark));
-            match parse_filter(&text) {
-                Ok(f) => f,
-                Err(e) => panic!("{text}: {e}"),
-            }
-        });
-        let query = ItemQuery {
-            filter,
-            orderby: vec![OrderBy {
-                expr: Expr::Property("updatedAt".into()),
-                direction: Direction::Asc,
-            }],
-            limit: 1000,
-            include_deleted: true,
-            ..ItemQuery::default()
-        };
-        let page = match store.query(T, &query).await {
-            Ok(p) => p,
-            Err(e) => panic!("pull: {e}"),
-        };
-        for item in &page.items {
-            self.seen.insert(item.id.clone());
-        }
-        if let Some(last) = page.items.last() {
-            self.watermark = Some(last.updated_at_us);
-        }
-    }
-}
-
 /// Writer A reads the clock and stalls; writer B writes; the reader pulls; A is released and
-/// commits; the reader pulls again. Returns what the reader holds and what the table holds.
-async fn late_commit_scenario(policy: StampPolicy) -> (BTreeSet<String>, BTreeSet<String>) {
+/// commits; the reader pulls again. A stock clock reads the time before the write lock.
+async fn late_commit_scenario(stock: bool) -> LateCommit {
     let (entered_tx, entered_rx) = oneshot::channel();
     let (release_tx, release_rx) = mpsc::channel();
     let clock = GatedClock {
@@ -112,21 +62,32 @@ async fn late_commit_scenario(policy: StampPolicy) -> (BTreeSet<String>, BTreeSe
         entered: Mutex::new(Some(entered_tx)),
         release: Mutex::new(release_rx),
     };
+    let clock: Arc<dyn Clock> = match stock {
+        true => Arc::new(StockClock(clock)),
+        false => Arc::new(clock),
+    };
     let fixture = SqliteFixture::with(SqliteOptions {
-        clock: Arc::new(clock),
-        stamp_policy: policy,
+        clock,
         ..SqliteOptions::default()
     });
     let store = fixture.store.clone();
     let a = tokio::spawn({
         let store = store.clone();
-        async move { store.insert(T, insert_item("a"), None).await }
+        async move {
+            store
+                .apply(write(Change::Insert(new_item("a", json!({})))))
+                .await
+        }
     });
     // A has its clock reading (with the ordered clock: while holding the write lock).
     let _ = entered_rx.await;
     let mut b = tokio::spawn({
         let store = store.clone();
-        async move { store.insert(T, insert_item("b"), None).await }
+        async move {
+            store
+                .apply(write(Change::Insert(new_item("b", json!({})))))
+                .await
+        }
     });
     // B commits now if it can overtake A; with the ordered clock it waits for A's lock.
     let b_early = tokio::time::timeout(Duration::from_millis(300), &mut b)
@@ -145,51 +106,45 @@ async fn late_commit_scenario(policy: StampPolicy) -> (BTreeSet<String>, BTreeSe
             panic!("write failed: {write:?}");
         }
     }
-    reader.pull(&store).await;
-    let mut all = Reader::default();
-    all.pull(&store).await;
-    (reader.seen, all.seen)
+    LateCommit::after(reader, &store).await
 }
 
 #[tokio::test]
 async fn a_clock_read_before_the_write_lock_lets_an_incremental_reader_miss_a_late_commit() {
-    let (seen, all) = late_commit_scenario(StampPolicy::Unordered).await;
-    assert_eq!(all, BTreeSet::from(["a".to_owned(), "b".to_owned()]));
-    assert_eq!(
-        seen,
-        BTreeSet::from(["b".to_owned()]),
-        "a was stamped behind the watermark"
-    );
+    late_commit_scenario(true).await.assert_a_was_missed();
 }
 
 #[tokio::test]
 async fn the_ordered_clock_lets_no_late_commit_slip_behind_an_incremental_reader() {
-    let (seen, all) = late_commit_scenario(StampPolicy::Ordered).await;
-    assert_eq!(all, BTreeSet::from(["a".to_owned(), "b".to_owned()]));
-    assert_eq!(seen, all);
+    late_commit_scenario(false)
+        .await
+        .assert_nothing_was_missed();
 }
 
 #[tokio::test]
 async fn operation_records_beyond_the_per_table_cap_are_pruned() {
     let fixture = SqliteFixture::with(SqliteOptions {
-        max_operations_per_table: 2,
-        prune_every: 1,
+        operations: OperationRetention {
+            max_per_table: 2,
+            prune_every: 1,
+            ..OperationRetention::default()
+        },
         ..SqliteOptions::default()
     });
     let store = &fixture.store;
     for n in 1..=4 {
         let tag = OperationTag::new(format!("op{n}"), 1);
         let written = store
-            .insert(T, insert_item(&format!("{n}")), Some(tag))
+            .apply(write(Change::Insert(new_item(&format!("{n}"), json!({})))).tagged(tag))
             .await;
         assert!(written.is_ok());
     }
     let newest = store
-        .insert(T, insert_item("4"), Some(OperationTag::new("op4", 1)))
+        .apply(write(Change::Insert(new_item("4", json!({})))).tagged(OperationTag::new("op4", 1)))
         .await;
     assert_eq!(newest.ok().map(|o| o.replayed), Some(true));
     let pruned = store
-        .insert(T, insert_item("1"), Some(OperationTag::new("op1", 1)))
+        .apply(write(Change::Insert(new_item("1", json!({})))).tagged(OperationTag::new("op1", 1)))
         .await;
     assert!(
         matches!(pruned, Err(StoreError::Conflict(_))),
@@ -200,15 +155,17 @@ async fn operation_records_beyond_the_per_table_cap_are_pruned() {
 #[tokio::test]
 async fn a_batch_prunes_its_operation_records_once_after_its_writes() {
     let fixture = SqliteFixture::with(SqliteOptions {
-        max_operations_per_table: 2,
-        prune_every: 1,
+        operations: OperationRetention {
+            max_per_table: 2,
+            prune_every: 1,
+            ..OperationRetention::default()
+        },
         ..SqliteOptions::default()
     });
     let store = &fixture.store;
-    let tagged = |n: u32| StoreWrite {
-        table: T.to_owned(),
-        change: Change::Insert(insert_item(&format!("{n}"))),
-        tag: Some(OperationTag::new(format!("op{n}"), 1)),
+    let tagged = |n: u32| {
+        write(Change::Insert(new_item(&format!("{n}"), json!({}))))
+            .tagged(OperationTag::new(format!("op{n}"), 1))
     };
     let first = store.apply_batch((1..=4).map(tagged).collect()).await;
     let first = first.unwrap_or_else(|e| panic!("batch: {e}"));
@@ -233,26 +190,37 @@ async fn operation_records_older_than_the_retention_are_pruned() {
     let clock = Arc::new(ManualClock(AtomicI64::new(DAY)));
     let fixture = SqliteFixture::with(SqliteOptions {
         clock: clock.clone(),
-        operation_retention: Duration::from_secs(2 * 86_400),
-        prune_every: 1,
+        operations: OperationRetention {
+            max_age: Duration::from_secs(2 * 86_400),
+            prune_every: 1,
+            ..OperationRetention::default()
+        },
         ..SqliteOptions::default()
     });
     let store = &fixture.store;
     let old = store
-        .insert(T, insert_item("old"), Some(OperationTag::new("old", 1)))
+        .apply(
+            write(Change::Insert(new_item("old", json!({})))).tagged(OperationTag::new("old", 1)),
+        )
         .await;
     assert!(old.is_ok());
     clock.0.store(9 * DAY, Ordering::SeqCst);
     let recent = store
-        .insert(T, insert_item("new"), Some(OperationTag::new("new", 1)))
+        .apply(
+            write(Change::Insert(new_item("new", json!({})))).tagged(OperationTag::new("new", 1)),
+        )
         .await;
     assert!(recent.is_ok());
     let retry_old = store
-        .insert(T, insert_item("old"), Some(OperationTag::new("old", 1)))
+        .apply(
+            write(Change::Insert(new_item("old", json!({})))).tagged(OperationTag::new("old", 1)),
+        )
         .await;
     assert!(matches!(retry_old, Err(StoreError::Conflict(_))));
     let retry_new = store
-        .insert(T, insert_item("new"), Some(OperationTag::new("new", 1)))
+        .apply(
+            write(Change::Insert(new_item("new", json!({})))).tagged(OperationTag::new("new", 1)),
+        )
         .await;
     assert_eq!(retry_new.ok().map(|o| o.replayed), Some(true));
 }
@@ -274,13 +242,15 @@ async fn a_reopened_store_keeps_stamping_after_its_newest_row_even_if_the_clock_
             Err(e) => panic!("open: {e}"),
         }
     };
-    let before = open(100 * SECOND).insert(T, insert_item("a"), None).await;
+    let before = open(100 * SECOND)
+        .apply(write(Change::Insert(new_item("a", json!({})))))
+        .await;
     let before = before
         .ok()
         .map(|o| o.item.updated_at_us)
         .unwrap_or(i64::MAX);
     let after = open(50 * SECOND)
-        .update(T, "a", Map::new(), None, None)
+        .apply(write(update("a", Map::new(), None)))
         .await;
     let after = after.ok().map(|o| o.item.updated_at_us).unwrap_or(i64::MIN);
     assert!(after > before, "{after} should follow {before}");

@@ -9,24 +9,13 @@ use tidemark_server::store::{
     Change, Item, ItemQuery, NewItem, StoreError, StoreWrite, TableStore, WriteOutcome,
 };
 
-const T: &str = "todoitem";
-
-fn props(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        other => panic!("not an object: {other}"),
-    }
-}
-
-fn new_item(id: &str, value: Value) -> NewItem {
-    NewItem {
-        id: Some(id.to_owned()),
-        properties: props(value),
-    }
-}
+use crate::support::{T, delete, new_item, props, undelete, update, write};
 
 async fn insert(store: &impl TableStore, id: &str, value: Value) -> Item {
-    match store.insert(T, new_item(id, value), None).await {
+    match store
+        .apply(write(Change::Insert(new_item(id, value))))
+        .await
+    {
         Ok(outcome) => outcome.item,
         Err(e) => panic!("insert {id}: {e}"),
     }
@@ -67,19 +56,22 @@ pub async fn insert_then_lookup_round_trips_properties(store: impl TableStore) {
 }
 
 pub async fn insert_without_id_makes_a_uuid(store: impl TableStore) {
-    let item = ok(store.insert(T, NewItem::default(), None).await);
+    let item = ok(store.apply(write(Change::Insert(NewItem::default()))).await);
     assert!(uuid::Uuid::parse_str(&item.id).is_ok(), "{}", item.id);
 }
 
 pub async fn insert_of_an_existing_id_conflicts_with_the_stored_item(store: impl TableStore) {
     let stored = insert(&store, "a", json!({"v": 1})).await;
-    let again = store.insert(T, new_item("a", json!({"v": 2})), None).await;
+    let again = store
+        .apply(write(Change::Insert(new_item("a", json!({"v": 2})))))
+        .await;
     assert!(matches!(again, Err(StoreError::Conflict(item)) if *item == stored));
 }
 
 pub async fn tables_are_separate(store: impl TableStore) {
     insert(&store, "a", json!({})).await;
-    let other = store.insert("other", new_item("a", json!({})), None).await;
+    let other = StoreWrite::new("other", Change::Insert(new_item("a", json!({}))));
+    let other = store.apply(other).await;
     assert!(other.is_ok());
     assert!(matches!(
         store.lookup("third", "a", true).await,
@@ -90,7 +82,7 @@ pub async fn tables_are_separate(store: impl TableStore) {
 pub async fn update_merges_and_restamps(store: impl TableStore) {
     let before = insert(&store, "a", json!({"text": "x", "n": 1})).await;
     let after = ok(store
-        .update(T, "a", props(json!({"n": 2, "m": null})), None, None)
+        .apply(write(update("a", props(json!({"n": 2, "m": null})), None)))
         .await);
     assert_eq!(
         after.properties,
@@ -104,10 +96,14 @@ pub async fn update_merges_and_restamps(store: impl TableStore) {
 pub async fn update_with_a_stale_version_fails_with_the_stored_item(store: impl TableStore) {
     let first = insert(&store, "a", json!({})).await;
     let current = ok(store
-        .update(T, "a", props(json!({"n": 1})), None, None)
+        .apply(write(update("a", props(json!({"n": 1})), None)))
         .await);
     let stale = store
-        .update(T, "a", props(json!({"n": 2})), Some(first.version), None)
+        .apply(write(update(
+            "a",
+            props(json!({"n": 2})),
+            Some(first.version),
+        )))
         .await;
     assert!(matches!(stale, Err(StoreError::PreconditionFailed(item)) if *item == current));
 }
@@ -115,21 +111,25 @@ pub async fn update_with_a_stale_version_fails_with_the_stored_item(store: impl 
 pub async fn update_with_the_current_version_succeeds(store: impl TableStore) {
     let first = insert(&store, "a", json!({})).await;
     let updated = store
-        .update(T, "a", props(json!({"n": 2})), Some(first.version), None)
+        .apply(write(update(
+            "a",
+            props(json!({"n": 2})),
+            Some(first.version),
+        )))
         .await;
     assert!(updated.is_ok());
 }
 
 pub async fn update_of_a_deleted_item_is_not_found(store: impl TableStore) {
     insert(&store, "a", json!({})).await;
-    ok(store.delete(T, "a", None, None).await);
-    let update = store.update(T, "a", Map::new(), None, None).await;
+    ok(store.apply(write(delete("a", None))).await);
+    let update = store.apply(write(update("a", Map::new(), None))).await;
     assert!(matches!(update, Err(StoreError::NotFound(_))));
 }
 
 pub async fn delete_marks_deleted_and_hides_the_item(store: impl TableStore) {
     let before = insert(&store, "a", json!({"text": "x"})).await;
-    let deleted = ok(store.delete(T, "a", None, None).await);
+    let deleted = ok(store.apply(write(delete("a", None))).await);
     assert!(deleted.deleted);
     assert_eq!(deleted.properties, before.properties);
     assert!(deleted.updated_at_us > before.updated_at_us);
@@ -147,17 +147,17 @@ pub async fn delete_marks_deleted_and_hides_the_item(store: impl TableStore) {
 
 pub async fn delete_twice_is_not_found(store: impl TableStore) {
     insert(&store, "a", json!({})).await;
-    ok(store.delete(T, "a", None, None).await);
+    ok(store.apply(write(delete("a", None))).await);
     assert!(matches!(
-        store.delete(T, "a", None, None).await,
+        store.apply(write(delete("a", None))).await,
         Err(StoreError::NotFound(_))
     ));
 }
 
 pub async fn undelete_clears_the_flag_with_a_new_version(store: impl TableStore) {
     insert(&store, "a", json!({})).await;
-    let deleted = ok(store.delete(T, "a", None, None).await);
-    let restored = ok(store.undelete(T, "a", None, None).await);
+    let deleted = ok(store.apply(write(delete("a", None))).await);
+    let restored = ok(store.apply(write(undelete("a", None))).await);
     assert!(!restored.deleted);
     assert_ne!(restored.version, deleted.version);
     assert!(restored.updated_at_us > deleted.updated_at_us);
@@ -169,7 +169,7 @@ pub async fn updated_at_strictly_increases_across_writes(store: impl TableStore)
         let item = insert(&store, &format!("{i:02}"), json!({})).await;
         assert!(item.updated_at_us > last);
         last = item.updated_at_us;
-        let item = ok(store.update(T, &item.id, Map::new(), None, None).await);
+        let item = ok(store.apply(write(update(&item.id, Map::new(), None))).await);
         assert!(item.updated_at_us > last);
         last = item.updated_at_us;
     }
@@ -234,10 +234,10 @@ pub async fn query_filters_on_updated_at_exactly(store: impl TableStore) {
 pub async fn a_tagged_write_is_applied_once_and_replayed(store: impl TableStore) {
     let tag = OperationTag::new("op", 1);
     let first = store
-        .insert(T, new_item("a", json!({"n": 1})), Some(tag.clone()))
+        .apply(write(Change::Insert(new_item("a", json!({"n": 1})))).tagged(tag.clone()))
         .await;
     let retry = store
-        .insert(T, new_item("a", json!({"n": 1})), Some(tag))
+        .apply(write(Change::Insert(new_item("a", json!({"n": 1})))).tagged(tag))
         .await;
     let (first, retry) = (first.ok(), retry.ok());
     assert_eq!(first.as_ref().map(|o| o.replayed), Some(false));
@@ -249,13 +249,13 @@ pub async fn a_replayed_update_does_not_write_again(store: impl TableStore) {
     insert(&store, "a", json!({})).await;
     let tag = OperationTag::new("op", 1);
     let first = ok(store
-        .update(T, "a", props(json!({"n": 1})), None, Some(tag.clone()))
+        .apply(write(update("a", props(json!({"n": 1})), None)).tagged(tag.clone()))
         .await);
     ok(store
-        .update(T, "a", props(json!({"n": 2})), None, None)
+        .apply(write(update("a", props(json!({"n": 2})), None)))
         .await);
     let replay = ok(store
-        .update(T, "a", props(json!({"n": 1})), None, Some(tag))
+        .apply(write(update("a", props(json!({"n": 1})), None)).tagged(tag))
         .await);
     assert_eq!(replay, first);
     let current = store.lookup(T, "a", false).await.ok();
@@ -264,10 +264,12 @@ pub async fn a_replayed_update_does_not_write_again(store: impl TableStore) {
 
 pub async fn a_failed_tagged_write_is_not_recorded(store: impl TableStore) {
     let tag = OperationTag::new("op", 1);
-    let missing = store.delete(T, "a", None, Some(tag.clone())).await;
+    let missing = store
+        .apply(write(delete("a", None)).tagged(tag.clone()))
+        .await;
     assert!(matches!(missing, Err(StoreError::NotFound(_))));
     insert(&store, "a", json!({})).await;
-    let applied = store.delete(T, "a", None, Some(tag)).await;
+    let applied = store.apply(write(delete("a", None)).tagged(tag)).await;
     assert_eq!(
         applied.ok().map(|o| (o.replayed, o.item.deleted)),
         Some((false, true))
@@ -278,8 +280,10 @@ pub async fn a_tag_reused_for_another_item_is_a_bad_request(store: impl TableSto
     insert(&store, "a", json!({})).await;
     insert(&store, "b", json!({})).await;
     let tag = OperationTag::new("op", 1);
-    ok(store.delete(T, "a", None, Some(tag.clone())).await);
-    let reuse = store.delete(T, "b", None, Some(tag)).await;
+    ok(store
+        .apply(write(delete("a", None)).tagged(tag.clone()))
+        .await);
+    let reuse = store.apply(write(delete("b", None)).tagged(tag)).await;
     assert!(matches!(reuse, Err(StoreError::BadRequest(_))));
     assert!(store.lookup(T, "b", false).await.is_ok());
 }
@@ -295,40 +299,18 @@ pub async fn an_untranslatable_query_is_invalid(store: impl TableStore) {
     ));
 }
 
-fn write(change: Change, tag: Option<OperationTag>) -> StoreWrite {
-    StoreWrite {
-        table: T.to_owned(),
-        change,
-        tag,
-    }
-}
-
-fn update(id: &str, value: Value, expected_version: Option<String>) -> Change {
-    Change::Update {
-        id: id.to_owned(),
-        patch: props(value),
-        expected_version,
-    }
-}
-
 pub async fn a_batch_applies_in_order_and_a_failed_write_rolls_back_alone(store: impl TableStore) {
     let stale = insert(&store, "b", json!({"n": 0})).await;
     ok(store
-        .update(T, "b", props(json!({"n": 1})), None, None)
+        .apply(write(update("b", props(json!({"n": 1})), None)))
         .await);
     let batch = vec![
-        write(Change::Insert(new_item("a", json!({"n": 1}))), None),
-        write(update("a", json!({"m": 2}), None), None),
-        write(update("b", json!({"n": 9}), Some(stale.version)), None),
-        write(Change::Insert(new_item("a", json!({"n": 3}))), None),
-        write(
-            Change::Delete {
-                id: "a".into(),
-                expected_version: None,
-            },
-            None,
-        ),
-        write(update("missing", json!({}), None), None),
+        write(Change::Insert(new_item("a", json!({"n": 1})))),
+        write(update("a", props(json!({"m": 2})), None)),
+        write(update("b", props(json!({"n": 9})), Some(stale.version))),
+        write(Change::Insert(new_item("a", json!({"n": 3})))),
+        write(delete("a", None)),
+        write(update("missing", Map::new(), None)),
     ];
     let results = match store.apply_batch(batch).await {
         Ok(r) => r,
@@ -367,21 +349,14 @@ pub async fn a_batch_applies_in_order_and_a_failed_write_rolls_back_alone(store:
 pub async fn a_retried_batch_replays_and_writes_nothing(store: impl TableStore) {
     let batch = || {
         vec![
-            write(
-                Change::Insert(NewItem {
-                    id: None,
-                    properties: props(json!({"n": 1})),
-                }),
-                Some(OperationTag::new("op1", 1)),
-            ),
-            write(
-                update("x", json!({}), None),
-                Some(OperationTag::new("op2", 1)),
-            ),
-            write(
-                Change::Insert(new_item("a", json!({"n": 2}))),
-                Some(OperationTag::new("op3", 1)),
-            ),
+            write(Change::Insert(NewItem {
+                id: None,
+                properties: props(json!({"n": 1})),
+            }))
+            .tagged(OperationTag::new("op1", 1)),
+            write(update("x", Map::new(), None)).tagged(OperationTag::new("op2", 1)),
+            write(Change::Insert(new_item("a", json!({"n": 2}))))
+                .tagged(OperationTag::new("op3", 1)),
         ]
     };
     let first = store.apply_batch(batch()).await.ok().unwrap_or_default();

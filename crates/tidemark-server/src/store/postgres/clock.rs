@@ -22,7 +22,8 @@
 //! second per table.
 
 /// The statement that stamps a write: returns the new `updatedAt` and holds the table's clock
-/// row locked until the transaction ends.
+/// row locked until the transaction ends. It is [`super::PostgresOptions::stamp_statement`]'s
+/// default; the test kit imitates stock servers there with a statement that takes no lock.
 pub const STAMP_ORDERED: &str = "
     INSERT INTO change_clocks AS c (tbl, last_us)
     VALUES ($1, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)
@@ -30,8 +31,3 @@ pub const STAMP_ORDERED: &str = "
     SET last_us = greatest((extract(epoch FROM clock_timestamp()) * 1000000)::bigint,
                            c.last_us + 1)
     RETURNING last_us";
-
-/// The stamp stock servers effectively use: the transaction's start time, no lock. Exists only
-/// so a test can show what the ordered clock prevents.
-pub const STAMP_UNORDERED: &str =
-    "SELECT (extract(epoch FROM now()) * 1000000)::bigint WHERE $1::text IS NOT NULL";

@@ -8,6 +8,7 @@ mod clock;
 mod filter;
 mod functions;
 mod migrations;
+mod write;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -15,20 +16,16 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use base64::Engine as _;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
-use serde_json::{Map, Value};
-use tidemark_protocol::headers::OperationTag;
+use serde_json::Value;
 
-use super::{
-    BatchOutcome, Change, ItemQuery, NewItem, QueryPage, StoreError, StoreWrite, TableStore,
-    WriteKind, WriteOutcome,
-};
+use super::operations::{OperationRetention, PruneSchedule};
+use super::{BatchOutcome, ItemQuery, QueryPage, StoreError, StoreWrite, TableStore, WriteOutcome};
 use crate::store::Item;
 use clock::ChangeClock;
-pub use clock::{Clock, StampPolicy, SystemClock};
-pub use migrations::MigrationError;
+pub use clock::{Clock, SystemClock};
+use write::{Pruning, Records, prune_after_batch, write_one};
 
 /// Page cache per connection, in SQLite's negative-means-KiB form: 64 MiB.
 const CACHE_SIZE: i64 = -65_536;
@@ -39,20 +36,14 @@ const ITEM_COLUMNS: &str = "id, created_at, updated_at, version, deleted, data";
 /// Tuning of a [`SqliteTableStore`].
 #[derive(Clone)]
 pub struct SqliteOptions {
-    /// Where wall-clock time comes from (injectable for tests).
+    /// Where wall-clock time comes from, and how writes are stamped with it (injectable for
+    /// tests; the ordered [`SystemClock`] outside them).
     pub clock: Arc<dyn Clock>,
-    /// How writes are stamped; always [`StampPolicy::Ordered`] outside tests.
-    pub stamp_policy: StampPolicy,
     /// How long a connection waits for a lock held by another connection.
     pub busy_timeout: Duration,
-    /// Operation records older than this are pruned (default 7 days).
-    pub operation_retention: Duration,
-    /// At most this many operation records are kept per table, the newest (default 100 000).
-    pub max_operations_per_table: u64,
-    /// Pruning runs on every this many tagged writes (default 256), inside that write's
-    /// transaction, so its cost is spread thin; a batch that makes it due prunes once, after
-    /// its writes, in its transaction.
-    pub prune_every: u32,
+    /// How long operation records are kept. A due prune runs inside the write's transaction;
+    /// a batch that makes it due prunes once, after its writes, in its transaction.
+    pub operations: OperationRetention,
     /// Idle read connections kept open for reuse.
     pub max_idle_readers: usize,
 }
@@ -61,11 +52,8 @@ impl Default for SqliteOptions {
     fn default() -> Self {
         Self {
             clock: Arc::new(SystemClock),
-            stamp_policy: StampPolicy::Ordered,
             busy_timeout: Duration::from_secs(5),
-            operation_retention: Duration::from_secs(7 * 24 * 60 * 60),
-            max_operations_per_table: 100_000,
-            prune_every: 256,
+            operations: OperationRetention::default(),
             max_idle_readers: 4,
         }
     }
@@ -74,11 +62,8 @@ impl Default for SqliteOptions {
 impl fmt::Debug for SqliteOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SqliteOptions")
-            .field("stamp_policy", &self.stamp_policy)
             .field("busy_timeout", &self.busy_timeout)
-            .field("operation_retention", &self.operation_retention)
-            .field("max_operations_per_table", &self.max_operations_per_table)
-            .field("prune_every", &self.prune_every)
+            .field("operations", &self.operations)
             .field("max_idle_readers", &self.max_idle_readers)
             .finish_non_exhaustive()
     }
@@ -103,12 +88,12 @@ struct Inner {
     options: SqliteOptions,
     writer: Mutex<Writer>,
     readers: Mutex<Vec<Connection>>,
+    prune_schedule: PruneSchedule,
 }
 
 struct Writer {
     conn: Connection,
     clock: ChangeClock,
-    tagged_writes: u32,
 }
 
 impl SqliteTableStore {
@@ -157,7 +142,6 @@ impl SqliteTableStore {
         let writer = Writer {
             conn,
             clock: ChangeClock::starting_after(last_us.unwrap_or(0)),
-            tagged_writes: 0,
         };
         Ok(Self {
             inner: Arc::new(Inner {
@@ -165,6 +149,7 @@ impl SqliteTableStore {
                 options,
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
+                prune_schedule: PruneSchedule::default(),
             }),
         })
     }
@@ -195,24 +180,16 @@ impl SqliteTableStore {
     async fn write(&self, write: StoreWrite) -> Result<WriteOutcome, StoreError> {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
-            let options = &inner.options;
-            // The unordered policy models servers that read the time before they get the lock.
-            let early_reading = match options.stamp_policy {
-                StampPolicy::Unordered => Some(options.clock.now_us()),
-                StampPolicy::Ordered => None,
-            };
+            let time = inner.options.clock.as_ref();
+            // Only a clock imitating a stock server reads the time before it gets the lock.
+            let early_reading = time.early_reading();
             let mut writer = inner.lock_writer();
-            let reading = early_reading.unwrap_or_else(|| options.clock.now_us());
-            let Writer {
-                conn,
-                clock,
-                tagged_writes,
-            } = &mut *writer;
-            let stamp = clock.stamp(options.stamp_policy, reading);
+            let Writer { conn, clock } = &mut *writer;
+            let stamp = clock.stamp(time, early_reading);
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(StoreError::internal)?;
-            let outcome = write_one(&tx, write, stamp, tagged_writes, options, Pruning::Now)?;
+            let outcome = write_one(&tx, write, stamp, &inner.records(), Pruning::Now)?;
             tx.commit().map_err(StoreError::internal)?;
             Ok(outcome)
         })
@@ -221,115 +198,15 @@ impl SqliteTableStore {
     }
 }
 
-/// When a write that makes pruning due prunes.
-enum Pruning<'a> {
-    /// Right after the write, in its transaction (single writes).
-    Now,
-    /// Once, after the whole batch: the table goes into this set. Each prune scans up to
-    /// `max_operations_per_table` index entries, so a batch of 1000 tagged writes pruning four
-    /// times spent a tenth of its CPU there.
-    AfterBatch(&'a mut BTreeSet<String>),
-}
-
-/// One write inside an open transaction: the operation-tag replay check, the change with its
-/// stamp, the operation record (and now and then the pruning of old records).
-fn write_one(
-    conn: &Connection,
-    write: StoreWrite,
-    stamp: i64,
-    tagged_writes: &mut u32,
-    options: &SqliteOptions,
-    pruning: Pruning<'_>,
-) -> Result<WriteOutcome, StoreError> {
-    let StoreWrite { table, change, tag } = write;
-    let kind = change.kind();
-    if let Some(tag) = &tag
-        && let Some(item) = recorded_outcome(conn, &table, tag, kind, change.item_id())?
-    {
-        return Ok(WriteOutcome {
-            item,
-            replayed: true,
-        });
-    }
-    let item = apply_change(conn, &table, change, stamp)?;
-    if let Some(tag) = &tag {
-        record_outcome(conn, &table, tag, kind, &item, stamp)?;
-        *tagged_writes = tagged_writes.wrapping_add(1);
-        if tagged_writes.is_multiple_of(options.prune_every.max(1)) {
-            match pruning {
-                Pruning::Now => prune_operations(conn, &table, stamp, options)?,
-                Pruning::AfterBatch(due) => {
-                    due.insert(table);
-                }
-            }
-        }
-    }
-    Ok(WriteOutcome {
-        item,
-        replayed: false,
-    })
-}
-
-/// Applies `change` to `table` with `stamp` and returns the stored item.
-fn apply_change(
-    conn: &Connection,
-    table: &str,
-    change: Change,
-    stamp: i64,
-) -> Result<Item, StoreError> {
-    match change {
-        Change::Insert(item) => {
-            let id = item.id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-            if let Some(existing) = load_item(conn, table, &id)? {
-                return Err(StoreError::Conflict(Box::new(existing)));
-            }
-            let stored = Item {
-                id,
-                created_at_us: stamp,
-                updated_at_us: stamp,
-                version: new_version(),
-                deleted: false,
-                properties: item.properties,
-            };
-            save_item(conn, table, &stored, true)?;
-            Ok(stored)
-        }
-        Change::Update {
-            id,
-            patch,
-            expected_version,
-        } => {
-            let mut item = live_item(conn, table, &id, expected_version.as_deref())?;
-            item.properties.extend(patch);
-            stamp_write(&mut item, stamp);
-            save_item(conn, table, &item, false)?;
-            Ok(item)
-        }
-        Change::Delete {
-            id,
-            expected_version,
-        } => {
-            let mut item = live_item(conn, table, &id, expected_version.as_deref())?;
-            item.deleted = true;
-            stamp_write(&mut item, stamp);
-            save_item(conn, table, &item, false)?;
-            Ok(item)
-        }
-        Change::Undelete {
-            id,
-            expected_version,
-        } => {
-            let mut item = load_item(conn, table, &id)?.ok_or(StoreError::NotFound(id))?;
-            check_version(&item, expected_version.as_deref())?;
-            item.deleted = false;
-            stamp_write(&mut item, stamp);
-            save_item(conn, table, &item, false)?;
-            Ok(item)
-        }
-    }
-}
-
 impl Inner {
+    /// The operation-record bookkeeping of this store's writes.
+    fn records(&self) -> Records<'_> {
+        Records {
+            retention: &self.options.operations,
+            schedule: &self.prune_schedule,
+        }
+    }
+
     fn lock_writer(&self) -> MutexGuard<'_, Writer> {
         // A panic while holding the lock dropped its transaction (rolled back), so the
         // connection is still sound.
@@ -439,79 +316,6 @@ impl TableStore for SqliteTableStore {
         .await
     }
 
-    async fn insert(
-        &self,
-        table: &str,
-        item: NewItem,
-        tag: Option<OperationTag>,
-    ) -> Result<WriteOutcome, StoreError> {
-        self.apply(StoreWrite {
-            table: table.to_owned(),
-            change: Change::Insert(item),
-            tag,
-        })
-        .await
-    }
-
-    async fn update(
-        &self,
-        table: &str,
-        id: &str,
-        patch: Map<String, Value>,
-        expected_version: Option<String>,
-        tag: Option<OperationTag>,
-    ) -> Result<WriteOutcome, StoreError> {
-        let change = Change::Update {
-            id: id.to_owned(),
-            patch,
-            expected_version,
-        };
-        self.apply(StoreWrite {
-            table: table.to_owned(),
-            change,
-            tag,
-        })
-        .await
-    }
-
-    async fn delete(
-        &self,
-        table: &str,
-        id: &str,
-        expected_version: Option<String>,
-        tag: Option<OperationTag>,
-    ) -> Result<WriteOutcome, StoreError> {
-        let change = Change::Delete {
-            id: id.to_owned(),
-            expected_version,
-        };
-        self.apply(StoreWrite {
-            table: table.to_owned(),
-            change,
-            tag,
-        })
-        .await
-    }
-
-    async fn undelete(
-        &self,
-        table: &str,
-        id: &str,
-        expected_version: Option<String>,
-        tag: Option<OperationTag>,
-    ) -> Result<WriteOutcome, StoreError> {
-        let change = Change::Undelete {
-            id: id.to_owned(),
-            expected_version,
-        };
-        self.apply(StoreWrite {
-            table: table.to_owned(),
-            change,
-            tag,
-        })
-        .await
-    }
-
     async fn apply(&self, write: StoreWrite) -> Result<WriteOutcome, StoreError> {
         self.write(write).await
     }
@@ -521,13 +325,10 @@ impl TableStore for SqliteTableStore {
     async fn apply_batch(&self, writes: Vec<StoreWrite>) -> Result<BatchOutcome, StoreError> {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
-            let options = &inner.options;
+            let time = inner.options.clock.as_ref();
+            let records = inner.records();
             let mut writer = inner.lock_writer();
-            let Writer {
-                conn,
-                clock,
-                tagged_writes,
-            } = &mut *writer;
+            let Writer { conn, clock } = &mut *writer;
             let mut tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(StoreError::internal)?;
@@ -535,11 +336,12 @@ impl TableStore for SqliteTableStore {
             let mut prune_due = BTreeSet::new();
             let mut last_stamp = None;
             for write in writes {
-                let stamp = clock.stamp(options.stamp_policy, options.clock.now_us());
+                // One lock for the whole batch: every stamp is taken under it.
+                let stamp = clock.stamp(time, None);
                 last_stamp = Some(stamp);
                 let savepoint = tx.savepoint().map_err(StoreError::internal)?;
                 let pruning = Pruning::AfterBatch(&mut prune_due);
-                match write_one(&savepoint, write, stamp, tagged_writes, options, pruning) {
+                match write_one(&savepoint, write, stamp, &records, pruning) {
                     Ok(outcome) => {
                         savepoint.commit().map_err(StoreError::internal)?;
                         results.push(Ok(outcome));
@@ -549,7 +351,7 @@ impl TableStore for SqliteTableStore {
                 }
             }
             if let Some(stamp) = last_stamp {
-                prune_after_batch(&mut tx, &prune_due, stamp, options);
+                prune_after_batch(&mut tx, &prune_due, stamp, records.retention);
             }
             // If this fails, nothing of the batch was stored: the caller answers one error.
             tx.commit().map_err(StoreError::internal)?;
@@ -557,60 +359,6 @@ impl TableStore for SqliteTableStore {
         })
         .await
         .map_err(StoreError::internal)?
-    }
-}
-
-/// Prunes the operation records of every table in `due`, each in its own savepoint: pruning is
-/// housekeeping, so a failure is logged (the next due write tries again) and the batch's
-/// writes still commit.
-fn prune_after_batch(
-    tx: &mut rusqlite::Transaction<'_>,
-    due: &BTreeSet<String>,
-    stamp: i64,
-    options: &SqliteOptions,
-) {
-    for table in due {
-        let pruned = tx.savepoint().map_err(StoreError::internal).and_then(|sp| {
-            prune_operations(&sp, table, stamp, options)?;
-            sp.commit().map_err(StoreError::internal)
-        });
-        if let Err(error) = pruned {
-            log::warn!("cannot prune the operation records of table {table}: {error}");
-        }
-    }
-}
-
-/// A fresh opaque version: 8 random bytes in base64, like a SQL Server rowversion looks.
-fn new_version() -> String {
-    let uuid = uuid::Uuid::new_v4();
-    base64::engine::general_purpose::STANDARD.encode(&uuid.as_bytes()[..8])
-}
-
-fn stamp_write(item: &mut Item, stamp: i64) {
-    item.updated_at_us = stamp;
-    item.version = new_version();
-}
-
-fn check_version(item: &Item, expected: Option<&str>) -> Result<(), StoreError> {
-    match expected {
-        Some(v) if v != item.version => Err(StoreError::PreconditionFailed(Box::new(item.clone()))),
-        _ => Ok(()),
-    }
-}
-
-/// The item if it exists, is not soft-deleted and has the expected version.
-fn live_item(
-    conn: &Connection,
-    table: &str,
-    id: &str,
-    expected: Option<&str>,
-) -> Result<Item, StoreError> {
-    match load_item(conn, table, id)? {
-        Some(item) if !item.deleted => {
-            check_version(&item, expected)?;
-            Ok(item)
-        }
-        _ => Err(StoreError::NotFound(id.to_owned())),
     }
 }
 
@@ -648,6 +396,7 @@ fn item_from_raw(
     })
 }
 
+/// The item `id` of `table`, soft-deleted or not.
 fn load_item(conn: &Connection, table: &str, id: &str) -> Result<Option<Item>, StoreError> {
     let raw = conn
         .prepare_cached(&format!(
@@ -656,119 +405,4 @@ fn load_item(conn: &Connection, table: &str, id: &str) -> Result<Option<Item>, S
         .and_then(|mut st| st.query_row(params![table, id], raw_row).optional())
         .map_err(StoreError::internal)?;
     raw.map(item_from_raw).transpose()
-}
-
-fn save_item(tx: &Connection, table: &str, item: &Item, new: bool) -> Result<(), StoreError> {
-    let data = serde_json::to_string(&item.properties).map_err(StoreError::internal)?;
-    let sql = if new {
-        "INSERT INTO items (tbl, id, created_at, updated_at, version, deleted, data)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-    } else {
-        "UPDATE items SET created_at = ?3, updated_at = ?4, version = ?5, deleted = ?6, data = ?7
-         WHERE tbl = ?1 AND id = ?2"
-    };
-    tx.prepare_cached(sql)
-        .and_then(|mut st| {
-            st.execute(params![
-                table,
-                item.id,
-                item.created_at_us,
-                item.updated_at_us,
-                item.version,
-                item.deleted,
-                data
-            ])
-        })
-        .map_err(StoreError::internal)?;
-    Ok(())
-}
-
-/// The recorded outcome of `tag`, if this operation was applied before.
-fn recorded_outcome(
-    tx: &Connection,
-    table: &str,
-    tag: &OperationTag,
-    kind: WriteKind,
-    item_id: Option<&str>,
-) -> Result<Option<Item>, StoreError> {
-    let record: Option<(String, String, String)> = tx
-        .prepare_cached(
-            "SELECT kind, item_id, outcome FROM operations
-             WHERE tbl = ?1 AND operation_id = ?2 AND op_version = ?3",
-        )
-        .and_then(|mut st| {
-            st.query_row(params![table, tag.operation_id, op_version(tag)], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .optional()
-        })
-        .map_err(StoreError::internal)?;
-    let Some((recorded_kind, recorded_id, outcome)) = record else {
-        return Ok(None);
-    };
-    if recorded_kind != kind.as_str() || item_id.is_some_and(|id| id != recorded_id) {
-        return Err(StoreError::BadRequest(format!(
-            "operation {tag} was already applied as a {recorded_kind} of item '{recorded_id}'; \
-             a retry must repeat the same write"
-        )));
-    }
-    serde_json::from_str(&outcome)
-        .map(Some)
-        .map_err(StoreError::internal)
-}
-
-fn record_outcome(
-    tx: &Connection,
-    table: &str,
-    tag: &OperationTag,
-    kind: WriteKind,
-    item: &Item,
-    stamp: i64,
-) -> Result<(), StoreError> {
-    let outcome = serde_json::to_string(item).map_err(StoreError::internal)?;
-    tx.prepare_cached(
-        "INSERT INTO operations (tbl, operation_id, op_version, kind, item_id, outcome, recorded_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )
-    .and_then(|mut st| {
-        st.execute(params![
-            table,
-            tag.operation_id,
-            op_version(tag),
-            kind.as_str(),
-            item.id,
-            outcome,
-            stamp
-        ])
-    })
-    .map_err(StoreError::internal)?;
-    Ok(())
-}
-
-/// SQLite integers are signed; versions beyond `i64::MAX` are stored as their bit pattern.
-fn op_version(tag: &OperationTag) -> i64 {
-    tag.version as i64
-}
-
-/// Drops operation records of `table` older than the retention or beyond the per-table cap.
-fn prune_operations(
-    tx: &Connection,
-    table: &str,
-    now_us: i64,
-    options: &SqliteOptions,
-) -> Result<(), StoreError> {
-    let retention_us = i64::try_from(options.operation_retention.as_micros()).unwrap_or(i64::MAX);
-    let cutoff = now_us.saturating_sub(retention_us);
-    let keep = i64::try_from(options.max_operations_per_table).unwrap_or(i64::MAX);
-    tx.prepare_cached("DELETE FROM operations WHERE tbl = ?1 AND recorded_at < ?2")
-        .and_then(|mut st| st.execute(params![table, cutoff]))
-        .map_err(StoreError::internal)?;
-    tx.prepare_cached(
-        "DELETE FROM operations WHERE tbl = ?1 AND recorded_at <= (
-             SELECT recorded_at FROM operations WHERE tbl = ?1
-             ORDER BY recorded_at DESC LIMIT 1 OFFSET ?2)",
-    )
-    .and_then(|mut st| st.execute(params![table, keep]))
-    .map_err(StoreError::internal)?;
-    Ok(())
 }
