@@ -33,25 +33,20 @@ pub const STOCK_STAMP_STATEMENT: &str =
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicI64, Ordering};
+    use tidemark_server::store::SystemClock;
 
     use super::*;
 
-    struct Manual(AtomicI64);
-
-    impl Clock for Manual {
-        fn now_us(&self) -> i64 {
-            self.0.load(Ordering::SeqCst)
-        }
-    }
-
     #[test]
-    fn a_stock_clock_stamps_its_early_reading_even_behind_the_last_stamp() {
-        let clock = StockClock(Manual(AtomicI64::new(50)));
+    fn a_stock_clock_stamps_its_reading_even_behind_the_last_stamp() {
+        let clock = StockClock(SystemClock);
         let early = clock.early_reading();
-        assert_eq!(early, Some(50));
-        clock.0.0.store(900, Ordering::SeqCst);
-        assert_eq!(clock.stamp(early, 100), 50);
-        assert_eq!(clock.stamp(None, 1_000), 900);
+        let last = i64::MAX - 1;
+        assert!(early.is_some_and(|reading| reading < last));
+        assert_eq!(clock.stamp(early, last), early.unwrap_or_default());
+        assert!(
+            clock.stamp(None, last) < last,
+            "read under the lock: still unordered"
+        );
     }
 }

@@ -11,7 +11,7 @@ use tidemark_server::store::{Change, PostgresOptions, PostgresTableStore, TableS
 use tidemark_testkit::stamps::STOCK_STAMP_STATEMENT;
 
 use crate::PgFixture;
-use crate::support::{LateCommit, Reader, T, new_item, write};
+use crate::support::{LateCommit, T, new_item, spawn_insert, write};
 
 /// Another store on the database at `url`, stamping like a stock server when `stock`.
 async fn store_on(url: &str, stock: bool) -> PostgresTableStore {
@@ -53,36 +53,14 @@ async fn late_commit_scenario(stock: bool) -> LateCommit {
         )
         .await;
     assert!(held.is_ok(), "{held:?}");
-    let a = tokio::spawn(async move {
-        a_store
-            .apply(write(Change::Insert(new_item("a", json!({})))))
-            .await
-    });
+    let a = spawn_insert(a_store, "a");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut b = tokio::spawn(async move {
-        b_store
-            .apply(write(Change::Insert(new_item("b", json!({})))))
-            .await
-    });
-    // B commits now if it can overtake A; with the ordered clock it waits for A's clock lock.
-    let b_early = tokio::time::timeout(Duration::from_millis(300), &mut b)
-        .await
-        .ok();
-    let mut reader = Reader::default();
-    reader.pull(&reader_store).await;
-    let released = block.rollback().await;
-    assert!(released.is_ok(), "{released:?}");
-    let a = a.await;
-    let b = match b_early {
-        Some(done) => done,
-        None => b.await,
+    let b = spawn_insert(b_store, "b");
+    let release = async move {
+        let released = block.rollback().await;
+        assert!(released.is_ok(), "{released:?}");
     };
-    for write in [a, b] {
-        if !matches!(write, Ok(Ok(_))) {
-            panic!("write failed: {write:?}");
-        }
-    }
-    LateCommit::after(reader, &reader_store).await
+    LateCommit::finish(&reader_store, a, b, release).await
 }
 
 #[tokio::test]

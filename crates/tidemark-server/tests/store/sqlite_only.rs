@@ -9,13 +9,14 @@ use std::time::Duration;
 use serde_json::{Map, json};
 use tidemark_protocol::headers::OperationTag;
 use tidemark_server::store::{
-    Change, Clock, OperationRetention, SqliteOptions, SqliteTableStore, StoreError, TableStore,
+    Change, Clock, OperationRetention, SqliteOptions, SqliteTableStore, StoreError, StoreWrite,
+    TableStore,
 };
 use tidemark_testkit::stamps::StockClock;
 use tokio::sync::oneshot;
 
 use crate::SqliteFixture;
-use crate::support::{LateCommit, Reader, new_item, update, write};
+use crate::support::{LateCommit, new_item, spawn_insert, update, write};
 const SECOND: i64 = 1_000_000;
 const DAY: i64 = 86_400 * SECOND;
 
@@ -52,6 +53,23 @@ impl Clock for ManualClock {
     }
 }
 
+/// An insert of item `id` tagged with operation `op` (version 1).
+fn tagged_insert(id: &str, op: &str) -> StoreWrite {
+    write(Change::Insert(new_item(id, json!({})))).tagged(OperationTag::new(op, 1))
+}
+
+/// A store that keeps two operation records per table and prunes on every tagged write.
+fn store_keeping_two_records() -> SqliteFixture {
+    SqliteFixture::with(SqliteOptions {
+        operations: OperationRetention {
+            max_per_table: 2,
+            prune_every: 1,
+            ..OperationRetention::default()
+        },
+        ..SqliteOptions::default()
+    })
+}
+
 /// Writer A reads the clock and stalls; writer B writes; the reader pulls; A is released and
 /// commits; the reader pulls again. A stock clock reads the time before the write lock.
 async fn late_commit_scenario(stock: bool) -> LateCommit {
@@ -71,42 +89,14 @@ async fn late_commit_scenario(stock: bool) -> LateCommit {
         ..SqliteOptions::default()
     });
     let store = fixture.store.clone();
-    let a = tokio::spawn({
-        let store = store.clone();
-        async move {
-            store
-                .apply(write(Change::Insert(new_item("a", json!({})))))
-                .await
-        }
-    });
+    let a = spawn_insert(store.clone(), "a");
     // A has its clock reading (with the ordered clock: while holding the write lock).
     let _ = entered_rx.await;
-    let mut b = tokio::spawn({
-        let store = store.clone();
-        async move {
-            store
-                .apply(write(Change::Insert(new_item("b", json!({})))))
-                .await
-        }
-    });
-    // B commits now if it can overtake A; with the ordered clock it waits for A's lock.
-    let b_early = tokio::time::timeout(Duration::from_millis(300), &mut b)
-        .await
-        .ok();
-    let mut reader = Reader::default();
-    reader.pull(&store).await;
-    let _ = release_tx.send(());
-    let a = a.await;
-    let b = match b_early {
-        Some(done) => done,
-        None => b.await,
+    let b = spawn_insert(store.clone(), "b");
+    let release = async move {
+        let _ = release_tx.send(());
     };
-    for write in [a, b] {
-        if !matches!(write, Ok(Ok(_))) {
-            panic!("write failed: {write:?}");
-        }
-    }
-    LateCommit::after(reader, &store).await
+    LateCommit::finish(&store, a, b, release).await
 }
 
 #[tokio::test]
@@ -123,29 +113,15 @@ async fn the_ordered_clock_lets_no_late_commit_slip_behind_an_incremental_reader
 
 #[tokio::test]
 async fn operation_records_beyond_the_per_table_cap_are_pruned() {
-    let fixture = SqliteFixture::with(SqliteOptions {
-        operations: OperationRetention {
-            max_per_table: 2,
-            prune_every: 1,
-            ..OperationRetention::default()
-        },
-        ..SqliteOptions::default()
-    });
+    let fixture = store_keeping_two_records();
     let store = &fixture.store;
     for n in 1..=4 {
-        let tag = OperationTag::new(format!("op{n}"), 1);
-        let written = store
-            .apply(write(Change::Insert(new_item(&format!("{n}"), json!({})))).tagged(tag))
-            .await;
-        assert!(written.is_ok());
+        let written = store.apply(tagged_insert(&format!("{n}"), &format!("op{n}")));
+        assert!(written.await.is_ok());
     }
-    let newest = store
-        .apply(write(Change::Insert(new_item("4", json!({})))).tagged(OperationTag::new("op4", 1)))
-        .await;
+    let newest = store.apply(tagged_insert("4", "op4")).await;
     assert_eq!(newest.ok().map(|o| o.replayed), Some(true));
-    let pruned = store
-        .apply(write(Change::Insert(new_item("1", json!({})))).tagged(OperationTag::new("op1", 1)))
-        .await;
+    let pruned = store.apply(tagged_insert("1", "op1")).await;
     assert!(
         matches!(pruned, Err(StoreError::Conflict(_))),
         "op1's record is gone"
@@ -154,19 +130,9 @@ async fn operation_records_beyond_the_per_table_cap_are_pruned() {
 
 #[tokio::test]
 async fn a_batch_prunes_its_operation_records_once_after_its_writes() {
-    let fixture = SqliteFixture::with(SqliteOptions {
-        operations: OperationRetention {
-            max_per_table: 2,
-            prune_every: 1,
-            ..OperationRetention::default()
-        },
-        ..SqliteOptions::default()
-    });
+    let fixture = store_keeping_two_records();
     let store = &fixture.store;
-    let tagged = |n: u32| {
-        write(Change::Insert(new_item(&format!("{n}"), json!({}))))
-            .tagged(OperationTag::new(format!("op{n}"), 1))
-    };
+    let tagged = |n: u32| tagged_insert(&format!("{n}"), &format!("op{n}"));
     let first = store.apply_batch((1..=4).map(tagged).collect()).await;
     let first = first.unwrap_or_else(|e| panic!("batch: {e}"));
     // Pruning waits for the end of the batch: every write of it succeeds and is answered.
@@ -198,30 +164,14 @@ async fn operation_records_older_than_the_retention_are_pruned() {
         ..SqliteOptions::default()
     });
     let store = &fixture.store;
-    let old = store
-        .apply(
-            write(Change::Insert(new_item("old", json!({})))).tagged(OperationTag::new("old", 1)),
-        )
-        .await;
+    let old = store.apply(tagged_insert("old", "old")).await;
     assert!(old.is_ok());
     clock.0.store(9 * DAY, Ordering::SeqCst);
-    let recent = store
-        .apply(
-            write(Change::Insert(new_item("new", json!({})))).tagged(OperationTag::new("new", 1)),
-        )
-        .await;
+    let recent = store.apply(tagged_insert("new", "new")).await;
     assert!(recent.is_ok());
-    let retry_old = store
-        .apply(
-            write(Change::Insert(new_item("old", json!({})))).tagged(OperationTag::new("old", 1)),
-        )
-        .await;
+    let retry_old = store.apply(tagged_insert("old", "old")).await;
     assert!(matches!(retry_old, Err(StoreError::Conflict(_))));
-    let retry_new = store
-        .apply(
-            write(Change::Insert(new_item("new", json!({})))).tagged(OperationTag::new("new", 1)),
-        )
-        .await;
+    let retry_new = store.apply(tagged_insert("new", "new")).await;
     assert_eq!(retry_new.ok().map(|o| o.replayed), Some(true));
 }
 

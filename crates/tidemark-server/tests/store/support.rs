@@ -2,11 +2,16 @@
 //! `TableStore::apply`, and the incremental reader the change-clock tests pull with.
 
 use std::collections::BTreeSet;
+use std::future::Future;
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 use tidemark_protocol::date;
 use tidemark_protocol::odata::{Direction, Expr, OrderBy, parse_filter};
-use tidemark_server::store::{Change, ItemQuery, NewItem, StoreWrite, TableStore};
+use tidemark_server::store::{
+    Change, ItemQuery, NewItem, StoreError, StoreWrite, TableStore, WriteOutcome,
+};
+use tokio::task::JoinHandle;
 
 /// The table the tests write.
 pub const T: &str = "todoitem";
@@ -59,15 +64,14 @@ pub fn undelete(id: &str, expected_version: Option<String>) -> Change {
 
 /// An incremental reader: `updatedAt ge <watermark>` ordered by updatedAt, as the engine pulls.
 #[derive(Default)]
-pub struct Reader {
-    /// The ids pulled so far.
-    pub seen: BTreeSet<String>,
+struct Reader {
+    seen: BTreeSet<String>,
     watermark: Option<i64>,
 }
 
 impl Reader {
     /// Pulls the rows at or after the watermark and moves it to the last one.
-    pub async fn pull(&mut self, store: &impl TableStore) {
+    async fn pull(&mut self, store: &impl TableStore) {
         let filter = self.watermark.and_then(date::from_micros).map(|mark| {
             let text = format!("updatedAt ge datetimeoffset'{}'", date::format_date(&mark));
             match parse_filter(&text) {
@@ -107,9 +111,42 @@ pub struct LateCommit {
     pub all: BTreeSet<String>,
 }
 
+/// A write running on its own task.
+pub type WriteTask = JoinHandle<Result<WriteOutcome, StoreError>>;
+
+/// Inserts item `id` (no properties) into [`T`] on its own task.
+pub fn spawn_insert(store: impl TableStore + Clone, id: &str) -> WriteTask {
+    let write = write(Change::Insert(new_item(id, Value::Object(Map::new()))));
+    tokio::spawn(async move { store.apply(write).await })
+}
+
 impl LateCommit {
-    /// The reader pulls again after the late commit, and a fresh reader pulls everything.
-    pub async fn after(mut reader: Reader, store: &impl TableStore) -> Self {
+    /// The rest of a late-commit scenario once writer A is held after taking its stamp:
+    /// writer B commits now if it can overtake A (with the ordered clock it waits for A), the
+    /// reader pulls, `release` lets A go, both writes must succeed, the reader pulls again and
+    /// a fresh reader pulls everything.
+    pub async fn finish(
+        store: &impl TableStore,
+        a: WriteTask,
+        mut b: WriteTask,
+        release: impl Future<Output = ()>,
+    ) -> Self {
+        let b_early = tokio::time::timeout(Duration::from_millis(300), &mut b)
+            .await
+            .ok();
+        let mut reader = Reader::default();
+        reader.pull(store).await;
+        release.await;
+        let a = a.await;
+        let b = match b_early {
+            Some(done) => done,
+            None => b.await,
+        };
+        for write in [a, b] {
+            if !matches!(write, Ok(Ok(_))) {
+                panic!("write failed: {write:?}");
+            }
+        }
         reader.pull(store).await;
         let mut all = Reader::default();
         all.pull(store).await;
