@@ -142,6 +142,15 @@ mod tests {
         }
     }
 
+    /// The live stored item as a write leaves it: the stamp's `updatedAt` and version.
+    fn restamped() -> Item {
+        Item {
+            updated_at_us: NOW,
+            version: "new".into(),
+            ..stored(false)
+        }
+    }
+
     fn insert(id: Option<&str>) -> Change {
         Change::Insert(NewItem {
             id: id.map(str::to_owned),
@@ -218,10 +227,8 @@ mod tests {
     fn an_update_merges_the_patch_and_restamps_but_keeps_created_at() {
         let item = apply(Some(stored(false)), update(None), stamp());
         let expected = Item {
-            updated_at_us: NOW,
-            version: "new".into(),
             properties: props(json!({"text": "milk", "n": 2, "done": null})),
-            ..stored(false)
+            ..restamped()
         };
         assert_eq!(item.ok(), Some(expected));
     }
@@ -256,10 +263,8 @@ mod tests {
     fn a_delete_marks_the_item_deleted_and_restamps() {
         let item = apply(Some(stored(false)), delete(None), stamp());
         let expected = Item {
-            updated_at_us: NOW,
-            version: "new".into(),
             deleted: true,
-            ..stored(false)
+            ..restamped()
         };
         assert_eq!(item.ok(), Some(expected));
     }
@@ -268,12 +273,7 @@ mod tests {
     fn an_undelete_clears_the_flag_of_any_stored_item_and_restamps() {
         for deleted in [true, false] {
             let item = apply(Some(stored(deleted)), undelete(None), stamp());
-            let expected = Item {
-                updated_at_us: NOW,
-                version: "new".into(),
-                ..stored(false)
-            };
-            assert_eq!(item.ok(), Some(expected));
+            assert_eq!(item.ok(), Some(restamped()));
         }
         assert!(not_found(apply(None, undelete(None), stamp())));
     }
