@@ -43,7 +43,11 @@ pub(crate) fn spelling(func: Function, arity: usize) -> Option<Spelling> {
         (F::Length, 1) => ("length(%r0)", "to_jsonb(length(%t0))", false),
         (F::Trim, 1) => ("trim(%r0)", "to_jsonb(btrim(%t0, ' '))", false),
         (F::Concat, 2) => ("(%r0 || %r1)", "to_jsonb(%t0 || %t1)", false),
-        (F::IndexOf, 2) => ("(instr(%r0, %r1) - 1)", "to_jsonb(strpos(%t0, %t1) - 1)", false),
+        (F::IndexOf, 2) => (
+            "(instr(%r0, %r1) - 1)",
+            "to_jsonb(strpos(%t0, %t1) - 1)",
+            false,
+        ),
         (F::Substring, 2) => (
             "substr(%r0, %r1 + 1)",
             "to_jsonb(substr(%t0, trunc(%n1)::integer + 1))",

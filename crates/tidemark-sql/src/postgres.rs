@@ -149,8 +149,18 @@ impl Dialect for PostgresDialect {
             (system::ID, "id", PgType::TextColumn, Kind::TextColumn),
             (system::CREATED_AT, "created_at", PgType::Date, Kind::Date),
             (system::UPDATED_AT, "updated_at", PgType::Date, Kind::Date),
-            (system::VERSION, "version", PgType::TextColumn, Kind::TextColumn),
-            (system::DELETED, "deleted", PgType::Bool, Kind::NumericColumn),
+            (
+                system::VERSION,
+                "version",
+                PgType::TextColumn,
+                Kind::TextColumn,
+            ),
+            (
+                system::DELETED,
+                "deleted",
+                PgType::Bool,
+                Kind::NumericColumn,
+            ),
         ];
         if let Some((_, column, ty, kind)) = system
             .into_iter()
@@ -421,10 +431,12 @@ mod tests {
         ];
         assert_eq!(
             order_by(&PostgresDialect, &keys).map(|s| s.numbered(1)),
-            Ok("updated_at DESC NULLS LAST, tm_rank(tm_val(data -> $1::text)) ASC NULLS FIRST, \
+            Ok(
+                "updated_at DESC NULLS LAST, tm_rank(tm_val(data -> $1::text)) ASC NULLS FIRST, \
                 tm_sort_num(tm_val(data -> $2::text)) ASC, \
                 tm_sort_text(tm_val(data -> $3::text)) COLLATE \"C\" ASC, id ASC"
-                .into())
+                    .into()
+            )
         );
     }
 }

@@ -151,10 +151,7 @@ impl<D: Dialect> Walk<'_, D> {
 
     fn call(&self, func: Function, args: &[Expr], next: usize) -> Result<Op<D>, TranslateError> {
         let spelling = spelling(func, args.len()).ok_or_else(|| {
-            TranslateError(format!(
-                "{func:?} does not take {} argument(s)",
-                args.len()
-            ))
+            TranslateError(format!("{func:?} does not take {} argument(s)", args.len()))
         })?;
         let args = args
             .iter()

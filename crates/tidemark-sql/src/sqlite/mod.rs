@@ -276,7 +276,10 @@ mod tests {
     #[test]
     fn server_dates_are_micros_and_string_literals_are_parsed() {
         assert_eq!(
-            sql(&SqliteDialect::items(), "updatedAt ge '1970-01-01T00:00:01.000001Z'"),
+            sql(
+                &SqliteDialect::items(),
+                "updatedAt ge '1970-01-01T00:00:01.000001Z'"
+            ),
             Ok(Sql {
                 text: "(updated_at >= ?)".into(),
                 params: vec![Value::Integer(1_000_001)],
@@ -285,7 +288,11 @@ mod tests {
         let err = sql(&SqliteDialect::items(), "updatedAt ge 'yesterday'");
         assert!(err.is_err_and(|e| e.0.contains("updatedAt")));
         assert_eq!(
-            sql(&SqliteDialect::items(), "due lt datetime'1970-01-01T00:00:00'").map(|s| s.text),
+            sql(
+                &SqliteDialect::items(),
+                "due lt datetime'1970-01-01T00:00:00'"
+            )
+            .map(|s| s.text),
             Ok("(tidemark_micros(json_extract(data, ?)) < ?)".into())
         );
     }
@@ -293,7 +300,10 @@ mod tests {
     #[test]
     fn engine_columns_are_quoted_and_dates_are_normalised_text() {
         assert_eq!(
-            sql(&engine(), "due gt datetimeoffset'2024-01-02T05:04:05+02:00' and tolower(text) eq 'ä'"),
+            sql(
+                &engine(),
+                "due gt datetimeoffset'2024-01-02T05:04:05+02:00' and tolower(text) eq 'ä'"
+            ),
             Ok(Sql {
                 text: "((\"due\" > ?) AND (tidemark_lower(\"text\") IS ?))".into(),
                 params: vec![
@@ -311,7 +321,9 @@ mod tests {
     #[test]
     fn engine_refuses_names_that_are_not_columns() {
         let err = sql(&engine(), "nope eq 1");
-        assert!(err.is_err_and(|e| e.0.contains("'nope' is not a column of local table 'todoitem'")));
+        assert!(err.is_err_and(|e| {
+            e.0.contains("'nope' is not a column of local table 'todoitem'")
+        }));
     }
 
     #[test]
@@ -374,10 +386,16 @@ mod tests {
         assert!(matches("toupper(text) eq 'İSTANBUL STRASSE'"));
         assert!(matches("tolower(text) eq 'i̇stanbul straße'"));
         assert!(matches("startswith(text, 'İst') and endswith(text, 'aße')"));
-        assert!(matches("substringof('Stra', text) and not substringof('stra', text)"));
+        assert!(matches(
+            "substringof('Stra', text) and not substringof('stra', text)"
+        ));
         assert!(matches("year(due) eq 2024 and hour(updatedAt) eq 10"));
-        assert!(matches("due gt updatedAt and due lt '2024-05-01T12:00:00.6+02:00'"));
-        assert!(matches("floor(2.5) eq 2 and ceiling(2.5) eq 3 and round(2.5) eq 3"));
+        assert!(matches(
+            "due gt updatedAt and due lt '2024-05-01T12:00:00.6+02:00'"
+        ));
+        assert!(matches(
+            "floor(2.5) eq 2 and ceiling(2.5) eq 3 and round(2.5) eq 3"
+        ));
         assert!(!matches("due eq datetime'2024-05-01T10:00:00'"));
     }
 }
