@@ -405,5 +405,8 @@ fn engine_sqlite_and_postgres_select_the_same_rows() {
         panic!("{e}");
     }
     let selective = selective.into_inner();
-    assert!(selective > 128, "only {selective} of 256 filters were selective");
+    assert!(
+        selective > 128,
+        "only {selective} of 256 filters were selective"
+    );
 }

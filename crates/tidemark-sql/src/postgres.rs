@@ -363,51 +363,52 @@ mod tests {
     }
 
     #[test]
-    fn date_columns_compare_with_string_literals_as_dates() {
-        let sql = sql("updatedAt ge '1970-01-01T00:00:01.000001Z'");
-        assert_eq!(sql.numbered(1), "(updated_at >= $1::bigint)");
-        assert_eq!(sql.params, vec![PgParam::Int(1_000_001)]);
-    }
-
-    #[test]
-    fn other_operands_of_a_date_comparison_are_converted() {
+    fn operands_get_the_types_their_use_needs() {
+        let shapes = [
+            // A string compared with a date column is parsed here.
+            (
+                "updatedAt ge '1970-01-01T00:00:01.000001Z'",
+                "(updated_at >= $1::bigint)",
+            ),
+            // Other operands of a date comparison are converted, null stays a null date.
+            (
+                "due lt datetimeoffset'1970-01-01T00:00:00Z'",
+                "(tm_micros(tm_val(data -> $1::text)) < $2::bigint)",
+            ),
+            (
+                "createdAt eq null",
+                "(created_at IS NOT DISTINCT FROM NULL::bigint)",
+            ),
+            // Column affinity: text beside id, numbers beside deleted.
+            (
+                "id eq 'a'",
+                "(id IS NOT DISTINCT FROM $1::text COLLATE \"C\")",
+            ),
+            (
+                "deleted eq '0'",
+                "tm_is(tm_from_bool(deleted), tm_numeric_affinity($1::jsonb))",
+            ),
+            (
+                "startswith(tolower(text), 'ä')",
+                "(strpos(tm_text(tm_lower(tm_val(data -> $1::text))), tm_text($2::jsonb)) = 1)",
+            ),
+            (
+                "year(createdAt) eq 2024",
+                "tm_is(tm_date_part('year', created_at), $1::jsonb)",
+            ),
+            (
+                "endswith(text, deleted)",
+                "(CASE WHEN length(tm_text(tm_val(data -> $1::text))) < length(tm_text(tm_from_bool(deleted))) \
+                 THEN false ELSE tm_cmp(tm_numeric_affinity(to_jsonb(right(tm_text(tm_val(data -> $2::text)), \
+                 length(tm_text(tm_from_bool(deleted)))))), tm_from_bool(deleted)) = 0 END)",
+            ),
+        ];
+        for (filter_text, expected) in shapes {
+            assert_eq!(sql(filter_text).numbered(1), expected, "{filter_text}");
+        }
         assert_eq!(
-            sql("due lt datetimeoffset'1970-01-01T00:00:00Z'").numbered(1),
-            "(tm_micros(tm_val(data -> $1::text)) < $2::bigint)"
-        );
-        assert_eq!(
-            sql("createdAt eq null").numbered(1),
-            "(created_at IS NOT DISTINCT FROM NULL::bigint)"
-        );
-    }
-
-    #[test]
-    fn text_columns_compare_as_text_and_deleted_numerically() {
-        assert_eq!(
-            sql("id eq 'a'").numbered(1),
-            "(id IS NOT DISTINCT FROM $1::text COLLATE \"C\")"
-        );
-        assert_eq!(
-            sql("deleted eq '0'").numbered(1),
-            "tm_is(tm_from_bool(deleted), tm_numeric_affinity($1::jsonb))"
-        );
-    }
-
-    #[test]
-    fn functions_coerce_their_arguments() {
-        assert_eq!(
-            sql("startswith(tolower(text), 'ä')").numbered(1),
-            "(strpos(tm_text(tm_lower(tm_val(data -> $1::text))), tm_text($2::jsonb)) = 1)"
-        );
-        assert_eq!(
-            sql("year(createdAt) eq 2024").numbered(1),
-            "tm_is(tm_date_part('year', created_at), $1::jsonb)"
-        );
-        assert_eq!(
-            sql("endswith(text, deleted)").numbered(1),
-            "(CASE WHEN length(tm_text(tm_val(data -> $1::text))) < length(tm_text(tm_from_bool(deleted))) \
-             THEN false ELSE tm_cmp(tm_numeric_affinity(to_jsonb(right(tm_text(tm_val(data -> $2::text)), \
-             length(tm_text(tm_from_bool(deleted)))))), tm_from_bool(deleted)) = 0 END)"
+            sql("updatedAt ge '1970-01-01T00:00:01.000001Z'").params,
+            vec![PgParam::Int(1_000_001)]
         );
     }
 
