@@ -21,7 +21,7 @@ pub mod postgres;
 pub mod sqlite;
 mod translate;
 
-pub use dialect::{Dialect, Kind, Operand, Role, Scalar};
+pub use dialect::{DSql, Dialect, Kind, Op, Operand, Role, Scalar};
 pub use functions::Spelling;
 pub use translate::{MAX_DEPTH, filter, order_by};
 
