@@ -312,6 +312,8 @@ mod tests {
                 ],
             })
         );
+        let err = sql(&engine(), "due gt 'tomorrow'");
+        assert!(err.is_err_and(|e| e.0.contains("'tomorrow' is compared with due")));
         assert_eq!(
             sql(&engine(), "text ge updatedAt").map(|s| s.text),
             Ok("(tidemark_date_text(\"text\") >= \"updatedAt\")".into())
