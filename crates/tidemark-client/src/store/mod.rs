@@ -248,6 +248,8 @@ fn open_connection_inner(path: &Path, tables: &[TableDefinition]) -> Result<Conn
     conn.pragma_update(None, "wal_autocheckpoint", 8192)
         .map_err(store_err)?;
     conn.set_prepared_statement_cache_capacity(64);
+    // The SQL functions local queries use (Unicode case mapping, dates…), as on the server.
+    tidemark_sql::sqlite::register(&conn).map_err(store_err)?;
     migrations::migrate(&conn, path)?;
     rows::ensure_tables(&conn, tables).map_err(store_err)?;
     Ok(conn)

@@ -106,7 +106,7 @@ pub(crate) fn query(conn: &Connection, def: &TableDefinition, q: &Query) -> Resu
         "SELECT {} FROM \"{}\"{}",
         column_list(def),
         def.name,
-        tail.sql
+        tail.text
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt
@@ -120,7 +120,7 @@ pub(crate) fn query(conn: &Connection, def: &TableDefinition, q: &Query) -> Resu
 /// How many rows match a filter (skip/take ignored).
 pub(crate) fn count(conn: &Connection, def: &TableDefinition, q: &Query) -> Result<u64> {
     let w = sql_query::where_clause(def, q.filter.as_ref())?;
-    let sql = format!("SELECT count(*) FROM \"{}\"{}", def.name, w.sql);
+    let sql = format!("SELECT count(*) FROM \"{}\"{}", def.name, w.text);
     let mut stmt = conn.prepare_cached(&sql)?;
     let n: i64 = stmt.query_row(params_from_iter(w.params.iter()), |r| r.get(0))?;
     Ok(u64::try_from(n).unwrap_or(0))
@@ -133,7 +133,7 @@ pub(crate) fn delete_matching(conn: &Connection, def: &TableDefinition, q: &Quer
         "DELETE FROM \"{t}\" WHERE \"{id}\" IN (SELECT \"{id}\" FROM \"{t}\"{tail})",
         t = def.name,
         id = system::ID,
-        tail = tail.sql
+        tail = tail.text
     );
     let n = conn.execute(&sql, params_from_iter(tail.params.iter()))?;
     Ok(n as u64)

@@ -8,7 +8,6 @@
 //! requests fail with [`StoreError::Unavailable`] and the pool reconnects once it is back.
 
 pub mod clock;
-mod filter;
 mod migrations;
 mod write;
 
@@ -19,6 +18,7 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 use serde_json::Value;
+use tidemark_sql::postgres::{PgParam, PostgresDialect};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, NoTls, Row};
 
@@ -169,22 +169,31 @@ impl PostgresTableStore {
     }
 }
 
+/// A filter parameter as the driver takes it.
+fn as_sql(param: &PgParam) -> &(dyn ToSql + Sync) {
+    match param {
+        PgParam::Text(s) => s,
+        PgParam::Int(i) => i,
+        PgParam::Json(v) => v,
+    }
+}
+
 impl TableStore for PostgresTableStore {
     async fn query(&self, table: &str, query: &ItemQuery) -> Result<QueryPage, StoreError> {
-        let mut params: Vec<filter::Param> = vec![filter::Param::Text(table.to_owned())];
+        let mut params: Vec<PgParam> = vec![PgParam::Text(table.to_owned())];
         let mut where_sql = String::from("tbl = $1");
         if !query.include_deleted {
             where_sql.push_str(" AND NOT deleted");
         }
         if let Some(expr) = &query.filter {
-            let sql =
-                filter::filter_sql(expr).map_err(|e| StoreError::InvalidQuery(e.to_string()))?;
+            let sql = tidemark_sql::filter(&PostgresDialect, expr)
+                .map_err(|e| StoreError::InvalidQuery(e.to_string()))?;
             where_sql.push_str(" AND (");
             where_sql.push_str(&sql.numbered(params.len() + 1));
             where_sql.push(')');
             params.extend(sql.params);
         }
-        let order = filter::orderby_sql(&query.orderby)
+        let order = tidemark_sql::order_by(&PostgresDialect, &query.orderby)
             .map_err(|e| StoreError::InvalidQuery(e.to_string()))?;
         let count_sql = format!("SELECT count(*) FROM items WHERE {where_sql}");
         let mut page_params = params.clone();
@@ -192,8 +201,8 @@ impl TableStore for PostgresTableStore {
         page_params.extend(order.params);
         // One more row than asked tells whether another page follows.
         let limit = query.limit.min(i64::MAX as u64 - 1) as i64;
-        page_params.push(filter::Param::Int(limit + 1));
-        page_params.push(filter::Param::Int(query.skip.min(i64::MAX as u64) as i64));
+        page_params.push(PgParam::Int(limit + 1));
+        page_params.push(PgParam::Int(query.skip.min(i64::MAX as u64) as i64));
         let n = page_params.len();
         let page_sql = format!(
             "SELECT {ITEM_COLUMNS} FROM items WHERE {where_sql} ORDER BY {order_text} \
@@ -210,7 +219,7 @@ impl TableStore for PostgresTableStore {
             .await
             .map_err(classify)?;
         let total = if query.count_total {
-            let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_sql()).collect();
+            let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(as_sql).collect();
             let n: i64 = tx
                 .query_one(&count_sql, &refs)
                 .await
@@ -220,7 +229,7 @@ impl TableStore for PostgresTableStore {
         } else {
             None
         };
-        let refs: Vec<&(dyn ToSql + Sync)> = page_params.iter().map(|p| p.as_sql()).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = page_params.iter().map(as_sql).collect();
         let rows = tx.query(&page_sql, &refs).await.map_err(classify)?;
         tx.commit().await.map_err(classify)?;
         let mut items = rows

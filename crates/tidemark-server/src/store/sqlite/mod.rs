@@ -5,8 +5,6 @@
 //! work runs on tokio's blocking threads.
 
 mod clock;
-mod filter;
-mod functions;
 mod migrations;
 mod write;
 
@@ -19,6 +17,7 @@ use std::time::Duration;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use serde_json::Value;
+use tidemark_sql::sqlite::SqliteDialect;
 
 use super::operations::{OperationRetention, PruneSchedule};
 use super::{BatchOutcome, ItemQuery, QueryPage, StoreError, StoreWrite, TableStore, WriteOutcome};
@@ -134,7 +133,7 @@ impl SqliteTableStore {
         // row (index pages, the tail of the items table) is copied back to the database once.
         conn.pragma_update(None, "wal_autocheckpoint", 8192)
             .map_err(StoreError::internal)?;
-        functions::register(&conn).map_err(StoreError::internal)?;
+        tidemark_sql::sqlite::register(&conn).map_err(StoreError::internal)?;
         migrations::migrate(&mut conn).map_err(StoreError::internal)?;
         let last_us: Option<i64> = conn
             .query_row("SELECT max(updated_at) FROM items", [], |row| row.get(0))
@@ -235,7 +234,7 @@ impl Inner {
         )?;
         conn.busy_timeout(self.options.busy_timeout)?;
         conn.pragma_update(None, "cache_size", CACHE_SIZE)?;
-        functions::register(&conn)?;
+        tidemark_sql::sqlite::register(&conn)?;
         Ok(conn)
     }
 }
@@ -248,14 +247,14 @@ impl TableStore for SqliteTableStore {
             where_sql.push_str(" AND deleted = 0");
         }
         if let Some(expr) = &query.filter {
-            let sql =
-                filter::filter_sql(expr).map_err(|e| StoreError::InvalidQuery(e.to_string()))?;
+            let sql = tidemark_sql::filter(&SqliteDialect::items(), expr)
+                .map_err(|e| StoreError::InvalidQuery(e.to_string()))?;
             where_sql.push_str(" AND (");
             where_sql.push_str(&sql.text);
             where_sql.push(')');
             params.extend(sql.params);
         }
-        let order = filter::orderby_sql(&query.orderby)
+        let order = tidemark_sql::order_by(&SqliteDialect::items(), &query.orderby)
             .map_err(|e| StoreError::InvalidQuery(e.to_string()))?;
         let count_sql = format!("SELECT count(*) FROM items WHERE {where_sql}");
         let page_sql = format!(

@@ -1,20 +1,24 @@
-//! SQL functions the filter translation needs and SQLite lacks (or has only for ASCII): date
-//! parsing and parts in the protocol's date formats, `floor`/`ceiling`, Unicode case mapping.
-//! Registered on every connection the store opens.
+//! SQL functions the translation needs and SQLite lacks (or has only for ASCII): Unicode case
+//! mapping, `floor`/`ceiling`, dates in the protocol's formats as microseconds or as the
+//! engine's normalised text, and date parts. The engine's local store and the server store
+//! register them on every connection they open, so both compute the same answers.
 
-use chrono::{Datelike, Timelike};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use rusqlite::Connection;
 use rusqlite::functions::{Context, FunctionFlags};
 use rusqlite::types::{Value, ValueRef};
 use tidemark_protocol::date;
 
-/// Registers every `tidemark_*` function on `conn`.
+/// Registers every `tidemark_*` function the translator writes on `conn`.
 pub fn register(conn: &Connection) -> rusqlite::Result<()> {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     conn.create_scalar_function("tidemark_micros", 1, flags, |ctx| {
         Ok(micros(ctx).map_or(Value::Null, Value::Integer))
     })?;
-    type Part = fn(&chrono::DateTime<chrono::Utc>) -> i64;
+    conn.create_scalar_function("tidemark_date_text", 1, flags, |ctx| {
+        Ok(instant(ctx).map_or(Value::Null, |d| Value::Text(date::format_date(&d))))
+    })?;
+    type Part = fn(&DateTime<Utc>) -> i64;
     let parts: [(&str, Part); 6] = [
         ("tidemark_year", |d| i64::from(d.year())),
         ("tidemark_month", |d| i64::from(d.month())),
@@ -25,9 +29,7 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
     ];
     for (name, part) in parts {
         conn.create_scalar_function(name, 1, flags, move |ctx| {
-            Ok(micros(ctx)
-                .and_then(date::from_micros)
-                .map_or(Value::Null, |d| Value::Integer(part(&d))))
+            Ok(instant(ctx).map_or(Value::Null, |d| Value::Integer(part(&d))))
         })?;
     }
     conn.create_scalar_function("tidemark_floor", 1, flags, |ctx| {
@@ -45,8 +47,9 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// The argument as microseconds: integers are already microseconds (date columns), text is
-/// parsed as a protocol date; anything else, or an unparsable string, is null.
+/// The argument as microseconds: integers already are (the server's date columns), text is
+/// parsed as a protocol date (the engine's date columns, user properties); anything else, or
+/// an unparsable string, is none.
 fn micros(ctx: &Context<'_>) -> Option<i64> {
     match ctx.get_raw(0) {
         ValueRef::Integer(i) => Some(i),
@@ -56,6 +59,11 @@ fn micros(ctx: &Context<'_>) -> Option<i64> {
             .map(|d| date::to_micros(&d)),
         _ => None,
     }
+}
+
+/// The argument as an instant (see [`micros`]).
+fn instant(ctx: &Context<'_>) -> Option<DateTime<Utc>> {
+    micros(ctx).and_then(date::from_micros)
 }
 
 fn round_with(ctx: &Context<'_>, f: fn(f64) -> f64) -> Value {
