@@ -160,3 +160,39 @@ impl OperationError {
         self.status.map(status::meaning)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(status: Option<u16>) -> OperationError {
+        OperationError {
+            operation_id: "op".into(),
+            operation_version: 1,
+            kind: OperationKind::Update,
+            table: "t".into(),
+            item_id: "a".into(),
+            status,
+            raw_body: None,
+            server_item: None,
+            item: None,
+        }
+    }
+
+    #[test]
+    fn a_recorded_status_says_what_kind_of_refusal_it_was() {
+        let taken = error(Some(409));
+        assert!(taken.is_conflict() && taken.server_has_item() && !taken.is_gone());
+        let stale = error(Some(412));
+        assert!(stale.is_conflict() && !stale.server_has_item() && !stale.is_gone());
+        let gone = error(Some(404));
+        assert!(gone.is_gone() && !gone.is_conflict() && !gone.server_has_item());
+        for other in [Some(400), Some(500), None] {
+            let e = error(other);
+            assert!(
+                !e.is_conflict() && !e.is_gone() && !e.server_has_item(),
+                "{other:?}"
+            );
+        }
+    }
+}

@@ -70,7 +70,7 @@ pub(crate) enum BatchReply {
 
 impl Reply {
     /// One result of a batch as the reply its single request would have had.
-    pub(crate) fn from_batch_result(result: BatchResult) -> Self {
+    pub(super) fn from_batch_result(result: BatchResult) -> Self {
         let meaning = status::meaning(result.status);
         if meaning == Meaning::Success {
             return Reply::Accepted(as_item(result.item));
@@ -180,5 +180,131 @@ impl Raw {
         let raw = self.success()?;
         raw.item()
             .ok_or_else(|| ClientError::protocol(format!("expected an item, got: {}", raw.body)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn raw(status: u16, body: &str, etag: Option<&str>) -> Raw {
+        Raw {
+            status,
+            body: body.into(),
+            etag: etag.map(str::to_string),
+            next_link: None,
+        }
+    }
+
+    fn item(value: Value) -> Option<Item> {
+        value.as_object().cloned()
+    }
+
+    fn refusal(status: u16, body: &str) -> Refusal {
+        Refusal {
+            status,
+            body: body.into(),
+        }
+    }
+
+    fn part(status: u16, item: Option<Value>, error: Option<&str>) -> BatchResult {
+        BatchResult {
+            status,
+            item,
+            error: error.map(str::to_string),
+            replayed: false,
+        }
+    }
+
+    #[test]
+    fn a_success_is_accepted_with_the_version_of_its_etag() {
+        let reply = raw(201, r#"{"id":"a"}"#, Some("W/\"v2\"")).into_reply();
+        assert_eq!(
+            reply,
+            Reply::Accepted(item(json!({"id": "a", "version": "v2"})))
+        );
+        assert_eq!(raw(204, "", None).into_reply(), Reply::Accepted(None));
+    }
+
+    #[test]
+    fn a_version_mismatch_carries_the_servers_item_and_a_taken_id_does_not() {
+        let server = r#"{"id":"a","version":"v3"}"#;
+        assert_eq!(
+            raw(412, server, None).into_reply(),
+            Reply::Conflict {
+                server_item: item(json!({"id": "a", "version": "v3"})),
+                refusal: refusal(412, server),
+            }
+        );
+        // A stock server echoes the request body: it is not the server's item.
+        let echo = r#"{"id":"a","text":"mine"}"#;
+        assert_eq!(
+            raw(409, echo, None).into_reply(),
+            Reply::Conflict {
+                server_item: None,
+                refusal: refusal(409, echo),
+            }
+        );
+    }
+
+    #[test]
+    fn every_other_refusal_has_its_own_reply_and_keeps_the_answer() {
+        let cases = [
+            (404, Reply::Gone(refusal(404, "b"))),
+            (401, Reply::Unauthorized(refusal(401, "b"))),
+            (413, Reply::TooLarge(refusal(413, "b"))),
+            (503, Reply::Unavailable(refusal(503, "b"))),
+            (400, Reply::Refused(refusal(400, "b"))),
+        ];
+        for (status, expected) in cases {
+            assert_eq!(raw(status, "b", None).into_reply(), expected, "{status}");
+        }
+    }
+
+    #[test]
+    fn a_batch_part_is_the_reply_its_single_request_would_have_had() {
+        assert_eq!(
+            Reply::from_batch_result(part(200, Some(json!({"id": "a"})), None)),
+            Reply::Accepted(item(json!({"id": "a"})))
+        );
+        assert_eq!(
+            Reply::from_batch_result(part(412, Some(json!({"id": "a"})), None)),
+            Reply::Conflict {
+                server_item: item(json!({"id": "a"})),
+                refusal: refusal(412, r#"{"id":"a"}"#),
+            }
+        );
+        let gone = Reply::from_batch_result(part(404, None, Some("no such item")));
+        let Reply::Gone(said) = gone else {
+            panic!("404 is gone: {gone:?}");
+        };
+        assert!(said.body.contains("no such item"), "{}", said.body);
+    }
+
+    #[test]
+    fn a_refusal_becomes_the_matching_error() {
+        assert!(matches!(
+            refusal(401, "who").into_error(),
+            ClientError::Auth { body } if body == "who"
+        ));
+        assert!(matches!(
+            refusal(500, "oops").into_error(),
+            ClientError::Http { status: 500, body } if body == "oops"
+        ));
+    }
+
+    #[test]
+    fn only_a_success_gives_its_item() {
+        assert!(raw(200, r#"{"id":"a"}"#, None).expect_item().is_ok());
+        assert!(matches!(
+            raw(200, "[]", None).expect_item(),
+            Err(ClientError::Protocol { .. })
+        ));
+        assert!(matches!(
+            raw(404, r#"{"id":"a"}"#, None).expect_item(),
+            Err(ClientError::Http { status: 404, .. })
+        ));
     }
 }
