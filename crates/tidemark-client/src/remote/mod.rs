@@ -2,11 +2,11 @@
 //! online-only). The only place in the engine that knows HTTP: methods and status codes stay
 //! here, and the engine gets typed replies (`reply`) whose meaning is decided in `status`.
 
+mod config;
 mod reply;
 pub(crate) mod status;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use reqwest::header::{ETAG, HeaderMap, HeaderValue, IF_MATCH, LINK};
 use reqwest::{Method, RequestBuilder, Url};
@@ -20,84 +20,13 @@ use tidemark_protocol::headers::{
 use tidemark_protocol::odata::TableQuery;
 use tokio::sync::OnceCell;
 
+pub use self::config::RemoteConfig;
 use self::reply::Raw;
 pub(crate) use self::reply::{BatchReply, Refusal, Reply};
 use self::status::Meaning;
 use crate::error::{ClientError, Result};
 use crate::item::Item;
 use crate::queue::OperationKind;
-
-/// Where the server is and how to talk to it. The app's settings screen edits this.
-#[derive(Clone)]
-pub struct RemoteConfig {
-    /// The server's base URL, e.g. `https://todo.example.com/` (tables live under `tables/`).
-    pub url: String,
-    /// The application key sent as `X-ZUMO-APPLICATION`, if the server wants one.
-    pub app_key: Option<String>,
-    /// A user token sent as `X-ZUMO-AUTH`, if any.
-    pub auth_token: Option<String>,
-    /// The longest a whole request may take.
-    pub timeout: Duration,
-    /// The longest connecting may take.
-    pub connect_timeout: Duration,
-    /// Rows per pull request against stock servers (the stock client's 50).
-    pub page_size: u64,
-    /// Rows per pull request against our server (it accepts larger `$top`).
-    pub large_page_size: u64,
-    /// Operations per `POST /$batch` when the server offers it (capped at the server's
-    /// `maxBatchOperations`); 0 sends one request per operation, as against stock servers.
-    pub batch_size: usize,
-}
-
-impl RemoteConfig {
-    /// A config for this URL with the default timeouts and page sizes.
-    pub fn new(url: impl Into<String>) -> Self {
-        Self {
-            url: url.into(),
-            ..Self::default()
-        }
-    }
-
-    /// Sets the application key (builder style).
-    pub fn with_app_key(mut self, key: impl Into<String>) -> Self {
-        self.app_key = Some(key.into());
-        self
-    }
-}
-
-impl Default for RemoteConfig {
-    fn default() -> Self {
-        Self {
-            url: String::new(),
-            app_key: None,
-            auth_token: None,
-            timeout: Duration::from_secs(30),
-            connect_timeout: Duration::from_secs(10),
-            page_size: 50,
-            large_page_size: 1000,
-            batch_size: 1000,
-        }
-    }
-}
-
-impl std::fmt::Debug for RemoteConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Secrets never reach logs.
-        f.debug_struct("RemoteConfig")
-            .field("url", &self.url)
-            .field("app_key", &self.app_key.as_ref().map(|_| "<redacted>"))
-            .field(
-                "auth_token",
-                &self.auth_token.as_ref().map(|_| "<redacted>"),
-            )
-            .field("timeout", &self.timeout)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("page_size", &self.page_size)
-            .field("large_page_size", &self.large_page_size)
-            .field("batch_size", &self.batch_size)
-            .finish()
-    }
-}
 
 /// One page of a query's results.
 #[derive(Debug, Clone, PartialEq)]
@@ -544,11 +473,5 @@ mod tests {
             url.map(|u| u.to_string()).as_deref(),
             Some("http://h/app/tables/todo/a%20b%23c")
         );
-    }
-
-    #[test]
-    fn debug_hides_secrets() {
-        let c = RemoteConfig::new("http://h/").with_app_key("s3cret");
-        assert!(!format!("{c:?}").contains("s3cret"));
     }
 }
