@@ -1,7 +1,7 @@
 //! The conflict handler a push consults for each failed operation, and ready-made handlers.
 
+use crate::item::Item;
 use crate::queue::OperationError;
-use crate::schema::Item;
 
 /// What to do with an operation the server refused.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,8 +18,9 @@ pub enum ConflictResolution {
     Abort,
 }
 
-/// Decides, during a push, what happens to each operation the server refused (409, 412,
-/// 400, 500...). Network failures and 401 stop the push without asking.
+/// Decides, during a push, what happens to each operation the server refused (a conflict, a
+/// bad item, a server failure...). Network failures and refused credentials stop the push
+/// without asking.
 pub trait ConflictHandler: Send + Sync {
     /// The resolution for this failure; `error.server_item` is the server's copy when known.
     fn resolve(&self, error: &OperationError) -> ConflictResolution;
@@ -35,13 +36,14 @@ impl ConflictHandler for RecordErrors {
     }
 }
 
-/// Conflicts (409/412) resolve to the server's item; other failures are recorded.
+/// Conflicts, and items the server no longer has, resolve to the server's side; other failures
+/// are recorded.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ServerWins;
 
 impl ConflictHandler for ServerWins {
     fn resolve(&self, error: &OperationError) -> ConflictResolution {
-        if error.is_conflict() || error.status == Some(404) {
+        if error.is_conflict() || error.is_gone() {
             ConflictResolution::ServerWins
         } else {
             ConflictResolution::Record
@@ -49,7 +51,7 @@ impl ConflictHandler for ServerWins {
     }
 }
 
-/// Conflicts (409/412) are resent against the server's version; other failures are recorded.
+/// Conflicts are resent against the server's version; other failures are recorded.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ClientWins;
 

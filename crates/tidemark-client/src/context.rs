@@ -11,14 +11,12 @@ use tokio::sync::{Mutex, MutexGuard, watch};
 
 use crate::conflict::{ConflictHandler, RecordErrors};
 use crate::error::{ClientError, Result};
-use crate::push::{self, PushResult};
 use crate::queue::{Operation, OperationError};
 use crate::remote::{RemoteClient, RemoteConfig, RemoteTable};
 use crate::resolve;
 use crate::schema::{Item, TableDefinition};
-use crate::status::{CancelToken, Connectivity, SyncStatus};
+use crate::status::{Connectivity, SyncStatus};
 use crate::store::{LocalStore, ops};
-use crate::table::SyncTable;
 
 /// The `__config` key holding the time of the last successful push or pull (RFC 3339).
 const LAST_SYNC_KEY: &str = "lastSync";
@@ -98,12 +96,6 @@ impl SyncContext {
         })
     }
 
-    /// The local table `name` (defined at open).
-    pub fn table(&self, name: &str) -> Result<SyncTable> {
-        let def = self.definition(name)?;
-        Ok(SyncTable::new(self.clone(), def))
-    }
-
     /// The server table `name`, for online-only use.
     pub fn remote_table(&self, name: &str) -> RemoteTable {
         self.remote().table(name)
@@ -166,17 +158,6 @@ impl SyncContext {
         self.inner.store.call(|c| ops::errors(c)).await
     }
 
-    /// Pushes every queued operation in order. See [`PushResult`] for how it ends.
-    pub async fn push(&self) -> PushResult {
-        self.push_with_cancel(&CancelToken::new()).await
-    }
-
-    /// Like [`SyncContext::push`], stopping early when `cancel` is cancelled.
-    pub async fn push_with_cancel(&self, cancel: &CancelToken) -> PushResult {
-        let guard = self.inner.sync_lock.lock().await;
-        self.push_locked(&guard, cancel).await
-    }
-
     /// Resolution: drop the operation and keep the server's item locally (fetched when the
     /// error did not carry it; removed locally when the server no longer has it).
     pub async fn cancel_and_take_server_item(&self, error: &OperationError) -> Result<()> {
@@ -184,16 +165,12 @@ impl SyncContext {
         let def = self.definition(&error.table)?;
         let server_item = match &error.server_item {
             Some(item) => Some(item.clone()),
-            None => match self
-                .remote()
-                .table(&error.table)
-                .lookup(&error.item_id)
-                .await
-            {
-                Ok(item) => Some(item),
-                Err(ClientError::Http { status: 404, .. }) => None,
-                Err(e) => return Err(e),
-            },
+            None => {
+                self.remote()
+                    .table(&error.table)
+                    .find(&error.item_id)
+                    .await?
+            }
         };
         let (id, version) = (error.operation_id.clone(), error.operation_version);
         let pending = self
@@ -260,26 +237,6 @@ impl SyncContext {
 
     pub(crate) async fn sync_lock(&self) -> MutexGuard<'_, ()> {
         self.inner.sync_lock.lock().await
-    }
-
-    /// Push while already holding the sync lock (pull pushes first).
-    pub(crate) async fn push_locked(
-        &self,
-        _guard: &MutexGuard<'_, ()>,
-        cancel: &CancelToken,
-    ) -> PushResult {
-        self.set_syncing(true);
-        let result = push::run(self, cancel).await;
-        self.finish_sync(if result.is_success() {
-            Ok(())
-        } else {
-            Err(result.to_string())
-        })
-        .await;
-        if let Ok(n) = self.inner.store.call(|c| ops::count(c)).await {
-            self.set_pending(n);
-        }
-        result
     }
 
     pub(crate) fn set_pending(&self, pending: u64) {

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::push::PushResult;
+use crate::results::PushResult;
 
 /// Everything that can go wrong in the engine.
 #[derive(Debug, thiserror::Error)]

@@ -40,9 +40,11 @@
 
 #![warn(missing_docs)]
 
+mod collapse;
 mod conflict;
 mod context;
 mod error;
+mod item;
 mod pull;
 mod purge;
 mod push;
@@ -50,6 +52,7 @@ mod query;
 mod queue;
 mod remote;
 mod resolve;
+mod results;
 mod schema;
 mod status;
 mod store;
@@ -59,10 +62,10 @@ pub use conflict::{ClientWins, ConflictHandler, ConflictResolution, RecordErrors
 pub use context::SyncContext;
 pub use error::{ClientError, Result};
 pub use pull::PullResult;
-pub use push::{PushResult, PushStatus};
 pub use query::Query;
 pub use queue::{Operation, OperationError, OperationKind, OperationState};
 pub use remote::{QueryPage, RemoteClient, RemoteConfig, RemoteTable};
+pub use results::{PushResult, PushStatus};
 pub use schema::{Column, ColumnType, Item, TableDefinition};
 pub use status::{CancelToken, Connectivity, SyncStatus};
 pub use store::LocalStore;

@@ -1,19 +1,20 @@
-//! The operation queue's model and its collapse table: what happens when an item that already
-//! has a queued operation is written again. The SQL lives in `store::ops`; this file decides.
+//! The operation queue's model: queued operations, their kinds and states, and the errors
+//! recorded for refused ones. A leaf: the SQL lives in `store::ops`, the collapse rules in
+//! `collapse`, and what a recorded HTTP status means in `remote::status`.
 
 use std::fmt;
 
-use crate::error::ClientError;
-use crate::schema::Item;
+use crate::item::Item;
+use crate::remote::status::{self, Meaning};
 
 /// What a queued operation does on the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OperationKind {
-    /// `POST /tables/{table}`.
+    /// Creates the item on the server.
     Insert,
-    /// `PATCH /tables/{table}/{id}`.
+    /// Changes the item's fields on the server (merge semantics).
     Update,
-    /// `DELETE /tables/{table}/{id}`.
+    /// Deletes the item on the server (a soft delete there).
     Delete,
 }
 
@@ -107,48 +108,6 @@ impl Operation {
     }
 }
 
-/// What the queue does with a new local write, given the operation already queued for the item.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Collapse {
-    /// Queue a new operation of this kind at the end.
-    Append(OperationKind),
-    /// Keep the queued operation (kind and position), with a new version.
-    Bump,
-    /// Remove the queued operation and queue nothing: the item never reaches the server.
-    Cancel,
-    /// Replace the queued operation by one of this kind at the end of the queue.
-    MoveToEnd(OperationKind),
-}
-
-/// The collapse table of `spec/sync.md`.
-pub(crate) fn collapse(
-    queued: Option<&Operation>,
-    new: OperationKind,
-) -> Result<Collapse, ClientError> {
-    use OperationKind::*;
-    let Some(op) = queued else {
-        return Ok(Collapse::Append(new));
-    };
-    let refuse = |why: &str| {
-        Err(ClientError::QueueConflict {
-            message: format!(
-                "cannot queue {new} of item '{}' in table '{}': {why}",
-                op.item_id, op.table
-            ),
-        })
-    };
-    match (op.kind, new) {
-        (Insert, Insert) | (Update, Insert) => refuse("the item already exists"),
-        (Delete, _) => refuse("the item is deleted and the delete is still queued"),
-        (Insert, Update) | (Update, Update) => Ok(Collapse::Bump),
-        (Insert, Delete) if !op.was_attempted() => Ok(Collapse::Cancel),
-        (Insert, Delete) => refuse(
-            "its insert was already sent and its outcome is unknown; push first, then delete",
-        ),
-        (Update, Delete) => Ok(Collapse::MoveToEnd(Delete)),
-    }
-}
-
 /// How many unanswered attempts of one operation are remembered (each a body that may have
 /// landed); past this the oldest is forgotten.
 pub(crate) const MAX_REMEMBERED_ATTEMPTS: usize = 8;
@@ -166,82 +125,74 @@ pub struct OperationError {
     pub table: String,
     /// The item's id.
     pub item_id: String,
-    /// The HTTP status, when the server answered.
+    /// The HTTP status, when the server answered (kept as said; [`OperationError::is_conflict`]
+    /// and its siblings tell what it means).
     pub status: Option<u16>,
     /// The raw response body.
     pub raw_body: Option<String>,
-    /// The server's current item, when known (412 body, or fetched after a 409).
+    /// The server's current item, when known (sent with the refusal, or fetched after it).
     pub server_item: Option<Item>,
     /// The item the operation sent (for deletes, the deleted item).
     pub item: Option<Item>,
 }
 
 impl OperationError {
-    /// True for 409 and 412: the server holds a different version of the item.
+    /// True when the server holds a different version of the item (the id is taken, or the
+    /// version sent is not the server's).
     pub fn is_conflict(&self) -> bool {
-        matches!(self.status, Some(409) | Some(412))
+        matches!(
+            self.meaning(),
+            Some(Meaning::AlreadyExists | Meaning::VersionMismatch)
+        )
+    }
+
+    /// True when the server said it does not have the item.
+    pub fn is_gone(&self) -> bool {
+        self.meaning() == Some(Meaning::NotFound)
+    }
+
+    /// True when the server said the id is taken: it has an item with it.
+    pub(crate) fn server_has_item(&self) -> bool {
+        self.meaning() == Some(Meaning::AlreadyExists)
+    }
+
+    fn meaning(&self) -> Option<Meaning> {
+        self.status.map(status::meaning)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use OperationKind::*;
 
-    fn op(kind: OperationKind, attempted: bool) -> Operation {
-        Operation {
-            id: "op".into(),
-            kind,
-            state: if attempted {
-                OperationState::Attempted
-            } else {
-                OperationState::Pending
-            },
+    fn error(status: Option<u16>) -> OperationError {
+        OperationError {
+            operation_id: "op".into(),
+            operation_version: 1,
+            kind: OperationKind::Update,
             table: "t".into(),
             item_id: "a".into(),
+            status,
+            raw_body: None,
+            server_item: None,
             item: None,
-            sequence: 1,
-            version: 1,
-            attempted_items: if attempted {
-                vec![Item::new()]
-            } else {
-                Vec::new()
-            },
         }
     }
 
-    fn is_conflict(r: Result<Collapse, ClientError>) -> bool {
-        matches!(r, Err(ClientError::QueueConflict { .. }))
-    }
-
     #[test]
-    fn nothing_queued_appends() {
-        assert_eq!(collapse(None, Update).ok(), Some(Collapse::Append(Update)));
-    }
-
-    #[test]
-    fn the_collapse_table() {
-        assert!(is_conflict(collapse(Some(&op(Insert, false)), Insert)));
-        assert_eq!(
-            collapse(Some(&op(Insert, false)), Update).ok(),
-            Some(Collapse::Bump)
-        );
-        assert_eq!(
-            collapse(Some(&op(Insert, false)), Delete).ok(),
-            Some(Collapse::Cancel)
-        );
-        assert!(is_conflict(collapse(Some(&op(Insert, true)), Delete)));
-        assert!(is_conflict(collapse(Some(&op(Update, false)), Insert)));
-        assert_eq!(
-            collapse(Some(&op(Update, false)), Update).ok(),
-            Some(Collapse::Bump)
-        );
-        assert_eq!(
-            collapse(Some(&op(Update, true)), Delete).ok(),
-            Some(Collapse::MoveToEnd(Delete))
-        );
-        for new in [Insert, Update, Delete] {
-            assert!(is_conflict(collapse(Some(&op(Delete, false)), new)));
+    fn a_recorded_status_says_what_kind_of_refusal_it_was() {
+        let taken = error(Some(409));
+        assert!(taken.is_conflict() && taken.server_has_item() && !taken.is_gone());
+        let stale = error(Some(412));
+        assert!(stale.is_conflict() && !stale.server_has_item() && !stale.is_gone());
+        let gone = error(Some(404));
+        assert!(gone.is_gone() && !gone.is_conflict() && !gone.server_has_item());
+        for other in [Some(400), Some(500), None] {
+            let e = error(other);
+            assert!(
+                !e.is_conflict() && !e.is_gone() && !e.server_has_item(),
+                "{other:?}"
+            );
         }
     }
 }

@@ -87,7 +87,7 @@ pub(crate) fn update_operation(
         op,
         version.as_deref(),
         Some(item),
-        error.status == Some(409),
+        error.server_has_item(),
     )?;
     tx.commit()?;
     Ok(())

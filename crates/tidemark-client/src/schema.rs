@@ -1,13 +1,10 @@
 //! User table definitions: which columns a local table keeps and of which type. The system
 //! columns (`id`, `createdAt`, `updatedAt`, `version`, `deleted`) are implied.
 
-use serde_json::{Map, Value};
 use tidemark_protocol::system;
 
 use crate::error::{ClientError, Result};
-
-/// An item as the engine's API takes and returns it: a JSON object.
-pub type Item = Map<String, Value>;
+pub use crate::item::Item;
 
 /// The type of a user column, deciding how its JSON value is kept in SQLite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

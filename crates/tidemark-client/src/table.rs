@@ -6,12 +6,13 @@ use std::sync::Arc;
 use serde_json::Value;
 use tidemark_protocol::system;
 
+use crate::collapse::{Collapse, collapse};
 use crate::context::SyncContext;
 use crate::error::{ClientError, Result};
 use crate::pull::{self, PullResult};
 use crate::purge;
 use crate::query::Query;
-use crate::queue::{Collapse, Operation, OperationKind, OperationState, collapse};
+use crate::queue::{Operation, OperationKind, OperationState};
 use crate::schema::{Item, TableDefinition, is_server_owned};
 use crate::status::CancelToken;
 use crate::store::{ops, rows};
@@ -21,6 +22,14 @@ use crate::store::{ops, rows};
 pub struct SyncTable {
     ctx: SyncContext,
     def: Arc<TableDefinition>,
+}
+
+impl SyncContext {
+    /// The local table `name` (defined at open).
+    pub fn table(&self, name: &str) -> Result<SyncTable> {
+        let def = self.definition(name)?;
+        Ok(SyncTable::new(self.clone(), def))
+    }
 }
 
 impl SyncTable {

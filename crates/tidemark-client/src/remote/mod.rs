@@ -1,8 +1,12 @@
 //! `RemoteTable`: the HTTP client of one server table, speaking the table protocol (also usable
-//! online-only). The only place in the engine that knows HTTP.
+//! online-only). The only place in the engine that knows HTTP: methods and status codes stay
+//! here, and the engine gets typed replies (`reply`) whose meaning is decided in `status`.
+
+mod config;
+mod reply;
+pub(crate) mod status;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use reqwest::header::{ETAG, HeaderMap, HeaderValue, IF_MATCH, LINK};
 use reqwest::{Method, RequestBuilder, Url};
@@ -16,151 +20,13 @@ use tidemark_protocol::headers::{
 use tidemark_protocol::odata::TableQuery;
 use tokio::sync::OnceCell;
 
+pub use self::config::RemoteConfig;
+use self::reply::Raw;
+pub(crate) use self::reply::{BatchReply, Refusal, Reply};
+use self::status::Meaning;
 use crate::error::{ClientError, Result};
-use crate::schema::Item;
-
-/// Where the server is and how to talk to it. The app's settings screen edits this.
-#[derive(Clone)]
-pub struct RemoteConfig {
-    /// The server's base URL, e.g. `https://todo.example.com/` (tables live under `tables/`).
-    pub url: String,
-    /// The application key sent as `X-ZUMO-APPLICATION`, if the server wants one.
-    pub app_key: Option<String>,
-    /// A user token sent as `X-ZUMO-AUTH`, if any.
-    pub auth_token: Option<String>,
-    /// The longest a whole request may take.
-    pub timeout: Duration,
-    /// The longest connecting may take.
-    pub connect_timeout: Duration,
-    /// Rows per pull request against stock servers (the stock client's 50).
-    pub page_size: u64,
-    /// Rows per pull request against our server (it accepts larger `$top`).
-    pub large_page_size: u64,
-    /// Operations per `POST /$batch` when the server offers it (capped at the server's
-    /// `maxBatchOperations`); 0 sends one request per operation, as against stock servers.
-    pub batch_size: usize,
-}
-
-impl RemoteConfig {
-    /// A config for this URL with the default timeouts and page sizes.
-    pub fn new(url: impl Into<String>) -> Self {
-        Self {
-            url: url.into(),
-            ..Self::default()
-        }
-    }
-
-    /// Sets the application key (builder style).
-    pub fn with_app_key(mut self, key: impl Into<String>) -> Self {
-        self.app_key = Some(key.into());
-        self
-    }
-}
-
-impl Default for RemoteConfig {
-    fn default() -> Self {
-        Self {
-            url: String::new(),
-            app_key: None,
-            auth_token: None,
-            timeout: Duration::from_secs(30),
-            connect_timeout: Duration::from_secs(10),
-            page_size: 50,
-            large_page_size: 1000,
-            batch_size: 1000,
-        }
-    }
-}
-
-impl std::fmt::Debug for RemoteConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Secrets never reach logs.
-        f.debug_struct("RemoteConfig")
-            .field("url", &self.url)
-            .field("app_key", &self.app_key.as_ref().map(|_| "<redacted>"))
-            .field(
-                "auth_token",
-                &self.auth_token.as_ref().map(|_| "<redacted>"),
-            )
-            .field("timeout", &self.timeout)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("page_size", &self.page_size)
-            .field("large_page_size", &self.large_page_size)
-            .field("batch_size", &self.batch_size)
-            .finish()
-    }
-}
-
-/// A raw server answer: status, body text and the headers the engine reads.
-#[derive(Debug, Clone)]
-pub(crate) struct Reply {
-    pub(crate) status: u16,
-    pub(crate) body: String,
-    pub(crate) etag: Option<String>,
-    pub(crate) next_link: Option<String>,
-}
-
-impl Reply {
-    /// One result of a batch as the reply its single request would have had: the item (with
-    /// its version) or the error body.
-    pub(crate) fn from_batch_result(result: tidemark_protocol::batch::BatchResult) -> Self {
-        let body = match (result.item, result.error) {
-            (Some(item), _) => item.to_string(),
-            (None, Some(error)) => {
-                serde_json::to_string(&tidemark_protocol::ErrorBody::new(error)).unwrap_or_default()
-            }
-            (None, None) => String::new(),
-        };
-        Self {
-            status: result.status,
-            body,
-            etag: None,
-            next_link: None,
-        }
-    }
-
-    fn is_success(&self) -> bool {
-        (200..300).contains(&self.status)
-    }
-
-    /// The body as an item, if it is a JSON object.
-    pub(crate) fn item(&self) -> Option<Item> {
-        match serde_json::from_str::<Value>(&self.body) {
-            Ok(Value::Object(mut item)) => {
-                // A body without `version` still has one in its ETag.
-                if let (Some(etag), false) = (
-                    &self.etag,
-                    item.contains_key(tidemark_protocol::system::VERSION),
-                ) {
-                    let v = etag.trim_start_matches("W/").trim_matches('"').to_string();
-                    item.insert(tidemark_protocol::system::VERSION.into(), Value::String(v));
-                }
-                Some(item)
-            }
-            _ => None,
-        }
-    }
-
-    /// Turns an error status into the matching error.
-    fn into_error(self) -> ClientError {
-        if self.status == 401 {
-            ClientError::Auth { body: self.body }
-        } else {
-            ClientError::Http {
-                status: self.status,
-                body: self.body,
-            }
-        }
-    }
-
-    fn expect_item(self) -> Result<Item> {
-        if !self.is_success() {
-            return Err(self.into_error());
-        }
-        self.item()
-            .ok_or_else(|| ClientError::protocol(format!("expected an item, got: {}", self.body)))
-    }
-}
+use crate::item::Item;
+use crate::queue::OperationKind;
 
 /// One page of a query's results.
 #[derive(Debug, Clone, PartialEq)]
@@ -173,14 +39,46 @@ pub struct QueryPage {
     pub next_link: Option<String>,
 }
 
-/// A write the engine sends, with its preconditions.
+/// A queued operation as the engine sends it, with its preconditions.
 #[derive(Debug, Clone)]
 pub(crate) struct Write<'a> {
-    pub(crate) method: Method,
-    pub(crate) id: Option<&'a str>,
+    /// What it does (decides the method and the URL).
+    pub(crate) kind: OperationKind,
+    /// The item's id.
+    pub(crate) id: &'a str,
+    /// The item (none for deletes).
     pub(crate) body: Option<&'a Item>,
+    /// The version the server must still have.
     pub(crate) if_match: Option<&'a str>,
+    /// The idempotency tag, for servers that honour it.
     pub(crate) tag: Option<OperationTag>,
+}
+
+/// One HTTP write: the form every write takes on the wire.
+struct Request<'a> {
+    method: Method,
+    id: Option<&'a str>,
+    body: Option<&'a Item>,
+    if_match: Option<&'a str>,
+    tag: Option<OperationTag>,
+}
+
+impl<'a> Request<'a> {
+    /// A write without idempotency tag.
+    fn new(
+        method: Method,
+        id: Option<&'a str>,
+        body: Option<&'a Item>,
+        if_match: Option<&'a str>,
+    ) -> Self {
+        Self {
+            method,
+            id,
+            body,
+            if_match,
+            tag: None,
+        }
+    }
 }
 
 /// The HTTP side shared by every table of one server: connection pool, headers, capabilities.
@@ -239,13 +137,13 @@ impl RemoteClient {
         }
         let url = self.url(&[CAPABILITIES_PATH.trim_start_matches('/')])?;
         let reply = self.send(self.request(Method::GET, url)).await?;
-        let known = match reply.status {
-            200 => serde_json::from_str::<Capabilities>(&reply.body)
+        let known = match reply.meaning() {
+            Meaning::Success => serde_json::from_str::<Capabilities>(&reply.body)
                 .map(Some)
                 .map_err(|e| ClientError::protocol(format!("capabilities: {e}")))?,
-            401 => return Err(reply.into_error()),
+            Meaning::Unauthorized => return Err(reply.into_refusal().into_error()),
             // A passing failure says nothing about the server: ask again next time.
-            500..=599 => return Ok(None),
+            Meaning::Unavailable => return Ok(None),
             // Stock servers have no such route.
             _ => None,
         };
@@ -253,19 +151,35 @@ impl RemoteClient {
         Ok(known)
     }
 
-    /// Sends `POST /$batch` and returns the server's per-operation results. A status other than
-    /// 200 is the batch's own error (nothing of it was applied): 401 as
-    /// [`ClientError::Auth`], anything else as [`ClientError::Http`].
+    /// Sends `POST /$batch` and returns the server's per-operation results. A failure status
+    /// is the batch's own error (nothing of it was applied): 401 as [`ClientError::Auth`],
+    /// anything else as [`ClientError::Http`].
     pub async fn batch(&self, request: &BatchRequest) -> Result<BatchResponse> {
-        let url = self.url(&[BATCH_PATH.trim_start_matches('/')])?;
-        let reply = self
-            .send(self.request(Method::POST, url).json(request))
-            .await?;
-        if reply.status != 200 {
-            return Err(reply.into_error());
+        let reply = self.post_batch(request).await?.success()?;
+        parse_batch(&reply)
+    }
+
+    /// Sends `POST /$batch` and returns one typed reply per operation, or that the batch was
+    /// too large for the server; other failures are errors, as for [`RemoteClient::batch`].
+    pub(crate) async fn send_batch(&self, request: &BatchRequest) -> Result<BatchReply> {
+        let reply = self.post_batch(request).await?;
+        if reply.meaning() == Meaning::TooLarge {
+            return Ok(BatchReply::TooLarge(reply.into_refusal()));
         }
-        serde_json::from_str(&reply.body)
-            .map_err(|e| ClientError::protocol(format!("batch answer: {e}")))
+        let response = parse_batch(&reply.success()?)?;
+        Ok(BatchReply::Answered(
+            response
+                .results
+                .into_iter()
+                .map(Reply::from_batch_result)
+                .collect(),
+        ))
+    }
+
+    async fn post_batch(&self, request: &BatchRequest) -> Result<Raw> {
+        let url = self.url(&[BATCH_PATH.trim_start_matches('/')])?;
+        self.send(self.request(Method::POST, url).json(request))
+            .await
     }
 
     fn url(&self, segments: &[&str]) -> Result<Url> {
@@ -304,7 +218,7 @@ impl RemoteClient {
         self.http.request(method, url).headers(headers)
     }
 
-    async fn send(&self, request: RequestBuilder) -> Result<Reply> {
+    async fn send(&self, request: RequestBuilder) -> Result<Raw> {
         let response = request.send().await.map_err(network_error)?;
         let status = response.status().as_u16();
         let header = |name| {
@@ -317,13 +231,18 @@ impl RemoteClient {
         let etag = header(ETAG);
         let next_link = header(LINK).and_then(|l| parse_next_link(&l));
         let body = response.text().await.map_err(network_error)?;
-        Ok(Reply {
+        Ok(Raw {
             status,
             body,
             etag,
             next_link,
         })
     }
+}
+
+fn parse_batch(reply: &Raw) -> Result<BatchResponse> {
+    serde_json::from_str(&reply.body)
+        .map_err(|e| ClientError::protocol(format!("batch answer: {e}")))
 }
 
 fn parse_base(url: &str) -> std::result::Result<Url, String> {
@@ -390,10 +309,8 @@ impl RemoteTable {
         let reply = self
             .client
             .send(self.client.request(Method::GET, url).query(&pairs))
-            .await?;
-        if !reply.is_success() {
-            return Err(reply.into_error());
-        }
+            .await?
+            .success()?;
         let next_link = reply.next_link.clone();
         let value: Value = serde_json::from_str(&reply.body)
             .map_err(|e| ClientError::protocol(format!("query result is not JSON: {e}")))?;
@@ -428,36 +345,40 @@ impl RemoteTable {
 
     /// The server's item with this id (`GET /tables/{table}/{id}`).
     pub async fn lookup(&self, id: &str) -> Result<Item> {
+        self.get(id).await?.expect_item()
+    }
+
+    /// The server's item with this id, or `None` when the server does not have it.
+    pub(crate) async fn find(&self, id: &str) -> Result<Option<Item>> {
+        let reply = self.get(id).await?;
+        if reply.meaning() == Meaning::NotFound {
+            return Ok(None);
+        }
+        reply.expect_item().map(Some)
+    }
+
+    async fn get(&self, id: &str) -> Result<Raw> {
         let url = self.client.url(&["tables", &self.name, id])?;
-        let reply = self
-            .client
+        self.client
             .send(self.client.request(Method::GET, url))
-            .await?;
-        reply.expect_item()
+            .await
     }
 
     /// Inserts an item (`POST`); the server's stored item is returned.
     pub async fn insert(&self, item: &Item) -> Result<Item> {
-        self.write(Write {
-            method: Method::POST,
-            id: None,
-            body: Some(item),
-            if_match: None,
-            tag: None,
-        })
-        .await?
-        .expect_item()
+        self.send(Request::new(Method::POST, None, Some(item), None))
+            .await?
+            .expect_item()
     }
 
     /// Updates an item (`PATCH`, merge semantics), checked against `if_match` when given.
     pub async fn update(&self, id: &str, changes: &Item, if_match: Option<&str>) -> Result<Item> {
-        self.write(Write {
-            method: Method::PATCH,
-            id: Some(id),
-            body: Some(changes),
+        self.send(Request::new(
+            Method::PATCH,
+            Some(id),
+            Some(changes),
             if_match,
-            tag: None,
-        })
+        ))
         .await?
         .expect_item()
     }
@@ -465,35 +386,39 @@ impl RemoteTable {
     /// Deletes an item (`DELETE`; soft delete on the server), checked against `if_match`.
     pub async fn delete(&self, id: &str, if_match: Option<&str>) -> Result<Option<Item>> {
         let reply = self
-            .write(Write {
-                method: Method::DELETE,
-                id: Some(id),
-                body: None,
-                if_match,
-                tag: None,
-            })
-            .await?;
-        if !reply.is_success() {
-            return Err(reply.into_error());
-        }
+            .send(Request::new(Method::DELETE, Some(id), None, if_match))
+            .await?
+            .success()?;
         Ok(reply.item())
     }
 
     /// Restores a soft-deleted item (`POST /tables/{table}/{id}` without a body).
     pub async fn undelete(&self, id: &str, if_match: Option<&str>) -> Result<Item> {
-        self.write(Write {
-            method: Method::POST,
-            id: Some(id),
-            body: None,
-            if_match,
-            tag: None,
-        })
-        .await?
-        .expect_item()
+        self.send(Request::new(Method::POST, Some(id), None, if_match))
+            .await?
+            .expect_item()
     }
 
-    /// Sends a write and returns the raw reply, whatever its status (push judges it).
+    /// Sends a queued operation and returns the server's reply, whatever it is (push judges
+    /// it): an insert is `POST /tables/{table}`, an update `PATCH` and a delete `DELETE` of
+    /// `/tables/{table}/{id}`.
     pub(crate) async fn write(&self, w: Write<'_>) -> Result<Reply> {
+        let (method, id) = match w.kind {
+            OperationKind::Insert => (Method::POST, None),
+            OperationKind::Update => (Method::PATCH, Some(w.id)),
+            OperationKind::Delete => (Method::DELETE, Some(w.id)),
+        };
+        let request = Request {
+            method,
+            id,
+            body: w.body,
+            if_match: w.if_match,
+            tag: w.tag,
+        };
+        Ok(self.send(request).await?.into_reply())
+    }
+
+    async fn send(&self, w: Request<'_>) -> Result<Raw> {
         let url = match w.id {
             Some(id) => self.client.url(&["tables", &self.name, id])?,
             None => self.client.url(&["tables", &self.name])?,
@@ -548,11 +473,5 @@ mod tests {
             url.map(|u| u.to_string()).as_deref(),
             Some("http://h/app/tables/todo/a%20b%23c")
         );
-    }
-
-    #[test]
-    fn debug_hides_secrets() {
-        let c = RemoteConfig::new("http://h/").with_app_key("s3cret");
-        assert!(!format!("{c:?}").contains("s3cret"));
     }
 }
