@@ -11,10 +11,11 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tidemark_protocol::headers::OperationTag;
 use tidemark_protocol::odata::TableQuery;
+use tidemark_protocol::odata::params::TOP;
 
 use super::Shared;
 use super::request::{
-    body_bytes, check_id, expected_version, item_body, next_page_url, operation_tag, take_body_id,
+    body_bytes, check_id, expected_version, item_body, next_page_link, operation_tag, take_body_id,
 };
 use crate::error::{ApiError, item_response, json_response};
 use crate::store::{
@@ -75,10 +76,16 @@ pub async fn query<S: TableStore>(
         && top > config.max_top
     {
         return Err(ApiError::BadRequest(format!(
-            "$top={top} is larger than the maximum of {}",
+            "{TOP}={top} is larger than the maximum of {}",
             config.max_top
         )));
     }
+    // With `$top` the client asked for an exact amount; without it, we page for it, and the
+    // next page's query is this one with `$skip` moved on by a page.
+    let next_page = query
+        .top
+        .is_none()
+        .then(|| query.next_page(config.default_page_size));
     let skip = query.skip.unwrap_or(0);
     let limit = query.top.unwrap_or(config.default_page_size);
     let page = state
@@ -109,15 +116,9 @@ pub async fn query<S: TableStore>(
         };
         Json(body).into_response()
     };
-    // With `$top` the client asked for an exact amount; without it, we paged for it.
-    if query.top.is_none() && page.more {
-        let next = next_page_url(
-            &headers,
-            uri.path(),
-            uri.query(),
-            skip.saturating_add(limit),
-        );
-        if let Ok(link) = HeaderValue::from_str(&format!("<{next}>; rel=next")) {
+    if let Some(next) = next_page.filter(|_| page.more) {
+        let link = next_page_link(&headers, &uri, &next);
+        if let Ok(link) = HeaderValue::from_str(&link) {
             response.headers_mut().insert(header::LINK, link);
         }
     }
