@@ -170,29 +170,28 @@ async fn throughput(postgres: bool, processes: usize, dir: &Path) -> anyhow::Res
     Ok(THROUGHPUT_WRITES as f64 / started.elapsed().as_secs_f64())
 }
 
+/// Prints one row of times: SQLite's, then PostgreSQL's.
+fn print_times(what: &str, sqlite: Duration, postgres: Duration) {
+    println!(
+        "{what:<34} {:>11.1}s {:>11.1}s",
+        sqlite.as_secs_f64(),
+        postgres.as_secs_f64()
+    );
+}
+
 /// Measures both stores and prints their table.
 pub async fn run(push_rows: usize, pull_rows: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir().context("a directory for the servers' logs")?;
     println!("{:<34} {:>12} {:>12}", "", "SQLite", "PostgreSQL");
-    let (s, p) = (
+    print_times(
+        &format!("push {push_rows} (one at a time)"),
         push(false, push_rows, dir.path()).await?,
         push(true, push_rows, dir.path()).await?,
     );
-    println!(
-        "{:<34} {:>11.1}s {:>11.1}s",
-        format!("push {push_rows} (one at a time)"),
-        s.as_secs_f64(),
-        p.as_secs_f64()
-    );
-    let (s, p) = (
+    print_times(
+        &format!("pull {pull_rows} (pages of {PAGE})"),
         pull(false, pull_rows, dir.path()).await?,
         pull(true, pull_rows, dir.path()).await?,
-    );
-    println!(
-        "{:<34} {:>11.1}s {:>11.1}s",
-        format!("pull {pull_rows} (pages of {PAGE})"),
-        s.as_secs_f64(),
-        p.as_secs_f64()
     );
     let sqlite = throughput(false, 1, dir.path()).await?;
     for processes in [1, 2, 4] {
