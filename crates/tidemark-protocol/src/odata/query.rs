@@ -1,6 +1,8 @@
 //! A whole table query: the query-string parameters of `GET /tables/{table}`, parsed from a raw
 //! URL query (server side) or built and rendered (client side).
 
+use serde::{Deserialize, Serialize};
+
 use super::ast::{Direction, Expr, OrderBy};
 use super::builder::prop;
 use super::parser::{ParseError, parse_filter, parse_orderby, parse_select};
@@ -47,6 +49,17 @@ pub struct TableQuery {
     pub inline_count: bool,
     /// `__includeDeleted=true`: include soft-deleted items.
     pub include_deleted: bool,
+}
+
+/// The body of a query answered with `$inlinecount=allpages`: `{"results": [...], "count": N}`,
+/// the page and the number of all matching items (without `$inlinecount` the body is the bare
+/// array of items).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountedPage<T> {
+    /// The items of this page.
+    pub results: T,
+    /// How many items match the query, on every page together.
+    pub count: u64,
 }
 
 /// Why a query string was rejected; the message names the parameter.
@@ -439,6 +452,23 @@ mod tests {
                 .collect::<Vec<_>>()
         );
         assert!(TableQuery::new().to_query_pairs().is_empty());
+    }
+
+    #[test]
+    fn a_counted_page_reads_and_writes_results_and_count() {
+        let page: CountedPage<Vec<u32>> =
+            serde_json::from_str(r#"{"results":[1,2],"count":7}"#).unwrap();
+        assert_eq!(
+            page,
+            CountedPage {
+                results: vec![1, 2],
+                count: 7
+            }
+        );
+        assert_eq!(
+            serde_json::to_string(&page).unwrap(),
+            r#"{"results":[1,2],"count":7}"#
+        );
     }
 
     #[test]

@@ -7,11 +7,10 @@ use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use tidemark_protocol::headers::OperationTag;
-use tidemark_protocol::odata::TableQuery;
 use tidemark_protocol::odata::params::TOP;
+use tidemark_protocol::odata::{CountedPage, TableQuery};
 
 use super::Shared;
 use super::request::{
@@ -110,11 +109,14 @@ pub async fn query<S: TableStore>(
             .iter()
             .map(|item| select(item.to_json(), &query.select))
             .collect();
-        let body = match page.total {
-            Some(count) => json!({ "results": items, "count": count }),
-            None => Value::Array(items),
-        };
-        Json(body).into_response()
+        match page.total {
+            Some(count) => Json(CountedPage {
+                results: items,
+                count,
+            })
+            .into_response(),
+            None => Json(items).into_response(),
+        }
     };
     if let Some(next) = next_page.filter(|_| page.more) {
         let link = next_page_link(&headers, &uri, &next);
@@ -303,13 +305,6 @@ fn written(status: StatusCode, outcome: &WriteOutcome) -> Response {
         log::debug!("replayed the recorded outcome for item {}", outcome.item.id);
     }
     item_response(status, &outcome.item)
-}
-
-/// A page with `$inlinecount=allpages`: the items and the number of all matching ones.
-#[derive(Serialize)]
-struct CountedPage<'a> {
-    results: WireItems<'a>,
-    count: u64,
 }
 
 /// Bytes to reserve per item of a page: a small todo item is about 200 bytes of JSON, so most
