@@ -6,10 +6,15 @@
 //!
 //! The 100 000-row pull runs in a child process (this binary re-executed with the hidden
 //! `pull-child` command) so that its peak RSS (`VmHWM`) is the client's alone.
+//!
+//! `tidemark-bench stores` (`scripts/bench --stores`) measures the server alone instead, on
+//! SQLite and on PostgreSQL.
 
 mod machine;
 mod phases;
 mod report;
+mod seed;
+mod stores;
 
 use std::path::PathBuf;
 
@@ -22,9 +27,9 @@ use crate::report::Section;
 #[derive(Debug, Parser)]
 #[command(name = "tidemark-bench", version)]
 struct Args {
-    /// The hidden child commands.
+    /// Another benchmark than the table (or the hidden child of the pull phase).
     #[command(subcommand)]
-    child: Option<ChildCommand>,
+    command: Option<Command>,
     /// Local inserts timed one by one, and queued inserts pushed.
     #[arg(long, default_value_t = 10_000)]
     inserts: usize,
@@ -40,6 +45,9 @@ struct Args {
     /// The push phase measures batch mode only (skips the slow per-request run; for profiling).
     #[arg(long)]
     batch_only: bool,
+    /// Operations per request of the push phase's batch mode (the engine's default if absent).
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    batch_size: Option<usize>,
     /// The desktop app's figures: a file holding `{"launch_ms":..,"add_ms":..}` (what
     /// `scripts/bench-app` prints).
     #[arg(long, env = "TIDEMARK_APP_FIGURES")]
@@ -55,9 +63,19 @@ struct Args {
     commit: Option<String>,
 }
 
-/// The commands the benchmark runs in its own child processes.
+/// The benchmarks other than the table, and the one the benchmark runs in a child process.
 #[derive(Debug, Subcommand)]
-enum ChildCommand {
+enum Command {
+    /// The server alone on SQLite and on PostgreSQL (a throwaway cluster): inserts one at a
+    /// time, a paged pull, and writes/s of 1, 2 and 4 server processes.
+    Stores {
+        /// Inserts pushed one request at a time.
+        #[arg(default_value_t = 10_000)]
+        push_rows: usize,
+        /// Rows seeded, then pulled in pages of 1000 by `updatedAt`.
+        #[arg(default_value_t = 100_000)]
+        pull_rows: usize,
+    },
     /// Pulls every row of `todoitem` from `url` into the (empty) store at `store` and prints
     /// the figures as one JSON line.
     #[command(hide = true)]
@@ -91,8 +109,13 @@ async fn main() -> anyhow::Result<()> {
     )
     .init();
     let args = Args::parse();
-    if let Some(ChildCommand::PullChild { url, store }) = &args.child {
-        return phases::pull_child(url, store).await;
+    match &args.command {
+        Some(Command::PullChild { url, store }) => return phases::pull_child(url, store).await,
+        Some(Command::Stores {
+            push_rows,
+            pull_rows,
+        }) => return stores::run(*push_rows, *pull_rows).await,
+        None => {}
     }
     let wanted = |phase: Phase| args.only.is_empty() || args.only.contains(&phase);
     let started = chrono::Utc::now();
@@ -101,7 +124,7 @@ async fn main() -> anyhow::Result<()> {
         sections.push(phases::local_inserts(args.inserts).await?);
     }
     if wanted(Phase::Push) {
-        sections.push(phases::push(args.inserts, args.batch_only).await?);
+        sections.push(phases::push(args.inserts, args.batch_only, args.batch_size).await?);
     }
     if wanted(Phase::Pull) {
         sections.push(phases::pull(args.pull_rows).await?);

@@ -190,6 +190,20 @@ pub fn per_sec(count: usize, d: std::time::Duration) -> String {
     group(rate.round() as u64)
 }
 
+/// How many times `slow` is longer than `fast` (a zero `fast` counts as a nanosecond).
+pub fn ratio(slow: std::time::Duration, fast: std::time::Duration) -> f64 {
+    slow.as_secs_f64() / fast.as_secs_f64().max(1e-9)
+}
+
+/// A pull's figure: its time, rows per second and HTTP requests.
+pub fn pull_figure(d: std::time::Duration, rows: usize, requests: u64) -> String {
+    format!(
+        "{} ({} rows/s, {requests} requests)",
+        secs(d),
+        per_sec(rows, d)
+    )
+}
+
 /// An integer with spaces between thousands (10 000).
 pub fn group(n: u64) -> String {
     let digits = n.to_string();
@@ -206,6 +220,18 @@ pub fn group(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ratios_and_pull_figures() {
+        use std::time::Duration;
+        let (two, one) = (Duration::from_secs(2), Duration::from_secs(1));
+        assert_eq!(ratio(two, one), 2.0);
+        assert!(ratio(one, Duration::ZERO) > 1e8);
+        assert_eq!(
+            pull_figure(two, 1000, 3),
+            "2.000 s (500 rows/s, 3 requests)"
+        );
+    }
 
     #[test]
     fn groups_thousands() {

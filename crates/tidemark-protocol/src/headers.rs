@@ -17,6 +17,8 @@ pub const APPLICATION_KEY_HEADER: &str = "x-zumo-application";
 pub const AUTH_HEADER: &str = "x-zumo-auth";
 /// Our idempotency header: `<operation id>:<op version>` (see [`OperationTag`]).
 pub const OPERATION_HEADER: &str = "x-tidemark-operation";
+/// The path under which every table lives (`/tables/{table}`, `/tables/{table}/{id}`).
+pub const TABLES_PATH: &str = "/tables";
 /// The path of our server's capabilities document (stock servers answer 404 there).
 pub const CAPABILITIES_PATH: &str = "/$capabilities";
 

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::time::Duration;
+use tidemark_protocol::odata::params::TOP;
 
 /// The longest table name accepted.
 const MAX_TABLE_NAME_LEN: usize = 64;
@@ -122,13 +123,13 @@ impl ServerConfig {
             seen.push(folded);
         }
         if self.default_page_size == 0 || self.max_top == 0 {
-            return Err(ConfigError::BadLimit(
-                "page size and max $top must be at least 1".into(),
-            ));
+            return Err(ConfigError::BadLimit(format!(
+                "page size and max {TOP} must be at least 1"
+            )));
         }
         if self.default_page_size > self.max_top {
             return Err(ConfigError::BadLimit(format!(
-                "default page size {} exceeds max $top {}",
+                "default page size {} exceeds max {TOP} {}",
                 self.default_page_size, self.max_top
             )));
         }

@@ -10,12 +10,15 @@ use anyhow::Context as _;
 use rand::RngExt as _;
 use rand::rngs::StdRng;
 use serde_json::{Value, json};
+use tidemark_client::tidemark_protocol::system;
 use tidemark_client::{
     ClientError, ColumnType, ConflictHandler, ConflictResolution, Item, OperationError, PushResult,
     PushStatus, Query, RemoteConfig, SyncContext, SyncTable, TableDefinition,
 };
 
-use crate::{Fields, SoakConfig, Stats, TABLE, fields_of, is_shared, shared_id};
+use crate::model::{Fields, fields_of, is_shared, shared_id};
+use crate::stats::Stats;
+use crate::{SoakConfig, TABLE};
 
 /// How many pushes the final drain tries before calling a queue stuck.
 const DRAIN_ATTEMPTS: usize = 20;
@@ -34,7 +37,7 @@ fn todo_table() -> TableDefinition {
 
 /// The item to write for these fields.
 fn item(id: &str, (text, complete, priority): &Fields) -> Item {
-    match json!({"id": id, "text": text, "complete": complete, "priority": priority}) {
+    match json!({system::ID: id, "text": text, "complete": complete, "priority": priority}) {
         Value::Object(map) => map,
         _ => Item::new(),
     }
@@ -191,7 +194,7 @@ impl SimDevice {
             let id = shared_id(self.rng.random_range(0..self.config.shared_items));
             let (text, _, _) = self.fresh_fields();
             let mut change = Item::new();
-            change.insert("id".into(), Value::String(id.clone()));
+            change.insert(system::ID.into(), Value::String(id.clone()));
             change.insert("text".into(), Value::String(text.clone()));
             match self.table.update(change).await {
                 Ok(_) => {
@@ -340,7 +343,7 @@ impl SimDevice {
             let (text, _, _) = fields_of(&local);
             if text == sent {
                 let at = local
-                    .get("updatedAt")
+                    .get(system::UPDATED_AT)
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_owned();
@@ -398,7 +401,7 @@ impl SimDevice {
             .into_iter()
             .map(|row| {
                 let id = row
-                    .get("id")
+                    .get(system::ID)
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_owned();
@@ -406,7 +409,7 @@ impl SimDevice {
             })
             .collect();
         let same = |a: &Item, b: &Item| {
-            fields_of(a) == fields_of(b) && a.get("version") == b.get("version")
+            fields_of(a) == fields_of(b) && a.get(system::VERSION) == b.get(system::VERSION)
         };
         let missing = server.keys().filter(|id| !local.contains_key(*id)).count();
         let extra = local.keys().filter(|id| !server.contains_key(*id)).count();

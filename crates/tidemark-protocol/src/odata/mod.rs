@@ -16,5 +16,5 @@ pub use parser::{
     MAX_DEPTH, MAX_INPUT_LEN, MAX_ORDERBY_KEYS, MAX_SELECT_NAMES, ParseError, parse_filter,
     parse_orderby, parse_select,
 };
-pub use query::{QueryError, TableQuery};
+pub use query::{CountedPage, QueryError, TableQuery, params};
 pub use render::render_orderby;

@@ -1,25 +1,34 @@
 //! A whole table query: the query-string parameters of `GET /tables/{table}`, parsed from a raw
 //! URL query (server side) or built and rendered (client side).
 
+use serde::{Deserialize, Serialize};
+
 use super::ast::{Direction, Expr, OrderBy};
 use super::builder::prop;
 use super::parser::{ParseError, parse_filter, parse_orderby, parse_select};
 use super::render::render_orderby;
 
-/// The `$filter` parameter.
-const FILTER: &str = "$filter";
-/// The `$orderby` parameter.
-const ORDERBY: &str = "$orderby";
-/// The `$top` parameter.
-const TOP: &str = "$top";
-/// The `$skip` parameter.
-const SKIP: &str = "$skip";
-/// The `$select` parameter.
-const SELECT: &str = "$select";
-/// The `$inlinecount` parameter (`allpages` asks for the total count).
-const INLINE_COUNT: &str = "$inlinecount";
-/// The protocol's parameter asking for soft-deleted items too.
-const INCLUDE_DELETED: &str = "__includeDeleted";
+/// The query-string parameter names of a table query, for code that must name one (an error
+/// message, a route's documentation); requests themselves are built with [`TableQuery`].
+pub mod params {
+    /// The `$filter` parameter.
+    pub const FILTER: &str = "$filter";
+    /// The `$orderby` parameter.
+    pub const ORDERBY: &str = "$orderby";
+    /// The `$top` parameter.
+    pub const TOP: &str = "$top";
+    /// The `$skip` parameter.
+    pub const SKIP: &str = "$skip";
+    /// The `$select` parameter.
+    pub const SELECT: &str = "$select";
+    /// The `$inlinecount` parameter (`allpages` asks for the total count).
+    pub const INLINE_COUNT: &str = "$inlinecount";
+    /// The protocol's parameter asking for soft-deleted items too.
+    pub const INCLUDE_DELETED: &str = "__includeDeleted";
+}
+
+use params::{FILTER, INCLUDE_DELETED, INLINE_COUNT, ORDERBY, SELECT, SKIP, TOP};
+
 /// How much of a bad value an error message repeats.
 const ECHO_CHARS: usize = 32;
 
@@ -40,6 +49,17 @@ pub struct TableQuery {
     pub inline_count: bool,
     /// `__includeDeleted=true`: include soft-deleted items.
     pub include_deleted: bool,
+}
+
+/// The body of a query answered with `$inlinecount=allpages`: `{"results": [...], "count": N}`,
+/// the page and the number of all matching items (without `$inlinecount` the body is the bare
+/// array of items).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountedPage<T> {
+    /// The items of this page.
+    pub results: T,
+    /// How many items match the query, on every page together.
+    pub count: u64,
 }
 
 /// Why a query string was rejected; the message names the parameter.
@@ -220,17 +240,38 @@ impl TableQuery {
 
     /// The query as a percent-encoded query string (without the leading `?`).
     pub fn to_query_string(&self) -> String {
+        self.to_query_string_with(None)
+    }
+
+    /// The query as a percent-encoded query string (without the leading `?`), followed by
+    /// `extra` (a parameter the query does not model, such as the API version, which a client
+    /// may send as a query parameter instead of a header).
+    pub fn to_query_string_with(&self, extra: Option<(&str, &str)>) -> String {
+        // Our names are plain ASCII and `$` is legal in a query, so they are written as they
+        // are (stock servers expect `$filter`, not `%24filter`); an extra name is encoded.
+        let extra = extra.map(|(name, value)| {
+            let name: String = form_urlencoded::byte_serialize(name.as_bytes()).collect();
+            (name, value.to_owned())
+        });
         let mut out = String::new();
-        for (name, value) in self.to_query_pairs() {
+        for (name, value) in self.to_query_pairs().into_iter().chain(extra) {
             if !out.is_empty() {
                 out.push('&');
             }
-            // The names are plain ASCII and `$` is legal in a query, so only values are encoded.
             out.push_str(&name);
             out.push('=');
             out.extend(form_urlencoded::byte_serialize(value.as_bytes()));
         }
         out
+    }
+
+    /// The query of the page after a page of `page_size` items answered to this one: the same
+    /// query with `$skip` moved on by `page_size` (what a server's `Link: <…>; rel=next` says).
+    pub fn next_page(&self, page_size: u64) -> TableQuery {
+        TableQuery {
+            skip: Some(self.skip.unwrap_or(0).saturating_add(page_size)),
+            ..self.clone()
+        }
     }
 }
 
@@ -411,6 +452,57 @@ mod tests {
                 .collect::<Vec<_>>()
         );
         assert!(TableQuery::new().to_query_pairs().is_empty());
+    }
+
+    #[test]
+    fn a_counted_page_reads_and_writes_results_and_count() {
+        let page: CountedPage<Vec<u32>> =
+            serde_json::from_str(r#"{"results":[1,2],"count":7}"#).unwrap();
+        assert_eq!(
+            page,
+            CountedPage {
+                results: vec![1, 2],
+                count: 7
+            }
+        );
+        assert_eq!(
+            serde_json::to_string(&page).unwrap(),
+            r#"{"results":[1,2],"count":7}"#
+        );
+    }
+
+    #[test]
+    fn next_page_moves_skip_on_and_keeps_the_rest() {
+        let q = TableQuery::new()
+            .with_filter(prop("text").equals("a b"))
+            .order_by("id", Direction::Desc)
+            .with_include_deleted(true);
+        assert_eq!(q.next_page(50), q.clone().with_skip(50));
+        assert_eq!(
+            q.clone().with_skip(50).next_page(50),
+            q.clone().with_skip(100)
+        );
+        assert_eq!(
+            q.clone().with_skip(u64::MAX - 1).next_page(50).skip,
+            Some(u64::MAX)
+        );
+        assert_eq!(
+            q.next_page(50).to_query_string(),
+            "$filter=%28text+eq+%27a+b%27%29&$orderby=id+desc&$skip=50&__includeDeleted=true"
+        );
+    }
+
+    #[test]
+    fn an_extra_parameter_is_appended_encoded_and_ignored_when_parsed() {
+        let q = TableQuery::new().with_top(5);
+        assert_eq!(q.to_query_string_with(None), "$top=5");
+        let s = q.to_query_string_with(Some(("ZUMO-API-VERSION", "2.0.0")));
+        assert_eq!(s, "$top=5&ZUMO-API-VERSION=2.0.0");
+        assert_eq!(TableQuery::from_query_string(&s), Ok(q));
+        assert_eq!(
+            TableQuery::new().to_query_string_with(Some(("a&b", "c d"))),
+            "a%26b=c+d"
+        );
     }
 
     #[test]

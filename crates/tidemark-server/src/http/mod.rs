@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tidemark_protocol::ErrorBody;
 use tidemark_protocol::batch::BATCH_PATH;
-use tidemark_protocol::headers::{CAPABILITIES_PATH, Capabilities};
+use tidemark_protocol::headers::{CAPABILITIES_PATH, Capabilities, TABLES_PATH};
 use tower_http::CompressionLevel;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -81,11 +81,11 @@ pub fn router<S: TableStore>(store: S, config: ServerConfig) -> Result<Router, C
         .route(openapi::OPENAPI_PATH, get(openapi::document))
         .route(BATCH_PATH, post(batch::batch::<S>))
         .route(
-            "/tables/{table}",
+            &format!("{TABLES_PATH}/{{table}}"),
             get(tables::query::<S>).post(tables::insert::<S>),
         )
         .route(
-            "/tables/{table}/{id}",
+            &format!("{TABLES_PATH}/{{table}}/{{id}}"),
             get(tables::lookup::<S>)
                 .patch(tables::update::<S>)
                 .delete(tables::delete::<S>)
@@ -140,7 +140,9 @@ async fn capabilities<S: TableStore>(State(state): Shared<S>) -> Json<Capabiliti
 }
 
 async fn no_route() -> ApiError {
-    ApiError::NotFound("no such resource; tables live at /tables/{table}".into())
+    ApiError::NotFound(format!(
+        "no such resource; tables live at {TABLES_PATH}/{{table}}"
+    ))
 }
 
 /// Gives error responses that layers or axum produced without a JSON body (413 from the body

@@ -3,10 +3,11 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use serde_json::{Map, Value};
 use tidemark_protocol::etag::{IfMatch, parse_if_match};
-use tidemark_protocol::headers::{OPERATION_HEADER, OperationTag};
+use tidemark_protocol::headers::{API_VERSION_QUERY, OPERATION_HEADER, OperationTag};
+use tidemark_protocol::odata::TableQuery;
 use tidemark_protocol::system;
 
 use crate::error::ApiError;
@@ -130,22 +131,18 @@ pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
         .map(|(_, value)| decode_component(value))
 }
 
-/// The URL of the page after this one: the same request with `$skip` moved on.
-pub fn next_page_url(headers: &HeaderMap, path: &str, query: Option<&str>, skip: u64) -> String {
-    let mut pairs: Vec<&str> = query
-        .unwrap_or("")
-        .split('&')
-        .filter(|pair| {
-            let key = pair.split_once('=').map_or(*pair, |(k, _)| k);
-            !pair.is_empty() && decode_component(key) != "$skip"
-        })
-        .collect();
-    let skip_pair = format!("$skip={skip}");
-    pairs.push(&skip_pair);
-    let query = pairs.join("&");
+/// The `Link` header value to the page after this one: `<url>; rel=next`, where the URL is
+/// this request's path with `next` (its query with `$skip` moved on) as the query string. The
+/// API version goes along when the request gave it as a query parameter, so a client that
+/// sends it that way can follow the link as it is; other parameters the query does not know
+/// are left out (the server ignores them).
+pub fn next_page_link(headers: &HeaderMap, uri: &Uri, next: &TableQuery) -> String {
+    let version = query_param(uri.query(), API_VERSION_QUERY);
+    let query = next.to_query_string_with(version.as_deref().map(|v| (API_VERSION_QUERY, v)));
+    let path = uri.path();
     match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
-        Some(host) => format!("http://{host}{path}?{query}"),
-        None => format!("{path}?{query}"),
+        Some(host) => format!("<http://{host}{path}?{query}>; rel=next"),
+        None => format!("<{path}?{query}>; rel=next"),
     }
 }
 
@@ -200,18 +197,28 @@ mod tests {
     }
 
     #[test]
-    fn next_page_replaces_skip_and_keeps_the_rest() {
+    fn next_page_link_renders_the_next_query_and_keeps_a_query_api_version() {
         let mut headers = HeaderMap::new();
         headers.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
-        let url = next_page_url(
-            &headers,
-            "/tables/todoitem",
-            Some("$filter=a%20eq%201&%24skip=50&ZUMO-API-VERSION=2.0.0"),
-            100,
-        );
+        let uri: Uri = "/tables/todoitem?$filter=a%20eq%201&%24skip=50&zumo-api-version=2.0.0&x=y"
+            .parse()
+            .unwrap();
+        let next = TableQuery::from_query_string(uri.query().unwrap_or(""))
+            .unwrap()
+            .next_page(50);
         assert_eq!(
-            url,
-            "http://127.0.0.1:8080/tables/todoitem?$filter=a%20eq%201&ZUMO-API-VERSION=2.0.0&$skip=100"
+            next_page_link(&headers, &uri, &next),
+            "<http://127.0.0.1:8080/tables/todoitem?$filter=%28a+eq+1%29&$skip=100&ZUMO-API-VERSION=2.0.0>; rel=next"
+        );
+    }
+
+    #[test]
+    fn next_page_link_without_host_or_query_version_is_a_relative_path() {
+        let uri: Uri = "/tables/todoitem".parse().unwrap();
+        let next = TableQuery::new().next_page(50);
+        assert_eq!(
+            next_page_link(&HeaderMap::new(), &uri, &next),
+            "</tables/todoitem?$skip=50>; rel=next"
         );
     }
 

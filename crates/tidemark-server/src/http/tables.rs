@@ -7,14 +7,14 @@ use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use tidemark_protocol::headers::OperationTag;
-use tidemark_protocol::odata::TableQuery;
+use tidemark_protocol::odata::params::TOP;
+use tidemark_protocol::odata::{CountedPage, TableQuery};
 
 use super::Shared;
 use super::request::{
-    body_bytes, check_id, expected_version, item_body, next_page_url, operation_tag, take_body_id,
+    body_bytes, check_id, expected_version, item_body, next_page_link, operation_tag, take_body_id,
 };
 use crate::error::{ApiError, item_response, json_response};
 use crate::store::{
@@ -75,10 +75,16 @@ pub async fn query<S: TableStore>(
         && top > config.max_top
     {
         return Err(ApiError::BadRequest(format!(
-            "$top={top} is larger than the maximum of {}",
+            "{TOP}={top} is larger than the maximum of {}",
             config.max_top
         )));
     }
+    // With `$top` the client asked for an exact amount; without it, we page for it, and the
+    // next page's query is this one with `$skip` moved on by a page.
+    let next_page = query
+        .top
+        .is_none()
+        .then(|| query.next_page(config.default_page_size));
     let skip = query.skip.unwrap_or(0);
     let limit = query.top.unwrap_or(config.default_page_size);
     let page = state
@@ -103,21 +109,18 @@ pub async fn query<S: TableStore>(
             .iter()
             .map(|item| select(item.to_json(), &query.select))
             .collect();
-        let body = match page.total {
-            Some(count) => json!({ "results": items, "count": count }),
-            None => Value::Array(items),
-        };
-        Json(body).into_response()
+        match page.total {
+            Some(count) => Json(CountedPage {
+                results: items,
+                count,
+            })
+            .into_response(),
+            None => Json(items).into_response(),
+        }
     };
-    // With `$top` the client asked for an exact amount; without it, we paged for it.
-    if query.top.is_none() && page.more {
-        let next = next_page_url(
-            &headers,
-            uri.path(),
-            uri.query(),
-            skip.saturating_add(limit),
-        );
-        if let Ok(link) = HeaderValue::from_str(&format!("<{next}>; rel=next")) {
+    if let Some(next) = next_page.filter(|_| page.more) {
+        let link = next_page_link(&headers, &uri, &next);
+        if let Ok(link) = HeaderValue::from_str(&link) {
             response.headers_mut().insert(header::LINK, link);
         }
     }
@@ -302,13 +305,6 @@ fn written(status: StatusCode, outcome: &WriteOutcome) -> Response {
         log::debug!("replayed the recorded outcome for item {}", outcome.item.id);
     }
     item_response(status, &outcome.item)
-}
-
-/// A page with `$inlinecount=allpages`: the items and the number of all matching ones.
-#[derive(Serialize)]
-struct CountedPage<'a> {
-    results: WireItems<'a>,
-    count: u64,
 }
 
 /// Bytes to reserve per item of a page: a small todo item is about 200 bytes of JSON, so most

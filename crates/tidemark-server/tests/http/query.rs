@@ -3,10 +3,11 @@
 
 use std::collections::HashSet;
 
+use reqwest::Method;
 use serde_json::{Value, json};
 use tidemark_testkit::server::{Backend, TestServer};
 
-use crate::common::{Api, encode};
+use crate::common::{Api, encode, link_target};
 
 async fn server_with(backend: Backend, items: Vec<Value>) -> (TestServer, Api) {
     let server = TestServer::start_on_backend(backend).await;
@@ -66,6 +67,40 @@ pub async fn links_keep_the_filter_and_order_of_the_query(backend: Backend) {
     assert_eq!(all.len(), 30);
     assert_eq!(all[0]["id"], "58");
     assert_eq!(all[29]["id"], "00");
+}
+
+pub async fn a_link_carries_an_api_version_given_as_a_query_parameter(backend: Backend) {
+    let items = (0..60).map(|i| json!({"id": format!("{i:02}")})).collect();
+    let (_server, api) = server_with(backend, items).await;
+    let first = api
+        .req(
+            Method::GET,
+            "/tables/todoitem?ZUMO-API-VERSION=2.0.0&$orderby=id%20desc",
+        )
+        .without_version()
+        .send()
+        .await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let next = link_target(first.link.as_deref().unwrap_or_default());
+    let path = next
+        .split_once("/tables/")
+        .map(|(_, p)| format!("/tables/{p}"));
+    let second = api
+        .req(Method::GET, &path.unwrap_or_default())
+        .without_version()
+        .send()
+        .await;
+    assert_eq!(second.status, 200, "{next}: {}", second.body);
+    let ids: Vec<String> = second
+        .items()
+        .iter()
+        .filter_map(|i| i["id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        ids,
+        (0..10).rev().map(|i| format!("{i:02}")).collect::<Vec<_>>()
+    );
+    assert_eq!(second.link, None);
 }
 
 pub async fn the_last_page_has_no_link(backend: Backend) {
@@ -323,6 +358,7 @@ pub async fn every_item_is_reachable_by_filtered_paging(backend: Backend) {
 backend_tests!(#[tokio::test];
     without_top_pages_of_50_are_linked_to_the_end_without_duplicates_or_gaps,
     links_keep_the_filter_and_order_of_the_query,
+    a_link_carries_an_api_version_given_as_a_query_parameter,
     the_last_page_has_no_link,
     top_returns_that_many_and_no_link,
     top_up_to_ten_thousand_is_accepted,
