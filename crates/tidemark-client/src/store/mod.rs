@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rusqlite::{Connection, MAIN_DB, OpenFlags};
+use rusqlite::{Connection, MAIN_DB, OpenFlags, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use crate::error::{ClientError, Result};
@@ -203,7 +203,7 @@ fn refuses_writes(path: &Path) -> Option<String> {
 
 fn open_connection_inner(path: &Path, tables: &[TableDefinition]) -> Result<Connection> {
     let store_err = |e: rusqlite::Error| ClientError::from_sqlite(path, e);
-    let conn = Connection::open_with_flags(
+    let mut conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
@@ -249,6 +249,10 @@ fn open_connection_inner(path: &Path, tables: &[TableDefinition]) -> Result<Conn
     conn.pragma_update(None, "wal_autocheckpoint", 8192)
         .map_err(store_err)?;
     conn.set_prepared_statement_cache_capacity(64);
+    // Every transaction here writes. Taking the write lock when it begins lets SQLite wait
+    // (BUSY_TIMEOUT) for another program that holds it: a deferred one that has read first
+    // gets SQLITE_BUSY at once when it tries to write, without waiting at all.
+    conn.set_transaction_behavior(TransactionBehavior::Immediate);
     migrations::migrate(&conn, path)?;
     rows::ensure_tables(&conn, tables).map_err(store_err)?;
     Ok(conn)
