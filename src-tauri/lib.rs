@@ -14,6 +14,8 @@ pub mod error;
 pub mod settings;
 
 #[cfg(test)]
+mod backend_store_tests;
+#[cfg(test)]
 mod backend_tests;
 
 use std::sync::Arc;
