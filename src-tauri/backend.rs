@@ -4,13 +4,14 @@
 //! `tidemark` CLI) changed the store. Commands are thin wrappers over its methods, so everything
 //! here is tested without a window.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use tidemark_todos::{Conflict, Resolution, STORE_FILE_NAME, SyncOutcome, Todo, TodoList};
+use serde::Serialize;
+use tidemark_todos::{
+    Conflict, Resolution, STORE_FILE_NAME, SyncOutcome, Todo, TodoList, TodoStatus,
+};
 use tokio::sync::Notify;
 
 use crate::error::{CommandError, writable};
@@ -22,8 +23,11 @@ const RETRY_FIRST: Duration = Duration::from_secs(5);
 const RETRY_MAX: Duration = Duration::from_secs(60);
 /// How long automatic sync waits after a change, so a burst of edits goes in one sync.
 const AUTO_DEBOUNCE: Duration = Duration::from_millis(400);
-/// How often the store file is checked for changes made by other programs.
-const STORE_POLL: Duration = Duration::from_secs(2);
+/// How often the engine is asked whether other programs committed to the store (a cheap
+/// in-memory query): well inside the two seconds the README promises.
+const STORE_CHECK: Duration = Duration::from_millis(500);
+/// How long the store watcher waits after the store failed before it looks again.
+const STORE_RETRY: Duration = Duration::from_secs(5);
 
 /// Where the backend runs: directories and the environment's overrides.
 #[derive(Debug, Clone, Default)]
@@ -66,26 +70,17 @@ impl Notifier for NoNotifier {
     fn todos_changed(&self) {}
 }
 
-/// The state behind the badge and the status line, as sent to the UI.
+/// The state behind the badge and the status line, as sent to the UI: the todo list's status
+/// (its `lastError` being the app's own words for the last sync's failure) and what only the
+/// app knows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusView {
-    /// Operations waiting to be pushed (the badge).
-    pub pending: u64,
-    /// Conflicts waiting for a decision.
-    pub conflicts: usize,
-    /// `online`, `offline` or `unknown`.
-    pub connectivity: &'static str,
-    /// A sync is running.
-    pub syncing: bool,
-    /// When the last sync finished without error.
-    pub last_sync: Option<DateTime<Utc>>,
-    /// The last sync error in plain words, cleared by the next successful sync.
-    pub last_error: Option<String>,
+    /// Pending changes, conflicts, connectivity, last sync and last error.
+    #[serde(flatten)]
+    pub list: TodoStatus,
     /// The kind of the last sync error (`unreachable`, `unauthorized`...).
     pub last_error_kind: Option<&'static str>,
-    /// The server synced with, if any.
-    pub server: Option<String>,
     /// Whether "sync automatically" is on.
     pub sync_automatically: bool,
 }
@@ -101,21 +96,6 @@ pub struct SettingsView {
     pub data_dir: PathBuf,
     /// Set when `TIDEMARK_SERVER` chose the server for this run.
     pub server_from_env: bool,
-}
-
-/// How the user settled a conflict, as the UI sends it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(tag = "choice", rename_all = "camelCase")]
-pub enum ResolutionChoice {
-    /// Keep my change; it is sent over the server's copy.
-    KeepMine,
-    /// Keep the server's copy; my change is dropped.
-    KeepTheirs,
-    /// Keep this text instead of either.
-    KeepText {
-        /// The text to keep.
-        text: String,
-    },
 }
 
 /// The app's state and behaviour, shared by the commands and the background tasks.
@@ -248,17 +228,12 @@ impl Backend {
     /// The badge and status line's state.
     pub async fn status(&self) -> Result<StatusView, CommandError> {
         let list = self.list();
-        let status = list.status().await.map_err(|e| self.map(e))?;
+        let mut status = list.status().await.map_err(|e| self.map(e))?;
         let last_error = self.last_error.lock().ok().and_then(|e| e.clone());
+        status.last_error = last_error.as_ref().map(ToString::to_string);
         Ok(StatusView {
-            pending: status.pending,
-            conflicts: status.conflicts,
-            connectivity: status.connectivity,
-            syncing: status.syncing,
-            last_sync: status.last_sync,
+            list: status,
             last_error_kind: last_error.as_ref().map(CommandError::kind),
-            last_error: last_error.map(|e| e.to_string()),
-            server: status.server,
             sync_automatically: self.settings().sync_automatically,
         })
     }
@@ -277,13 +252,8 @@ impl Backend {
     pub async fn resolve_conflict(
         &self,
         id: &str,
-        choice: ResolutionChoice,
+        resolution: Resolution,
     ) -> Result<(), CommandError> {
-        let resolution = match choice {
-            ResolutionChoice::KeepMine => Resolution::KeepMine,
-            ResolutionChoice::KeepTheirs => Resolution::KeepTheirs,
-            ResolutionChoice::KeepText { text } => Resolution::KeepText(text),
-        };
         self.list()
             .resolve(id, resolution)
             .await
@@ -390,18 +360,30 @@ impl Backend {
         }
     }
 
-    /// Runs forever: notices changes other programs (the CLI) make to the store file and tells
-    /// the UI to reload.
+    /// Runs forever: when another program (the CLI) commits to the store, which the engine
+    /// tells, the UI is told to reload and the badge is brought up to date.
     pub async fn watch_store(self: Arc<Self>) {
-        let store = self.config.data_dir.join(STORE_FILE_NAME);
-        let mut last = store_stamp(&store);
+        let ctx = self.list().context().clone();
+        let mut watcher = loop {
+            match ctx.watch_store(STORE_CHECK).await {
+                Ok(watcher) => break watcher,
+                Err(e) => {
+                    log::warn!("cannot watch the store for other programs' changes: {e}");
+                    tokio::time::sleep(STORE_RETRY).await;
+                }
+            }
+        };
         loop {
-            tokio::time::sleep(STORE_POLL).await;
-            let now = store_stamp(&store);
-            if now != last {
-                last = now;
-                self.notifier.todos_changed();
-                self.publish_status().await;
+            match watcher.changed().await {
+                Ok(()) => {
+                    log::debug!("another program changed the store");
+                    self.notifier.todos_changed();
+                    self.publish_status().await;
+                }
+                Err(e) => {
+                    log::warn!("cannot check the store for other programs' changes: {e}");
+                    tokio::time::sleep(STORE_RETRY).await;
+                }
             }
         }
     }
@@ -439,10 +421,14 @@ impl Backend {
     }
 
     fn map(&self, error: tidemark_todos::TodoError) -> CommandError {
+        // The window shows plain words; what the engine said goes to the log.
+        let detail = error.to_string();
         let error = CommandError::from_todo(error, self.settings().server());
         if error.is_store_fault() {
             // Nothing was written (SQLite rolled the transaction back); the queue is intact.
-            log::error!("{error}");
+            log::error!("{error} ({detail})");
+        } else if matches!(error, CommandError::Sync(_) | CommandError::Store(_)) {
+            log::warn!("{detail}");
         }
         error
     }
@@ -450,13 +436,4 @@ impl Backend {
 
 fn poisoned() -> CommandError {
     CommandError::Store("an earlier failure left the app's state unusable; restart the app".into())
-}
-
-/// The modification time and size of the store and its write-ahead log.
-fn store_stamp(store: &Path) -> [(Option<SystemTime>, u64); 2] {
-    let stamp =
-        |path: &Path| std::fs::metadata(path).map_or((None, 0), |m| (m.modified().ok(), m.len()));
-    let mut wal = store.as_os_str().to_owned();
-    wal.push("-wal");
-    [stamp(store), stamp(Path::new(&wal))]
 }

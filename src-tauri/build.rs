@@ -1,17 +1,27 @@
 //! Generates the Tauri context: reads `tauri.conf.json`, the capabilities in
 //! `src-tauri/capabilities/`, and declares the app's commands so that each one needs a grant.
+//! The benchmark hook's command and its grant (`capabilities/bench/`) exist only in a build
+//! with the `bench` feature.
 
 fn main() {
-    let commands = tidemark_app_commands();
+    let bench = std::env::var_os("CARGO_FEATURE_BENCH").is_some();
+    let mut commands = tidemark_app_commands().to_vec();
+    let capabilities = if bench {
+        commands.push("ui_mark");
+        "./src-tauri/capabilities/**/*.json"
+    } else {
+        "./src-tauri/capabilities/*.json"
+    };
     tauri_build::try_build(
         tauri_build::Attributes::new()
-            .capabilities_path_pattern("./src-tauri/capabilities/**/*")
-            .app_manifest(tauri_build::AppManifest::new().commands(commands)),
+            .capabilities_path_pattern(capabilities)
+            // The manifest keeps the list for the whole (short) life of the build script.
+            .app_manifest(tauri_build::AppManifest::new().commands(commands.leak())),
     )
     .expect("failed to run the Tauri build script");
 }
 
-/// The commands the UI may call; each gets an `allow-<name>` permission to grant.
+/// The commands the shipped UI may call; each gets an `allow-<name>` permission to grant.
 fn tidemark_app_commands() -> &'static [&'static str] {
     &[
         "list_todos",
@@ -26,6 +36,5 @@ fn tidemark_app_commands() -> &'static [&'static str] {
         "get_settings",
         "save_settings",
         "startup",
-        "ui_mark",
     ]
 }

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use tauri::{Manager as _, State};
-use tidemark_todos::{Conflict, SyncOutcome, Todo};
+use tidemark_todos::{Conflict, Resolution, SyncOutcome, Todo};
 
-use crate::backend::{Backend, ResolutionChoice, SettingsView, StatusView};
+use crate::StartupFailure;
+use crate::backend::{Backend, SettingsView, StatusView};
 use crate::error::CommandError;
 use crate::settings::Settings;
-use crate::{BENCH_ENV, StartupFailure};
 
 /// The backend as Tauri manages it.
 pub type AppState = Arc<Backend>;
@@ -79,7 +79,7 @@ pub async fn conflicts(state: State<'_, AppState>) -> Result<Vec<Conflict>, Comm
 pub async fn resolve_conflict(
     state: State<'_, AppState>,
     id: String,
-    resolution: ResolutionChoice,
+    resolution: Resolution,
 ) -> Result<(), CommandError> {
     state.resolve_conflict(&id, resolution).await
 }
@@ -131,7 +131,8 @@ impl ProblemView {
 pub struct StartupView {
     /// A store that could not be opened (fatal) or cannot be written (a warning).
     pub problem: Option<ProblemView>,
-    /// `TIDEMARK_BENCH=1`: report the list's timings with [`ui_mark`].
+    /// `TIDEMARK_BENCH=1` in a build with the `bench` feature: report the list's timings
+    /// (`ui_mark`).
     pub bench: bool,
 }
 
@@ -148,19 +149,18 @@ pub fn startup<R: tauri::Runtime>(app: tauri::AppHandle<R>) -> StartupView {
     };
     StartupView {
         problem,
-        bench: std::env::var(BENCH_ENV).is_ok_and(|v| v == "1"),
+        bench: bench_requested(),
     }
 }
 
-/// Logs a moment the window reports (`list shown`, `add shown`) with the number of rows and
-/// the wall clock (`epoch_ms`, from the page) so a benchmark can time it from outside.
-#[tauri::command]
-pub fn ui_mark(event: String, items: usize, epoch_ms: f64, took_ms: Option<f64>) {
-    let took = took_ms
-        .map(|t| format!(", took {t:.1} ms"))
-        .unwrap_or_default();
-    log::info!(
-        "{event}: {items} items at epoch_ms={epoch_ms:.0} ({:.0} ms after start{took})",
-        crate::ms_since_start()
-    );
+/// Whether the window should report its timings: never in a build without the hook.
+fn bench_requested() -> bool {
+    #[cfg(feature = "bench")]
+    {
+        crate::bench::requested()
+    }
+    #[cfg(not(feature = "bench"))]
+    {
+        false
+    }
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::ser::SerializeStruct as _;
 use tidemark_todos::TodoError;
-use tidemark_todos::tidemark_client::ClientError;
+use tidemark_todos::tidemark_client::{ClientError, ErrorKind};
 
 /// A command failure as the UI sees it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,6 +40,13 @@ pub enum CommandError {
     /// The local store failed in a way the user has no part in (an I/O error, a bug).
     #[error("The local store failed: {0}")]
     Store(String),
+    /// Another program (the `tidemark` CLI, say) held the store locked: the change was not saved.
+    #[error(
+        "Another program is using your list in {}, so this change was not saved. Try again in \
+         a moment; changes saved before are kept.",
+        .0.display()
+    )]
+    StoreBusy(PathBuf),
     /// The disk holding the store is full: the change was not saved.
     #[error(
         "The disk holding your list is full, so this change was not saved. Free some space on \
@@ -80,6 +87,7 @@ impl CommandError {
             Self::Sync(_) => "sync",
             Self::Settings(_) => "settings",
             Self::Store(_) => "store",
+            Self::StoreBusy(_) => "storeBusy",
             Self::StoreFull(_) => "storeFull",
             Self::StoreReadOnly(_) => "storeReadOnly",
             Self::StoreCorrupt(_) => "storeCorrupt",
@@ -89,17 +97,22 @@ impl CommandError {
     /// The store file this error is about, for the errors that name one.
     pub fn store_path(&self) -> Option<&Path> {
         match self {
-            Self::StoreFull(p) | Self::StoreReadOnly(p) | Self::StoreCorrupt(p) => Some(p),
+            Self::StoreBusy(p)
+            | Self::StoreFull(p)
+            | Self::StoreReadOnly(p)
+            | Self::StoreCorrupt(p) => Some(p),
             _ => None,
         }
     }
 
-    /// True for the store failures the user must act on (disk full, read-only, corrupt).
+    /// True for the store failures the user must act on (busy, disk full, read-only, corrupt).
     pub fn is_store_fault(&self) -> bool {
         self.store_path().is_some()
     }
 
     /// Maps a todo-domain error to what the user should read, naming `server` when unreachable.
+    /// This is the app's one mapping of errors to what the window shows: the todo rules by
+    /// their variant, the engine's errors by their kind alone.
     pub fn from_todo(error: TodoError, server: Option<&str>) -> Self {
         match error {
             TodoError::InvalidText(message) => Self::InvalidText(sentence(&message)),
@@ -109,58 +122,44 @@ impl CommandError {
             TodoError::NoServer => Self::NoServer,
             TodoError::NotFound(_) => Self::NotFound,
             TodoError::NoConflict(_) => Self::NoConflict,
-            TodoError::Unreachable(_) => {
-                Self::Unreachable(server.map(|s| format!(" at {s}")).unwrap_or_default())
-            }
+            TodoError::Unreachable(_) => Self::unreachable(server),
             TodoError::Unauthorized => Self::Unauthorized,
             TodoError::ReadInput(message) => Self::Store(message),
-            TodoError::Engine(engine) => Self::from_engine(engine, server),
+            TodoError::Engine(engine) => Self::from_engine(&engine, server),
         }
     }
 
-    fn from_engine(error: ClientError, server: Option<&str>) -> Self {
-        match error {
-            ClientError::Network { .. } => {
-                Self::Unreachable(server.map(|s| format!(" at {s}")).unwrap_or_default())
-            }
-            ClientError::Auth { .. } => Self::Unauthorized,
-            ClientError::NotFound { .. } => Self::NotFound,
-            ClientError::CorruptStore { path, .. } => Self::StoreCorrupt(path),
-            ClientError::StoreFull { path, .. } => Self::StoreFull(path),
-            ClientError::ReadOnlyStore { path, .. } => Self::StoreReadOnly(path),
-            ClientError::Store { path, message } => Self::from_store(path, &message),
-            ClientError::NewerSchema { .. } => Self::Store(error.to_string()),
-            ClientError::Http { status, .. } => Self::Sync(format!(
-                "The server refused the sync (HTTP {status}). Your changes are kept."
-            )),
-            ClientError::PushFailed(push) => Self::Sync(format!(
-                "The sync stopped before it finished{}. Your changes are kept.",
-                push.message.map(|m| format!(": {m}")).unwrap_or_default()
-            )),
-            other => Self::Sync(sentence(&other.to_string())),
+    fn from_engine(error: &ClientError, server: Option<&str>) -> Self {
+        let path = || error.store_path().map(Path::to_owned).unwrap_or_default();
+        match error.kind() {
+            ErrorKind::Network => Self::unreachable(server),
+            ErrorKind::Unauthorized => Self::Unauthorized,
+            ErrorKind::NotFound => Self::NotFound,
+            ErrorKind::StoreBusy => Self::StoreBusy(path()),
+            ErrorKind::StoreCorrupt => Self::StoreCorrupt(path()),
+            ErrorKind::StoreFull => Self::StoreFull(path()),
+            ErrorKind::StoreReadOnly => Self::StoreReadOnly(path()),
+            ErrorKind::StoreTooNew | ErrorKind::Store => Self::Store(error.to_string()),
+            ErrorKind::ServerError => Self::Sync(
+                "The server refused the sync. Your changes are kept; the log says why.".into(),
+            ),
+            ErrorKind::PushIncomplete => Self::Sync(
+                "The sync stopped before it finished. Your changes are kept; the log says why."
+                    .into(),
+            ),
+            ErrorKind::Protocol
+            | ErrorKind::InvalidInput
+            | ErrorKind::AlreadyExists
+            | ErrorKind::UnknownTable
+            | ErrorKind::QueueConflict
+            | ErrorKind::OperationChanged
+            | ErrorKind::PendingOperations
+            | ErrorKind::Cancelled => Self::Sync(sentence(&error.to_string())),
         }
     }
 
-    /// Tells a full disk and a read-only store apart from other store failures the engine did
-    /// not type itself (it types the ones SQLite reports by code); it reports SQLite's own messages (`sqlite3_errstr`, fixed strings) and the OS's; a store
-    /// that cannot be opened at all is read-only when its file refuses to be opened for writing.
-    fn from_store(path: PathBuf, message: &str) -> Self {
-        const FULL: [&str; 2] = ["database or disk is full", "No space left on device"];
-        const READ_ONLY: [&str; 4] = [
-            "readonly database",
-            "Read-only file system",
-            "Permission denied",
-            "Operation not permitted",
-        ];
-        if FULL.iter().any(|m| message.contains(m)) {
-            Self::StoreFull(path)
-        } else if READ_ONLY.iter().any(|m| message.contains(m))
-            || (message.contains("unable to open database file") && !writable(&path))
-        {
-            Self::StoreReadOnly(path)
-        } else {
-            Self::Store(format!("{}: {message}", path.display()))
-        }
+    fn unreachable(server: Option<&str>) -> Self {
+        Self::Unreachable(server.map(|s| format!(" at {s}")).unwrap_or_default())
     }
 
     /// True when the server could not be reached (worth retrying later).
@@ -228,31 +227,42 @@ mod tests {
     }
 
     #[test]
-    fn store_faults_are_told_apart_and_name_the_file() {
-        let store = |message: &str| {
-            CommandError::from_todo(
-                TodoError::Engine(ClientError::Store {
-                    path: PathBuf::from("/data/tidemark.db"),
-                    message: message.into(),
-                }),
-                None,
-            )
-        };
-        let full = store("database or disk is full");
+    fn store_faults_are_told_apart_by_kind_and_name_the_file() {
+        let path = || PathBuf::from("/data/tidemark.db");
+        let engine = |error: ClientError| CommandError::from_todo(TodoError::Engine(error), None);
+        let full = engine(ClientError::StoreFull {
+            path: path(),
+            message: String::new(),
+        });
         assert_eq!(full.kind(), "storeFull");
         assert!(full.to_string().contains("/data/tidemark.db"), "{full}");
-        assert_eq!(
-            store("attempt to write a readonly database").kind(),
-            "storeReadOnly"
-        );
-        assert_eq!(store("disk I/O error").kind(), "store");
-        let corrupt = CommandError::from_todo(
-            TodoError::Engine(ClientError::CorruptStore {
-                path: PathBuf::from("/data/tidemark.db"),
-                message: "file is not a database".into(),
-            }),
+        let busy = engine(ClientError::StoreBusy {
+            path: path(),
+            message: String::new(),
+        });
+        assert_eq!(busy.kind(), "storeBusy");
+        assert_eq!(busy.store_path(), Some(Path::new("/data/tidemark.db")));
+        // The kind decides, whatever the text says.
+        let read_only = engine(ClientError::ReadOnlyStore {
+            path: path(),
+            message: "database or disk is full".into(),
+        });
+        assert_eq!(read_only.kind(), "storeReadOnly");
+        let other = engine(ClientError::Store {
+            path: path(),
+            message: "attempt to write a readonly database".into(),
+        });
+        assert_eq!(other.kind(), "store");
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let folder = CommandError::from_todo(
+            ClientError::from_store_io(path(), "creating the data directory", &denied).into(),
             None,
         );
+        assert_eq!(folder.kind(), "storeReadOnly");
+        let corrupt = engine(ClientError::CorruptStore {
+            path: path(),
+            message: "file is not a database".into(),
+        });
         assert_eq!(corrupt.kind(), "storeCorrupt");
         let json = serde_json::to_value(&corrupt).unwrap();
         assert_eq!(json["path"], "/data/tidemark.db");
@@ -262,6 +272,18 @@ mod tests {
                 .unwrap()
                 .contains("move that file aside")
         );
+    }
+
+    #[test]
+    fn engine_errors_map_the_same_through_the_todo_list() {
+        let network = || ClientError::Network {
+            message: "connection refused".into(),
+        };
+        let server = Some("http://127.0.0.1:9");
+        let direct = CommandError::from_todo(TodoError::Engine(network()), server);
+        let converted = CommandError::from_todo(network().into(), server);
+        assert_eq!(direct, converted);
+        assert_eq!(direct.kind(), "unreachable");
     }
 
     #[test]

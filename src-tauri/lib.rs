@@ -7,15 +7,18 @@
 //! the whole product.
 
 pub mod backend;
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod commands;
 pub mod error;
 pub mod settings;
 
 #[cfg(test)]
+mod backend_store_tests;
+#[cfg(test)]
 mod backend_tests;
 
-use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::sync::Arc;
 
 use tauri::{Emitter as _, Manager as _};
 
@@ -28,19 +31,6 @@ pub const SYNC_STATUS_EVENT: &str = "sync-status";
 pub const TODOS_CHANGED_EVENT: &str = "todos-changed";
 /// The settings file, inside the data directory.
 pub const SETTINGS_FILE: &str = "settings.json";
-
-/// `TIDEMARK_BENCH=1`: the UI reports when the list is shown (and adds one todo to time it).
-pub const BENCH_ENV: &str = "TIDEMARK_BENCH";
-
-/// When [`run`] started, for the timings the UI reports back.
-static STARTED: OnceLock<Instant> = OnceLock::new();
-
-/// Milliseconds since [`run`] started (0 before).
-pub fn ms_since_start() -> f64 {
-    STARTED
-        .get()
-        .map_or(0.0, |t| t.elapsed().as_secs_f64() * 1000.0)
-}
 
 /// Why the store could not be opened at launch. The window still opens and says so; the
 /// list commands are not available (no backend is managed).
@@ -65,7 +55,8 @@ impl<R: tauri::Runtime> Notifier for EventNotifier<R> {
 
 /// Starts the app and blocks until its last window closes.
 pub fn run() {
-    let _ = STARTED.set(Instant::now());
+    #[cfg(feature = "bench")]
+    bench::start_clock();
     env_logger::Builder::from_env(env_logger::Env::new().filter_or("TIDEMARK_LOG", "info"))
         .format_target(false)
         .init();
@@ -84,7 +75,8 @@ pub fn run() {
             commands::get_settings,
             commands::save_settings,
             commands::startup,
-            commands::ui_mark,
+            #[cfg(feature = "bench")]
+            bench::ui_mark,
         ])
         .setup(|app| {
             let handle = app.handle().clone();

@@ -4,13 +4,22 @@
 const tauri = window.__TAURI__;
 const storeFaultHandlers = [];
 
-function call(command, args) {
+/** The store failures the user must act on, whatever the command: the banner shows them. */
+const STORE_FAULTS = ["storeBusy", "storeFull", "storeReadOnly", "storeCorrupt"];
+
+/** True for an error the user must act on: a busy, full, read-only or corrupt store. */
+export function isStoreFault(error) {
+  return STORE_FAULTS.includes(error?.kind);
+}
+
+/** Invokes a backend command; rejects with its {kind, message, path} error. */
+export function call(command, args) {
   return tauri.core.invoke(command, args).catch((error) => {
     // Errors from the backend are {kind, message, path}; anything else (an IPC failure) is
     // wrapped so callers can always show error.message.
     if (error && typeof error === "object" && "message" in error) {
-      // A full disk, a read-only or corrupt store: whoever called, the window must say so.
-      if (["storeFull", "storeReadOnly", "storeCorrupt"].includes(error.kind)) {
+      // A busy, full, read-only or corrupt store: whoever called, the window must say so.
+      if (isStoreFault(error)) {
         for (const handler of storeFaultHandlers) handler(error);
       }
       throw error;
@@ -19,7 +28,7 @@ function call(command, args) {
   });
 }
 
-/** Calls handler(error) on every store fault (storeFull, storeReadOnly, storeCorrupt). */
+/** Calls handler(error) on every store fault (see isStoreFault). */
 export function onStoreFault(handler) {
   storeFaultHandlers.push(handler);
 }
@@ -36,7 +45,6 @@ export const resolveConflict = (id, resolution) => call("resolve_conflict", { id
 export const getSettings = () => call("get_settings");
 export const saveSettings = (settings) => call("save_settings", { settings });
 export const startup = () => call("startup");
-export const uiMark = (event, items, epochMs, tookMs = null) => call("ui_mark", { event, items, epochMs, tookMs });
 
 /** Calls handler(payload) on each backend event of this name. */
 export function on(event, handler) {

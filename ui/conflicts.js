@@ -2,8 +2,7 @@
 // mine, keeping theirs, or keeping an edited text.
 
 import * as api from "./api.js";
-
-const $ = (id) => document.getElementById(id);
+import { $ } from "./dom.js";
 let queue = [];
 let total = 0;
 let onDone = null;

@@ -2,8 +2,7 @@
 // backend on save; a refused value stays in its field with the reason next to it.
 
 import * as api from "./api.js";
-
-const $ = (id) => document.getElementById(id);
+import { $ } from "./dom.js";
 let onSaved = null;
 
 /** Opens the panel filled with the settings in force. */

@@ -46,6 +46,15 @@ pub enum ClientError {
         /// What SQLite or the file system said.
         message: String,
     },
+    /// Another connection or process (the CLI next to the app, say) held the local store's
+    /// lock for longer than the engine waits; nothing was written, and a retry may succeed.
+    #[error("local store {path} is busy (in use by another program); try again: {message}")]
+    StoreBusy {
+        /// The store's file.
+        path: PathBuf,
+        /// What SQLite said.
+        message: String,
+    },
     /// The local store was written by a newer version of the engine; it was left untouched.
     #[error(
         "local store {path} has schema version {found}, newer than the {supported} this version understands; update the app"

@@ -17,6 +17,7 @@
 //!   .set_conflict_handler(Arc<dyn ConflictHandler>) consulted per refused op during push
 //!   .set_remote(RemoteConfig) / .remote_config()   change server at runtime
 //!   .subscribe() -> watch::Receiver<SyncStatus>    {pending, syncing, last_sync, last_error, connectivity}
+//!   .watch_store(every).await?.changed().await    wakes on other programs' commits to the store
 //!   .remote_table("todoitem") -> RemoteTable       online-only access
 //!   .close().await
 //! SyncTable
@@ -28,7 +29,8 @@
 //! Query::new().filter(prop("complete").equals(false)).order_by("text").skip(10).take(20)
 //!   (filters are `tidemark_protocol::odata::Expr`; build them with `odata::builder::{prop, lit}`)
 //! TableDefinition::new("todoitem").column("text", ColumnType::Text).column("complete", ColumnType::Boolean)
-//! Item = serde_json::Map<String, Value>; errors are ClientError (thiserror), see its variants.
+//! Item = serde_json::Map<String, Value>; errors are ClientError (thiserror): `.kind()` names
+//!   the trouble (ErrorKind::StoreBusy, StoreFull, Network...) for messages and exit codes.
 //! ```
 //!
 //! # Guarantees
@@ -45,6 +47,7 @@ mod conflict;
 mod context;
 mod error;
 mod item;
+mod error_kind;
 mod pull;
 mod purge;
 mod push;
@@ -56,11 +59,13 @@ mod results;
 mod schema;
 mod status;
 mod store;
+mod store_watch;
 mod table;
 
 pub use conflict::{ClientWins, ConflictHandler, ConflictResolution, RecordErrors, ServerWins};
 pub use context::SyncContext;
 pub use error::{ClientError, Result};
+pub use error_kind::ErrorKind;
 pub use pull::PullResult;
 pub use query::Query;
 pub use queue::{Operation, OperationError, OperationKind, OperationState};
@@ -69,6 +74,7 @@ pub use results::{PushResult, PushStatus};
 pub use schema::{Column, ColumnType, Item, TableDefinition};
 pub use status::{CancelToken, Connectivity, SyncStatus};
 pub use store::LocalStore;
+pub use store_watch::StoreWatcher;
 pub use table::SyncTable;
 /// The protocol crate, re-exported so that callers build filters with the same types.
 pub use tidemark_protocol;

@@ -1,5 +1,7 @@
 //! The todo list's error type: the engine's errors plus the todo rules, shaped so that the
-//! CLI can choose an exit code and the app a message without parsing text.
+//! CLI can choose an exit code and the app a message without parsing text. Engine errors come
+//! in through one `From` (so `?` and an explicit conversion agree); the rest keep the engine's
+//! error, whose [`ClientError::kind`] says what it is.
 
 use tidemark_client::ClientError;
 
@@ -35,20 +37,60 @@ pub enum TodoError {
     /// The server refused the application key or user token (401).
     #[error("the server refused the application key (401): check the key in the settings")]
     Unauthorized,
-    /// Any other engine failure (local store, protocol, queue rules...).
+    /// Any other engine failure (local store, protocol, queue rules...); its `kind()` says
+    /// which.
     #[error(transparent)]
-    Engine(#[from] ClientError),
+    Engine(ClientError),
 }
 
-impl TodoError {
-    /// Maps an engine error to the todo error the user should see: network and auth failures
-    /// get their own variants because the CLI and the app treat them specially.
-    pub(crate) fn from_engine(error: ClientError) -> Self {
+impl From<ClientError> for TodoError {
+    /// Network and auth failures and a missing item get their own variants because the CLI
+    /// and the app treat them specially; everything else stays the engine's error.
+    fn from(error: ClientError) -> Self {
         match error {
             ClientError::Network { message } => TodoError::Unreachable(message),
             ClientError::Auth { .. } => TodoError::Unauthorized,
             ClientError::NotFound { id, .. } => TodoError::NotFound(id),
             other => TodoError::Engine(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn question_mark_and_from_map_engine_errors_the_same_way() {
+        fn via_question_mark(e: ClientError) -> Result<(), TodoError> {
+            Err(e)?
+        }
+        let network = || ClientError::Network {
+            message: "refused".into(),
+        };
+        assert!(matches!(
+            via_question_mark(network()),
+            Err(TodoError::Unreachable(m)) if m == "refused"
+        ));
+        assert!(matches!(
+            TodoError::from(network()),
+            TodoError::Unreachable(_)
+        ));
+        let missing = ClientError::NotFound {
+            table: "todoitem".into(),
+            id: "a".into(),
+        };
+        assert!(matches!(via_question_mark(missing), Err(TodoError::NotFound(id)) if id == "a"));
+        let auth = ClientError::Auth {
+            body: String::new(),
+        };
+        assert!(matches!(
+            via_question_mark(auth),
+            Err(TodoError::Unauthorized)
+        ));
+        assert!(matches!(
+            via_question_mark(ClientError::Cancelled),
+            Err(TodoError::Engine(ClientError::Cancelled))
+        ));
     }
 }

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tidemark_client::tidemark_protocol::odata::builder::{lit, prop};
 use tidemark_client::tidemark_protocol::system;
@@ -75,8 +75,10 @@ pub struct Conflict {
     pub message: String,
 }
 
-/// How to settle a conflict.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How to settle a conflict. The UI sends it as `{"choice": "keepMine"}`, `{"choice":
+/// "keepTheirs"}` or `{"choice": "keepText", "text": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "choice", content = "text", rename_all = "camelCase")]
 pub enum Resolution {
     /// Keep the local change: resend it over the server's version on the next sync.
     KeepMine,
@@ -145,10 +147,7 @@ impl TodoList {
     ) -> Result<Self, TodoError> {
         let server = server.map(normalize_server_url).transpose()?;
         std::fs::create_dir_all(data_dir).map_err(|e| {
-            TodoError::Engine(ClientError::Store {
-                path: data_dir.to_owned(),
-                message: format!("cannot create the data directory: {e}"),
-            })
+            ClientError::from_store_io(data_dir, "cannot create the data directory", &e)
         })?;
         let remote = remote_config(server.as_deref(), app_key);
         let ctx = SyncContext::open(
@@ -243,7 +242,7 @@ impl TodoList {
     /// Deletes a todo.
     pub async fn delete(&self, id: &str) -> Result<(), TodoError> {
         self.get(id).await?;
-        self.table.delete(id).await.map_err(TodoError::from_engine)
+        Ok(self.table.delete(id).await?)
     }
 
     /// Pushes every queued change, then pulls every todo changed on the server since the last
@@ -276,8 +275,7 @@ impl TodoList {
         let pull = self
             .table
             .pull(Some(ALL_TODOS_QUERY), &Query::new())
-            .await
-            .map_err(TodoError::from_engine)?;
+            .await?;
         Ok(SyncOutcome {
             pushed: push.pushed,
             pulled: Some(pull.received),
@@ -321,11 +319,7 @@ impl TodoList {
             .find(|e| e.table == TABLE && e.item_id == id)
             .ok_or_else(|| TodoError::NoConflict(id.to_owned()))?;
         match resolution {
-            Resolution::KeepTheirs => self
-                .ctx
-                .cancel_and_take_server_item(&error)
-                .await
-                .map_err(TodoError::from_engine),
+            Resolution::KeepTheirs => Ok(self.ctx.cancel_and_take_server_item(&error).await?),
             Resolution::KeepMine => {
                 let item = self.resend_item(&error, None).await?;
                 Ok(self.ctx.update_operation(&error, item).await?)
@@ -379,11 +373,7 @@ impl TodoList {
         let mut item = Map::new();
         item.insert(system::ID.into(), Value::String(id.to_owned()));
         item.insert(column.into(), value);
-        let stored = self
-            .table
-            .update(item)
-            .await
-            .map_err(TodoError::from_engine)?;
+        let stored = self.table.update(item).await?;
         Ok(Todo::from_item(&stored))
     }
 

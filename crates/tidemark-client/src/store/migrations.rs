@@ -56,7 +56,7 @@ pub(super) fn check_readable(conn: &Connection) -> rusqlite::Result<()> {
 
 /// Applies the missing migrations, each in its own transaction with its version bump.
 pub(super) fn migrate(conn: &Connection, path: &Path) -> Result<()> {
-    let store_err = |e: rusqlite::Error| super::classify(path, e);
+    let store_err = |e: rusqlite::Error| ClientError::from_sqlite(path, e);
     let found: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(store_err)?;

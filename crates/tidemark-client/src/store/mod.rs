@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags};
+use rusqlite::{Connection, MAIN_DB, OpenFlags, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use crate::error::{ClientError, Result};
@@ -146,23 +146,15 @@ impl LocalStore {
         }
     }
 
-    fn with_path(&self, mut e: ClientError) -> ClientError {
-        if let ClientError::Store { path, .. }
-        | ClientError::StoreFull { path, .. }
-        | ClientError::ReadOnlyStore { path, .. }
-        | ClientError::CorruptStore { path, .. } = &mut e
-            && path.as_os_str().is_empty()
-        {
-            path.clone_from(&self.inner.path);
-        }
-        e
+    fn with_path(&self, e: ClientError) -> ClientError {
+        e.with_store_path(&self.inner.path)
     }
 }
 
 impl From<rusqlite::Error> for ClientError {
     fn from(e: rusqlite::Error) -> Self {
         // The path is filled in by `LocalStore::call`, which knows it.
-        classify(Path::new(""), e)
+        ClientError::from_sqlite(Path::new(""), e)
     }
 }
 
@@ -181,13 +173,22 @@ fn open_connection(path: &Path, tables: &[TableDefinition]) -> Result<Connection
     })
 }
 
-/// Why the existing file at `path` cannot be opened for writing, when that is the trouble.
-/// Opening for writing changes nothing in the file.
+/// Why the file at `path` cannot be opened for writing, when that is the trouble. Opening an
+/// existing file for writing changes nothing in it; a missing one SQLite could not create is
+/// tried the same way, and the empty file removed again when that works.
 fn refuses_writes(path: &Path) -> Option<String> {
-    if !path.exists() {
-        return None;
-    }
-    match std::fs::OpenOptions::new().write(true).open(path) {
+    let attempt = if path.exists() {
+        std::fs::OpenOptions::new().write(true).open(path).map(drop)
+    } else {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map(|_| {
+                let _ = std::fs::remove_file(path);
+            })
+    };
+    match attempt {
         Err(e)
             if matches!(
                 e.kind(),
@@ -201,8 +202,8 @@ fn refuses_writes(path: &Path) -> Option<String> {
 }
 
 fn open_connection_inner(path: &Path, tables: &[TableDefinition]) -> Result<Connection> {
-    let store_err = |e: rusqlite::Error| classify(path, e);
-    let conn = Connection::open_with_flags(
+    let store_err = |e: rusqlite::Error| ClientError::from_sqlite(path, e);
+    let mut conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
@@ -250,22 +251,17 @@ fn open_connection_inner(path: &Path, tables: &[TableDefinition]) -> Result<Conn
     conn.set_prepared_statement_cache_capacity(64);
     // The SQL functions local queries use (Unicode case mapping, dates…), as on the server.
     tidemark_sql::sqlite::register(&conn).map_err(store_err)?;
+    // Every transaction here writes. Taking the write lock when it begins lets SQLite wait
+    // (BUSY_TIMEOUT) for another program that holds it: a deferred one that has read first
+    // gets SQLITE_BUSY at once when it tries to write, without waiting at all.
+    conn.set_transaction_behavior(TransactionBehavior::Immediate);
     migrations::migrate(&conn, path)?;
     rows::ensure_tables(&conn, tables).map_err(store_err)?;
     Ok(conn)
 }
 
-/// Tells the failures a user can act on (a damaged or foreign file, a full disk, a read-only
-/// store) apart from ordinary ones such as a locked file, so the app can say which it is.
-fn classify(path: &Path, e: rusqlite::Error) -> ClientError {
-    let path = path.to_path_buf();
-    let message = e.to_string();
-    match e.sqlite_error_code() {
-        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
-            ClientError::CorruptStore { path, message }
-        }
-        Some(ErrorCode::DiskFull) => ClientError::StoreFull { path, message },
-        Some(ErrorCode::ReadOnly) => ClientError::ReadOnlyStore { path, message },
-        _ => ClientError::Store { path, message },
-    }
+/// The store's `PRAGMA data_version`: a number that changes when another connection (another
+/// process, such as the CLI next to the app) commits to the file, and not on this one's commits.
+pub(crate) fn data_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA data_version", [], |r| r.get(0))
 }

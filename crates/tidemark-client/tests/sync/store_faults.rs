@@ -257,3 +257,25 @@ async fn a_store_with_garbage_over_its_pages_is_corrupt_and_is_not_replaced() ->
     assert_eq!(std::fs::read(&path)?, bytes, "the damaged file was changed");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_new_store_in_a_read_only_folder_is_reported_read_only_and_nothing_is_left_behind()
+-> TestResult {
+    let Some(fs) = SmallFs::mount("1m") else {
+        return Ok(());
+    };
+    fs.remount(true)?;
+    let path = fs.path().join("store.db");
+    let err = open(&path, "http://127.0.0.1:9/")
+        .await
+        .expect_err("a store was created on a read-only file system");
+    assert_eq!(
+        err.kind(),
+        tidemark_client::ErrorKind::StoreReadOnly,
+        "{err:?}"
+    );
+    assert_eq!(err.store_path(), Some(path.as_path()));
+    fs.remount(false)?;
+    assert!(!path.exists(), "a file was left behind");
+    Ok(())
+}
