@@ -152,7 +152,7 @@ impl OperationError {
     }
 
     /// True when the server said the id is taken: it has an item with it.
-    pub(crate) fn server_has_item(&self) -> bool {
+    pub fn server_has_item(&self) -> bool {
         self.meaning() == Some(Meaning::AlreadyExists)
     }
 

@@ -426,10 +426,11 @@ fn remote_config(server: Option<&str>, app_key: Option<&str>) -> RemoteConfig {
 }
 
 fn conflict_message(error: &OperationError) -> String {
+    // The engine says what the server meant; the status number is only shown.
     match error.status {
-        Some(412) => "changed on the server since you last synced".into(),
-        Some(409) => "an item with this id already exists on the server".into(),
-        Some(404) => "deleted on the server".into(),
+        _ if error.is_gone() => "deleted on the server".into(),
+        _ if error.server_has_item() => "an item with this id already exists on the server".into(),
+        _ if error.is_conflict() => "changed on the server since you last synced".into(),
         Some(status) => format!(
             "the server refused the change ({status}){}",
             error

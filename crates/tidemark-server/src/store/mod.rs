@@ -89,6 +89,53 @@ pub struct QueryPage {
     pub total: Option<u64>,
 }
 
+// The read rules both stores share; only the SQL around them differs.
+impl ItemQuery {
+    /// How many rows a store fetches for one page: one more than asked tells whether another
+    /// page follows.
+    pub(crate) fn fetch_limit(&self) -> i64 {
+        self.limit.min(i64::MAX as u64 - 1) as i64 + 1
+    }
+
+    /// The rows to skip, as SQL takes them.
+    pub(crate) fn offset(&self) -> i64 {
+        self.skip.min(i64::MAX as u64) as i64
+    }
+}
+
+impl QueryPage {
+    /// The page answered from rows fetched with [`ItemQuery::fetch_limit`] and the count the
+    /// database gave (`count(*)`, never negative).
+    pub(crate) fn from_fetched(
+        mut items: Vec<Item>,
+        query: &ItemQuery,
+        count: Option<i64>,
+    ) -> Self {
+        let more = items.len() as u64 > query.limit;
+        items.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
+        let total = count.map(|n| u64::try_from(n).unwrap_or(0));
+        QueryPage { items, more, total }
+    }
+}
+
+/// What a lookup answers for the stored row: soft-deleted items only when asked for.
+pub(crate) fn visible(
+    item: Option<Item>,
+    id: &str,
+    include_deleted: bool,
+) -> Result<Item, StoreError> {
+    match item {
+        Some(item) if include_deleted || !item.deleted => Ok(item),
+        _ => Err(StoreError::NotFound(id.to_owned())),
+    }
+}
+
+impl From<tidemark_sql::TranslateError> for StoreError {
+    fn from(error: tidemark_sql::TranslateError) -> Self {
+        StoreError::InvalidQuery(error.to_string())
+    }
+}
+
 /// A new item: its id when the client chose one, and its user properties.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NewItem {

@@ -24,7 +24,7 @@ use tokio_postgres::{IsolationLevel, NoTls, Row};
 
 use super::operations::{OperationRetention, PruneSchedule};
 use super::{
-    ItemQuery, MigrationError, QueryPage, StoreError, StoreWrite, TableStore, WriteOutcome,
+    ItemQuery, MigrationError, QueryPage, StoreError, StoreWrite, TableStore, WriteOutcome, visible,
 };
 use crate::store::Item;
 
@@ -186,23 +186,19 @@ impl TableStore for PostgresTableStore {
             where_sql.push_str(" AND NOT deleted");
         }
         if let Some(expr) = &query.filter {
-            let sql = tidemark_sql::filter(&PostgresDialect, expr)
-                .map_err(|e| StoreError::InvalidQuery(e.to_string()))?;
+            let sql = tidemark_sql::filter(&PostgresDialect, expr)?;
             where_sql.push_str(" AND (");
             where_sql.push_str(&sql.numbered(params.len() + 1));
             where_sql.push(')');
             params.extend(sql.params);
         }
-        let order = tidemark_sql::order_by(&PostgresDialect, &query.orderby)
-            .map_err(|e| StoreError::InvalidQuery(e.to_string()))?;
+        let order = tidemark_sql::order_by(&PostgresDialect, &query.orderby)?;
         let count_sql = format!("SELECT count(*) FROM items WHERE {where_sql}");
         let mut page_params = params.clone();
         let order_text = order.numbered(page_params.len() + 1);
         page_params.extend(order.params);
-        // One more row than asked tells whether another page follows.
-        let limit = query.limit.min(i64::MAX as u64 - 1) as i64;
-        page_params.push(PgParam::Int(limit + 1));
-        page_params.push(PgParam::Int(query.skip.min(i64::MAX as u64) as i64));
+        page_params.push(PgParam::Int(query.fetch_limit()));
+        page_params.push(PgParam::Int(query.offset()));
         let n = page_params.len();
         let page_sql = format!(
             "SELECT {ITEM_COLUMNS} FROM items WHERE {where_sql} ORDER BY {order_text} \
@@ -218,27 +214,25 @@ impl TableStore for PostgresTableStore {
             .start()
             .await
             .map_err(classify)?;
-        let total = if query.count_total {
+        let count = if query.count_total {
             let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(as_sql).collect();
-            let n: i64 = tx
-                .query_one(&count_sql, &refs)
-                .await
-                .map_err(classify)?
-                .get(0);
-            Some(u64::try_from(n).unwrap_or(0))
+            Some(
+                tx.query_one(&count_sql, &refs)
+                    .await
+                    .map_err(classify)?
+                    .get(0),
+            )
         } else {
             None
         };
         let refs: Vec<&(dyn ToSql + Sync)> = page_params.iter().map(as_sql).collect();
         let rows = tx.query(&page_sql, &refs).await.map_err(classify)?;
         tx.commit().await.map_err(classify)?;
-        let mut items = rows
+        let items = rows
             .iter()
             .map(item_from_row)
             .collect::<Result<Vec<_>, _>>()?;
-        let more = items.len() as u64 > limit as u64;
-        items.truncate(limit as usize);
-        Ok(QueryPage { items, more, total })
+        Ok(QueryPage::from_fetched(items, query, count))
     }
 
     async fn lookup(
@@ -253,10 +247,11 @@ impl TableStore for PostgresTableStore {
             .query_opt(&statement, &[&table, &id])
             .await
             .map_err(classify)?;
-        match row.as_ref().map(item_from_row).transpose()? {
-            Some(item) if include_deleted || !item.deleted => Ok(item),
-            _ => Err(StoreError::NotFound(id.to_owned())),
-        }
+        visible(
+            row.as_ref().map(item_from_row).transpose()?,
+            id,
+            include_deleted,
+        )
     }
 
     async fn apply(&self, write: StoreWrite) -> Result<WriteOutcome, StoreError> {

@@ -20,7 +20,9 @@ use serde_json::Value;
 use tidemark_sql::sqlite::SqliteDialect;
 
 use super::operations::{OperationRetention, PruneSchedule};
-use super::{BatchOutcome, ItemQuery, QueryPage, StoreError, StoreWrite, TableStore, WriteOutcome};
+use super::{
+    BatchOutcome, ItemQuery, QueryPage, StoreError, StoreWrite, TableStore, WriteOutcome, visible,
+};
 use crate::store::Item;
 use clock::ChangeClock;
 pub use clock::{Clock, SystemClock};
@@ -247,15 +249,13 @@ impl TableStore for SqliteTableStore {
             where_sql.push_str(" AND deleted = 0");
         }
         if let Some(expr) = &query.filter {
-            let sql = tidemark_sql::filter(&SqliteDialect::items(), expr)
-                .map_err(|e| StoreError::InvalidQuery(e.to_string()))?;
+            let sql = tidemark_sql::filter(&SqliteDialect::items(), expr)?;
             where_sql.push_str(" AND (");
             where_sql.push_str(&sql.text);
             where_sql.push(')');
             params.extend(sql.params);
         }
-        let order = tidemark_sql::order_by(&SqliteDialect::items(), &query.orderby)
-            .map_err(|e| StoreError::InvalidQuery(e.to_string()))?;
+        let order = tidemark_sql::order_by(&SqliteDialect::items(), &query.orderby)?;
         let count_sql = format!("SELECT count(*) FROM items WHERE {where_sql}");
         let page_sql = format!(
             "SELECT {ITEM_COLUMNS} FROM items WHERE {where_sql} ORDER BY {} LIMIT ? OFFSET ?",
@@ -263,26 +263,24 @@ impl TableStore for SqliteTableStore {
         );
         let mut page_params = params.clone();
         page_params.extend(order.params);
-        // One more row than asked tells whether another page follows.
-        let limit = query.limit.min(i64::MAX as u64 - 1) as i64;
-        page_params.push(SqlValue::Integer(limit + 1));
-        page_params.push(SqlValue::Integer(query.skip.min(i64::MAX as u64) as i64));
-        let count_total = query.count_total;
+        page_params.push(SqlValue::Integer(query.fetch_limit()));
+        page_params.push(SqlValue::Integer(query.offset()));
+        let query = query.clone();
         self.read(move |conn| {
             // Count and page from one snapshot, so they agree.
             let tx = conn.transaction().map_err(StoreError::internal)?;
-            let total = if count_total {
+            let count = if query.count_total {
                 let n: i64 = tx
                     .prepare_cached(&count_sql)
                     .and_then(|mut st| {
                         st.query_row(rusqlite::params_from_iter(params.iter()), |r| r.get(0))
                     })
                     .map_err(StoreError::internal)?;
-                Some(u64::try_from(n).unwrap_or(0))
+                Some(n)
             } else {
                 None
             };
-            let mut items = {
+            let items = {
                 let mut st = tx.prepare_cached(&page_sql).map_err(StoreError::internal)?;
                 let rows = st
                     .query_map(rusqlite::params_from_iter(page_params.iter()), raw_row)
@@ -294,9 +292,7 @@ impl TableStore for SqliteTableStore {
                 items
             };
             tx.finish().map_err(StoreError::internal)?;
-            let more = items.len() as u64 > limit as u64;
-            items.truncate(limit as usize);
-            Ok(QueryPage { items, more, total })
+            Ok(QueryPage::from_fetched(items, &query, count))
         })
         .await
     }
@@ -308,11 +304,8 @@ impl TableStore for SqliteTableStore {
         include_deleted: bool,
     ) -> Result<Item, StoreError> {
         let (table, id) = (table.to_owned(), id.to_owned());
-        self.read(move |conn| match load_item(conn, &table, &id)? {
-            Some(item) if include_deleted || !item.deleted => Ok(item),
-            _ => Err(StoreError::NotFound(id)),
-        })
-        .await
+        self.read(move |conn| visible(load_item(conn, &table, &id)?, &id, include_deleted))
+            .await
     }
 
     async fn apply(&self, write: StoreWrite) -> Result<WriteOutcome, StoreError> {
