@@ -23,7 +23,7 @@ mod translate;
 
 pub use dialect::{DSql, Dialect, Kind, Op, Operand, Role, Scalar};
 pub use functions::Spelling;
-pub use translate::{MAX_DEPTH, filter, order_by};
+pub use translate::{MAX_DEPTH, MAX_STRING_NESTING, filter, order_by};
 
 /// A fragment of SQL with its bound parameters, in the order their placeholders appear.
 #[derive(Debug, Clone, PartialEq)]

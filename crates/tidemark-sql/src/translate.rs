@@ -10,6 +10,9 @@
 //!   dialect (a value that is not a date compares as null). Date-part functions convert their
 //!   argument the same way, leniently.
 //! - `eq`/`ne` are null-safe: `x eq null` finds missing and null properties.
+//! - String growth: at most [`MAX_STRING_NESTING`] string-making functions inside each other,
+//!   so `replace(replace(…))` cannot multiply one row's size without bound (the registered
+//!   SQLite functions and the server's reader connections also cap each string's length).
 
 use tidemark_protocol::date;
 use tidemark_protocol::odata::{BinaryOp, Expr, Function, Literal, OrderBy, UnaryOp};
@@ -21,8 +24,14 @@ use crate::{Sql, TranslateError};
 /// The deepest nesting of a filter accepted.
 pub const MAX_DEPTH: usize = 200;
 
+/// The most string-making functions (`replace`, `concat`, `substring`, `tolower`, `toupper`,
+/// `trim`) accepted inside each other. Each `replace` can multiply its input's length, so the
+/// depth bounds how far one row can grow; real filters nest two or three at most.
+pub const MAX_STRING_NESTING: usize = 4;
+
 /// Translates a `$filter` expression into a boolean SQL expression of `dialect`.
 pub fn filter<D: Dialect>(dialect: &D, expr: &Expr) -> Result<DSql<D>, TranslateError> {
+    check_string_nesting(expr)?;
     let operand = Walk { d: dialect }.expr(expr, 0)?;
     Ok(dialect.as_predicate(operand))
 }
@@ -31,12 +40,57 @@ pub fn filter<D: Dialect>(dialect: &D, expr: &Expr) -> Result<DSql<D>, Translate
 pub fn order_by<D: Dialect>(dialect: &D, keys: &[OrderBy]) -> Result<DSql<D>, TranslateError> {
     let mut out = Sql::default();
     for key in keys {
+        check_string_nesting(&key.expr)?;
         let operand = Walk { d: dialect }.expr(&key.expr, 0)?;
         out.append(dialect.order_key(operand, key.direction));
         out.push(", ");
     }
     out.push(dialect.tie_breaker());
     Ok(out)
+}
+
+/// Refuses `expr` when string-making functions are nested deeper than [`MAX_STRING_NESTING`].
+fn check_string_nesting(expr: &Expr) -> Result<(), TranslateError> {
+    let deepest = string_nesting(expr, 0);
+    if deepest > MAX_STRING_NESTING {
+        return Err(TranslateError(format!(
+            "string functions (replace, concat, substring, tolower, toupper, trim) are nested \
+             {deepest} deep; the limit is {MAX_STRING_NESTING}"
+        )));
+    }
+    Ok(())
+}
+
+/// The longest chain of string-making calls inside each other in `expr`. Stops descending past
+/// [`MAX_DEPTH`]: the walk refuses such an expression anyway.
+fn string_nesting(expr: &Expr, depth: usize) -> usize {
+    if depth > MAX_DEPTH {
+        return 0;
+    }
+    match expr {
+        Expr::Literal(_) | Expr::Property(_) => 0,
+        Expr::Unary { operand, .. } => string_nesting(operand, depth + 1),
+        Expr::Binary { left, right, .. } => {
+            string_nesting(left, depth + 1).max(string_nesting(right, depth + 1))
+        }
+        Expr::Call { func, args } => {
+            let inner = args
+                .iter()
+                .map(|a| string_nesting(a, depth + 1))
+                .max()
+                .unwrap_or(0);
+            let makes_string = matches!(
+                func,
+                Function::Replace
+                    | Function::Concat
+                    | Function::Substring
+                    | Function::ToLower
+                    | Function::ToUpper
+                    | Function::Trim
+            );
+            inner + usize::from(makes_string)
+        }
+    }
 }
 
 struct Walk<'d, D> {

@@ -2,12 +2,21 @@
 //! mapping, `floor`/`ceiling`, dates in the protocol's formats as microseconds or as the
 //! engine's normalised text, and date parts. The engine's local store and the server store
 //! register them on every connection they open, so both compute the same answers.
+//!
+//! The text functions refuse to make a string longer than [`MAX_TEXT_BYTES`] (SQLite's
+//! "string or blob too big" error, which the server answers 400): with the translator's nesting
+//! limit, a filter cannot grow one row without bound.
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
-use rusqlite::Connection;
 use rusqlite::functions::{Context, FunctionFlags};
 use rusqlite::types::{Value, ValueRef};
+use rusqlite::{Connection, ffi};
 use tidemark_protocol::date;
+
+/// The longest text a registered function makes, in bytes: 4 MiB, several times the largest
+/// item the server stores, so no real value comes near it. The server also sets it as the
+/// length limit of its reader connections, which bounds SQLite's own `replace` and `||`.
+pub const MAX_TEXT_BYTES: usize = 4 * 1024 * 1024;
 
 /// Registers every `tidemark_*` function the translator writes on `conn`.
 pub fn register(conn: &Connection) -> rusqlite::Result<()> {
@@ -39,10 +48,10 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
         Ok(round_with(ctx, f64::ceil))
     })?;
     conn.create_scalar_function("tidemark_lower", 1, flags, |ctx| {
-        Ok(map_text(ctx, str::to_lowercase))
+        map_text(ctx, str::to_lowercase)
     })?;
     conn.create_scalar_function("tidemark_upper", 1, flags, |ctx| {
-        Ok(map_text(ctx, str::to_uppercase))
+        map_text(ctx, str::to_uppercase)
     })?;
     Ok(())
 }
@@ -74,15 +83,29 @@ fn round_with(ctx: &Context<'_>, f: fn(f64) -> f64) -> Value {
     }
 }
 
-fn map_text(ctx: &Context<'_>, f: fn(&str) -> String) -> Value {
-    match ctx.get_raw(0) {
+fn map_text(ctx: &Context<'_>, f: fn(&str) -> String) -> rusqlite::Result<Value> {
+    Ok(match ctx.get_raw(0) {
         ValueRef::Text(bytes) => match std::str::from_utf8(bytes) {
-            Ok(s) => Value::Text(f(s)),
+            Ok(s) => Value::Text(capped(f(s))?),
             Err(_) => Value::Null,
         },
         ValueRef::Null => Value::Null,
         ValueRef::Integer(i) => Value::Integer(i),
         ValueRef::Real(r) => Value::Real(r),
         ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+    })
+}
+
+/// `text`, or SQLite's "string or blob too big" error when it is longer than
+/// [`MAX_TEXT_BYTES`] (case mapping can triple a string's length). The error carries no message
+/// of its own: SQLite would then report a plain error instead of "too big", and callers tell
+/// the two apart by their code.
+fn capped(text: String) -> rusqlite::Result<String> {
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(rusqlite::Error::SqliteFailure(
+            ffi::Error::new(ffi::SQLITE_TOOBIG),
+            None,
+        ));
     }
+    Ok(text)
 }

@@ -20,7 +20,7 @@ use tidemark_protocol::system;
 use crate::dialect::{DSql, Dialect, Kind, Op, Operand, Role, Scalar};
 use crate::functions::Spelling;
 use crate::{Sql, TranslateError};
-pub use functions::register;
+pub use functions::{MAX_TEXT_BYTES, register};
 
 /// Where the columns of the queried table come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -399,5 +399,51 @@ mod tests {
             "floor(2.5) eq 2 and ceiling(2.5) eq 3 and round(2.5) eq 3"
         ));
         assert!(!matches("due eq datetime'2024-05-01T10:00:00'"));
+    }
+
+    #[test]
+    fn string_functions_nest_at_most_four_deep() {
+        let four = "length(replace(replace(replace(replace(text, 'a', 'aa'), 'a', 'aa'), 'a', 'aa'), 'a', 'aa')) gt 0";
+        assert!(sql(&SqliteDialect::items(), four).is_ok());
+        let five = "length(tolower(replace(replace(replace(replace(text, 'a', 'aa'), 'a', 'aa'), 'a', 'aa'), 'a', 'aa'))) gt 0";
+        let error = sql(&SqliteDialect::items(), five).map(|_| ());
+        assert_eq!(
+            error,
+            Err(TranslateError(
+                "string functions (replace, concat, substring, tolower, toupper, trim) are \
+                 nested 5 deep; the limit is 4"
+                    .into()
+            ))
+        );
+        // Side by side is not nested.
+        let wide = "concat(trim(text), trim(text)) eq tolower(toupper(tolower(toupper(text))))";
+        assert!(sql(&SqliteDialect::items(), wide).is_ok());
+        let keys = tidemark_protocol::odata::parse_orderby(
+            "tolower(tolower(tolower(tolower(tolower(text)))))",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(order_by(&SqliteDialect::items(), &keys).is_err());
+    }
+
+    #[test]
+    fn text_functions_refuse_to_make_a_string_over_the_cap() {
+        let conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        register(&conn).unwrap_or_else(|e| panic!("{e}"));
+        let fits: rusqlite::Result<i64> = conn.query_row(
+            "SELECT length(tidemark_upper(?))",
+            [&"a".repeat(MAX_TEXT_BYTES)],
+            |r| r.get(0),
+        );
+        assert_eq!(fits.ok(), Some(MAX_TEXT_BYTES as i64));
+        // 'ß' (2 bytes) upper-cases to 'SS' (2 bytes), 'ŉ' (2 bytes) to 'ʼN' (3 bytes).
+        let grows = "ŉ".repeat(MAX_TEXT_BYTES / 2);
+        let too_big: rusqlite::Result<i64> =
+            conn.query_row("SELECT length(tidemark_upper(?))", [&grows], |r| r.get(0));
+        match too_big {
+            Err(rusqlite::Error::SqliteFailure(e, _)) => {
+                assert_eq!(e.code, rusqlite::ErrorCode::TooBig);
+            }
+            other => panic!("expected too big, got {other:?}"),
+        }
     }
 }
