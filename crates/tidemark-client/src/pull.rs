@@ -220,7 +220,7 @@ async fn pull_pages(
                     }
                 }
                 let saved_token = token.map(|t| date::format_date(&t));
-                if n < page_size {
+                if is_last_page(n, page_size, page.next_link.is_some()) {
                     apply_page(
                         ctx,
                         def,
@@ -257,14 +257,22 @@ async fn pull_pages(
                 let n = page.items.len() as u64;
                 result.received += n;
                 fetched += n;
+                let last = is_last_page(n, top, page.next_link.is_some());
                 apply_page(ctx, def, page.items, None, &mut result).await?;
-                if n < top {
+                if last {
                     break;
                 }
             }
         }
     }
     Ok(result)
+}
+
+/// True when a page of `n` rows, asked for `asked`, is the last: it is short and the server
+/// announced no next page. A server may cut a page short (ours does at its byte budget) and
+/// link to the rest, so a short page alone does not end the pull; an empty one always does.
+fn is_last_page(n: u64, asked: u64, has_next_link: bool) -> bool {
+    n == 0 || (n < asked && !has_next_link)
 }
 
 fn check(cancel: &CancelToken) -> Result<()> {

@@ -31,6 +31,12 @@ pub struct ServerConfig {
     pub max_batch_operations: usize,
     /// How hard responses are gzipped for clients that send `Accept-Encoding: gzip`.
     pub compression: Compression,
+    // Query cost limits (issue 14).
+    /// A page stops once its items' JSON reaches this many bytes (after at least one item),
+    /// whatever `$top` says, and links to the rest: one query's memory stays bounded.
+    pub max_page_bytes: usize,
+    /// Queries answered at once; more wait briefly, then get 503 with `Retry-After`.
+    pub max_concurrent_queries: usize,
 }
 
 /// The gzip level of responses (to clients that accept gzip; others always get plain bodies).
@@ -64,6 +70,8 @@ impl Default for ServerConfig {
             header_read_timeout: Duration::from_secs(10),
             max_batch_operations: 1000,
             compression: Compression::default(),
+            max_page_bytes: 16 * 1024 * 1024,
+            max_concurrent_queries: 8,
         }
     }
 }
@@ -81,6 +89,8 @@ impl fmt::Debug for ServerConfig {
             .field("header_read_timeout", &self.header_read_timeout)
             .field("max_batch_operations", &self.max_batch_operations)
             .field("compression", &self.compression)
+            .field("max_page_bytes", &self.max_page_bytes)
+            .field("max_concurrent_queries", &self.max_concurrent_queries)
             .finish()
     }
 }
@@ -146,6 +156,11 @@ impl ServerConfig {
         if self.max_body_bytes == 0 {
             return Err(ConfigError::BadLimit(
                 "max body size must be at least 1 byte".into(),
+            ));
+        }
+        if self.max_page_bytes == 0 || self.max_concurrent_queries == 0 {
+            return Err(ConfigError::BadLimit(
+                "max page bytes and max concurrent queries must be at least 1".into(),
             ));
         }
         Ok(())

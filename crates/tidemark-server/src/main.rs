@@ -7,7 +7,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tidemark_server::store::postgres::{is_postgres_url, redact_url};
 use tidemark_server::store::{PostgresOptions, PostgresTableStore};
-use tidemark_server::{Compression, ServerConfig, SqliteTableStore, TableStore};
+use tidemark_server::{Compression, ServerConfig, SqliteOptions, SqliteTableStore, TableStore};
+use tidemark_sql::sqlite::MAX_TEXT_BYTES;
 
 /// Tidemark sync server: serves the Azure Mobile Apps table protocol (ZUMO-API-VERSION 2.0.0)
 /// on an embedded SQLite database, or on PostgreSQL shared by several server processes.
@@ -72,6 +73,22 @@ struct Args {
     #[arg(long, env = "TIDEMARK_COMPRESSION", value_enum, default_value_t = Compression::Fastest)]
     compression: Compression,
 
+    // Query cost limits (issue 14).
+    /// A page stops once its items' JSON reaches this many bytes (always after at least one
+    /// item), whatever $top asks, and a Link header points to the rest.
+    #[arg(long, env = "TIDEMARK_MAX_PAGE_BYTES", default_value_t = 16 * 1024 * 1024)]
+    max_page_bytes: usize,
+
+    /// Queries (GET /tables/...) answered at once; another waits up to half a second for a
+    /// slot, then is answered 503 with Retry-After.
+    #[arg(long, env = "TIDEMARK_MAX_CONCURRENT_QUERIES", default_value_t = 8)]
+    max_concurrent_queries: usize,
+
+    /// SQLite only: read connections, opened at start and never more (each keeps an 8 MiB page
+    /// cache); reads beyond this many wait for one.
+    #[arg(long, env = "TIDEMARK_READERS", default_value_t = 4)]
+    readers: usize,
+
     /// Log level: error, warn, info (one line per request), debug or trace.
     #[arg(long, env = "TIDEMARK_LOG_LEVEL", default_value = "info")]
     log_level: log::LevelFilter,
@@ -92,12 +109,19 @@ async fn main() -> anyhow::Result<()> {
         header_read_timeout: Duration::from_secs(args.header_timeout),
         max_batch_operations: args.max_batch_operations,
         compression: args.compression,
+        max_page_bytes: args.max_page_bytes,
+        max_concurrent_queries: args.max_concurrent_queries,
         ..ServerConfig::default()
     };
     config.validate().context("invalid configuration")?;
+    if args.readers == 0 {
+        anyhow::bail!("invalid configuration: --readers must be at least 1");
+    }
     if is_postgres_url(&args.db) {
         let options = PostgresOptions {
             pool_size: args.db_pool_size,
+            // A statement never outlives the request that asked for it.
+            statement_timeout: config.request_timeout,
             ..PostgresOptions::default()
         };
         let store = PostgresTableStore::connect_with(&args.db, options)
@@ -105,7 +129,16 @@ async fn main() -> anyhow::Result<()> {
             .with_context(|| format!("cannot open database {}", redact_url(&args.db)))?;
         run(&args, config, store, redact_url(&args.db)).await
     } else {
-        let store = SqliteTableStore::open(&args.db)
+        let options = SqliteOptions {
+            readers: args.readers,
+            // A read never outlives the request that asked for it.
+            read_deadline: config.request_timeout,
+            // Stored items are at most a body long, and a merge can add to one; the readers'
+            // length limit must never refuse a stored item.
+            max_value_bytes: MAX_TEXT_BYTES.max(args.max_body.saturating_mul(2)),
+            ..SqliteOptions::default()
+        };
+        let store = SqliteTableStore::open_with(&args.db, options)
             .with_context(|| format!("cannot open database {}", args.db))?;
         let db = args.db.clone();
         run(&args, config, store, db).await

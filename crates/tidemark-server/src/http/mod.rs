@@ -14,6 +14,7 @@ mod tables;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
@@ -25,6 +26,7 @@ use axum::routing::{get, post};
 use tidemark_protocol::ErrorBody;
 use tidemark_protocol::batch::BATCH_PATH;
 use tidemark_protocol::headers::{CAPABILITIES_PATH, Capabilities, TABLES_PATH};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_http::CompressionLevel;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -40,9 +42,25 @@ pub struct AppState<S> {
     config: ServerConfig,
     /// Lower-cased table name → the declared name (URLs match case-insensitively).
     tables: HashMap<String, String>,
+    /// One permit per query answered at once (`max_concurrent_queries`).
+    query_slots: Arc<Semaphore>,
 }
 
+/// How long a query waits for a free slot before it is answered 503. Long enough to ride out a
+/// burst of ordinary queries (they take milliseconds), short enough that under sustained
+/// overload clients hear "retry later" at once instead of piling up behind the slow ones.
+const QUERY_SLOT_WAIT: Duration = Duration::from_millis(500);
+
 impl<S> AppState<S> {
+    /// A query slot, waiting at most [`QUERY_SLOT_WAIT`]; `None` when none came free.
+    async fn query_permit(&self) -> Option<OwnedSemaphorePermit> {
+        let slots = Arc::clone(&self.query_slots);
+        tokio::time::timeout(QUERY_SLOT_WAIT, slots.acquire_owned())
+            .await
+            .ok()
+            .and_then(Result::ok)
+    }
+
     /// The declared name of the table a URL names, or 404.
     fn table(&self, name: &str) -> Result<&str, ApiError> {
         self.tables
@@ -71,10 +89,12 @@ pub fn router<S: TableStore>(store: S, config: ServerConfig) -> Result<Router, C
     let max_body = config.max_body_bytes;
     let timeout = config.request_timeout;
     let compression = compression_layer(config.compression);
+    let query_slots = Arc::new(Semaphore::new(config.max_concurrent_queries));
     let state = Arc::new(AppState {
         store,
         config,
         tables,
+        query_slots,
     });
     let app = Router::new()
         .route(CAPABILITIES_PATH, get(capabilities::<S>))

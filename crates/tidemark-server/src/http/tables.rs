@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
+use tidemark_protocol::ErrorBody;
 use tidemark_protocol::headers::OperationTag;
 use tidemark_protocol::odata::params::TOP;
 use tidemark_protocol::odata::{CountedPage, TableQuery};
@@ -61,7 +62,8 @@ fn parse_query(uri: &Uri) -> Result<TableQuery, ApiError> {
         .map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
-/// `GET /tables/{table}`: one page of items, with `Link` to the next when `$top` was absent.
+/// `GET /tables/{table}`: one page of items, with `Link` to the next when `$top` was absent and
+/// more rows match, or when the page was cut short by the byte budget.
 pub async fn query<S: TableStore>(
     State(state): Shared<S>,
     path: TablePath,
@@ -79,12 +81,9 @@ pub async fn query<S: TableStore>(
             config.max_top
         )));
     }
-    // With `$top` the client asked for an exact amount; without it, we page for it, and the
-    // next page's query is this one with `$skip` moved on by a page.
-    let next_page = query
-        .top
-        .is_none()
-        .then(|| query.next_page(config.default_page_size));
+    let Some(_permit) = state.query_permit().await else {
+        return Ok(busy_response(config.max_concurrent_queries));
+    };
     let skip = query.skip.unwrap_or(0);
     let limit = query.top.unwrap_or(config.default_page_size);
     let page = state
@@ -92,15 +91,17 @@ pub async fn query<S: TableStore>(
         .query(
             &table,
             &ItemQuery {
-                filter: query.filter,
-                orderby: query.orderby,
+                filter: query.filter.clone(),
+                orderby: query.orderby.clone(),
                 skip,
                 limit,
                 include_deleted: query.include_deleted,
                 count_total: query.inline_count,
+                max_bytes: Some(config.max_page_bytes),
             },
         )
         .await?;
+    let next_page = next_page_query(&query, page.more, page.items.len() as u64, limit);
     let mut response = if query.select.is_empty() {
         page_response(&page.items, page.total)
     } else {
@@ -118,13 +119,55 @@ pub async fn query<S: TableStore>(
             None => Json(items).into_response(),
         }
     };
-    if let Some(next) = next_page.filter(|_| page.more) {
+    if let Some(next) = next_page {
         let link = next_page_link(&headers, &uri, &next);
         if let Ok(link) = HeaderValue::from_str(&link) {
             response.headers_mut().insert(header::LINK, link);
         }
     }
     Ok(response)
+}
+
+/// The query of the page after one of `sent` rows, when there is one to announce.
+///
+/// Without `$top` we page for the client: whenever more rows match, the next page starts after
+/// the rows sent. With `$top` the client asked for an exact amount and pages itself, so there
+/// is a next page only when the byte budget cut this one short; it asks for the rest of the
+/// `$top` rows, from just after the rows sent.
+fn next_page_query(query: &TableQuery, more: bool, sent: u64, limit: u64) -> Option<TableQuery> {
+    if !more {
+        return None;
+    }
+    let mut next = query.next_page(sent);
+    match query.top {
+        None => Some(next),
+        Some(_) if sent < limit => {
+            next.top = Some(limit - sent);
+            Some(next)
+        }
+        Some(_) => None,
+    }
+}
+
+/// How long a busy server tells a client to wait before it asks again, in seconds.
+const BUSY_RETRY_AFTER_SECONDS: u32 = 1;
+
+/// 503 with `Retry-After` when every query slot is taken: the client retries shortly instead of
+/// queueing more work on a server that is already at its limit.
+fn busy_response(slots: usize) -> Response {
+    let mut response = (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(ErrorBody::new(format!(
+            "the server is answering its maximum of {slots} queries at once; retry in \
+             {BUSY_RETRY_AFTER_SECONDS} s"
+        ))),
+    )
+        .into_response();
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(BUSY_RETRY_AFTER_SECONDS),
+    );
+    response
 }
 
 /// `GET /tables/{table}/{id}`: one item with its `ETag`.

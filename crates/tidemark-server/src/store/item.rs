@@ -46,6 +46,30 @@ impl Item {
     pub fn wire(&self) -> WireItem<'_> {
         WireItem(self)
     }
+
+    /// The length in bytes of the item's wire form, counted without keeping it.
+    pub fn wire_len(&self) -> usize {
+        let mut counter = ByteCounter(0);
+        // A counter never fails to take bytes and an item always serialises (string keys).
+        match serde_json::to_writer(&mut counter, &self.wire()) {
+            Ok(()) => counter.0,
+            Err(_) => counter.0,
+        }
+    }
+}
+
+/// An `io::Write` that only counts what it is given.
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 = self.0.saturating_add(buf.len());
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The protocol's JSON form of a borrowed [`Item`] (see [`Item::wire`]).
@@ -171,6 +195,16 @@ mod tests {
         odd.created_at_us = i64::MIN;
         odd.updated_at_us = i64::MAX;
         assert_same(&odd);
+    }
+
+    #[test]
+    fn wire_len_is_the_length_of_the_wire_form() {
+        let odd = item(
+            json!({"text": "caf\u{e9} \"q\"", "n": [1, 2.5, null]}),
+            true,
+        );
+        let text = serde_json::to_string(&odd.wire()).expect("serialises");
+        assert_eq!(odd.wire_len(), text.len());
     }
 
     #[test]

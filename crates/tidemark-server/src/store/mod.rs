@@ -76,6 +76,10 @@ pub struct ItemQuery {
     pub include_deleted: bool,
     /// Whether to count every matching row (ignoring `skip`/`limit`).
     pub count_total: bool,
+    /// The page's byte budget: the store stops reading rows once the JSON size of those read
+    /// reaches it (always after at least one row) and reports [`QueryPage::more`]. `None`: no
+    /// budget, only `limit`.
+    pub max_bytes: Option<usize>,
 }
 
 /// One page of query results.
@@ -103,18 +107,65 @@ impl ItemQuery {
     }
 }
 
-impl QueryPage {
-    /// The page answered from rows fetched with [`ItemQuery::fetch_limit`] and the count the
-    /// database gave (`count(*)`, never negative).
-    pub(crate) fn from_fetched(
-        mut items: Vec<Item>,
-        query: &ItemQuery,
-        count: Option<i64>,
-    ) -> Self {
-        let more = items.len() as u64 > query.limit;
-        items.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
-        let total = count.map(|n| u64::try_from(n).unwrap_or(0));
-        QueryPage { items, more, total }
+/// One page as a store reads it, row by row: it says when to stop reading, at the row limit or
+/// the byte budget, so a page of big items is cut while it is read rather than after every row
+/// is in memory.
+#[derive(Debug)]
+pub(crate) struct PageBuilder {
+    items: Vec<Item>,
+    bytes: usize,
+    limit: usize,
+    max_bytes: usize,
+}
+
+impl PageBuilder {
+    /// An empty page for `query`.
+    pub(crate) fn new(query: &ItemQuery) -> Self {
+        let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
+        Self {
+            // Never reserve for a huge `$top` up front: most pages are short.
+            items: Vec::with_capacity(limit.min(64)),
+            bytes: 0,
+            limit,
+            max_bytes: query.max_bytes.unwrap_or(usize::MAX),
+        }
+    }
+
+    /// True when the page takes no more rows: it holds `limit` rows, or their size reached the
+    /// budget. An empty page always takes a row, so a page is never empty while rows remain.
+    pub(crate) fn is_full(&self) -> bool {
+        self.items.len() >= self.limit || (!self.items.is_empty() && self.bytes >= self.max_bytes)
+    }
+
+    /// Adds a row whose JSON form is about `bytes` long.
+    pub(crate) fn push(&mut self, item: Item, bytes: usize) {
+        self.bytes = self.bytes.saturating_add(bytes);
+        self.items.push(item);
+    }
+
+    /// The bytes still free in the budget (at least 1).
+    pub(crate) fn bytes_left(&self) -> usize {
+        self.max_bytes.saturating_sub(self.bytes).max(1)
+    }
+
+    /// The rows still free under the row limit.
+    pub(crate) fn rows_left(&self) -> usize {
+        self.limit.saturating_sub(self.items.len())
+    }
+
+    /// The average size of the rows read so far, if any.
+    pub(crate) fn average_row_bytes(&self) -> Option<usize> {
+        (!self.items.is_empty()).then(|| (self.bytes / self.items.len()).max(1))
+    }
+
+    /// The page; `more` says whether a matching row follows the last one read, `count` is the
+    /// database's `count(*)` (never negative) when asked for.
+    pub(crate) fn finish(self, more: bool, count: Option<i64>) -> QueryPage {
+        QueryPage {
+            items: self.items,
+            more,
+            total: count.map(|n| u64::try_from(n).unwrap_or(0)),
+        }
     }
 }
 

@@ -24,7 +24,8 @@ use tokio_postgres::{IsolationLevel, NoTls, Row};
 
 use super::operations::{OperationRetention, PruneSchedule};
 use super::{
-    ItemQuery, MigrationError, QueryPage, StoreError, StoreWrite, TableStore, WriteOutcome, visible,
+    ItemQuery, MigrationError, PageBuilder, QueryPage, StoreError, StoreWrite, TableStore,
+    WriteOutcome, visible,
 };
 use crate::store::Item;
 
@@ -47,6 +48,9 @@ pub struct PostgresOptions {
     pub stamp_statement: &'static str,
     /// How long operation records are kept; a due prune runs inside the write's transaction.
     pub operations: OperationRetention,
+    /// PostgreSQL's `statement_timeout` on every connection: a statement running longer is
+    /// cancelled by the database itself (the server sets its request timeout here).
+    pub statement_timeout: Duration,
 }
 
 impl Default for PostgresOptions {
@@ -56,9 +60,18 @@ impl Default for PostgresOptions {
             connect_timeout: Duration::from_secs(5),
             stamp_statement: clock::STAMP_ORDERED,
             operations: OperationRetention::default(),
+            statement_timeout: Duration::from_secs(30),
         }
     }
 }
+
+/// Rows asked for in the first fetch of a page; later fetches are sized from the rows' average
+/// size so that a page of big items is fetched a few rows at a time and one of small items in
+/// one or two round trips.
+const FIRST_FETCH_ROWS: usize = 16;
+
+/// The most rows asked for in one fetch.
+const MAX_FETCH_ROWS: usize = 1024;
 
 /// A [`TableStore`] on a PostgreSQL database, shareable by several server processes.
 #[derive(Clone)]
@@ -119,6 +132,19 @@ impl PostgresTableStore {
             config.connect_timeout(options.connect_timeout);
         }
         config.application_name("tidemark-server");
+        // Every statement of this server's sessions is cancelled by PostgreSQL once it runs
+        // longer than a request may: the future of an abandoned request is dropped without
+        // cancelling its query (a cancel request would need a second connection per query),
+        // so this is what stops the database's work. Options from the URL are kept.
+        let timeout = format!(
+            "-c statement_timeout={}",
+            options.statement_timeout.as_millis().max(1)
+        );
+        let startup = match config.get_options() {
+            Some(given) if !given.trim().is_empty() => format!("{given} {timeout}"),
+            _ => timeout,
+        };
+        config.options(&startup);
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -226,13 +252,42 @@ impl TableStore for PostgresTableStore {
             None
         };
         let refs: Vec<&(dyn ToSql + Sync)> = page_params.iter().map(as_sql).collect();
-        let rows = tx.query(&page_sql, &refs).await.map_err(classify)?;
+        // Rows come through a portal a few at a time, and fetching stops once the page is
+        // full, so a page of big items never has more than one fetch beyond its budget in
+        // memory.
+        let portal = tx.bind(&page_sql, &refs).await.map_err(classify)?;
+        let mut page = PageBuilder::new(query);
+        let mut more = false;
+        let mut fetch = FIRST_FETCH_ROWS.min(page.rows_left().saturating_add(1));
+        'fetch: loop {
+            let rows = tx
+                .query_portal(&portal, i32::try_from(fetch).unwrap_or(i32::MAX))
+                .await
+                .map_err(classify)?;
+            let exhausted = rows.len() < fetch;
+            for row in &rows {
+                if page.is_full() {
+                    more = true;
+                    break 'fetch;
+                }
+                let item = item_from_row(row)?;
+                let bytes = item.wire_len();
+                page.push(item, bytes);
+            }
+            if exhausted {
+                break;
+            }
+            // One more than the rows still wanted tells whether another page follows.
+            let by_size = page
+                .average_row_bytes()
+                .map_or(FIRST_FETCH_ROWS, |avg| page.bytes_left() / avg + 1);
+            fetch = by_size
+                .min(page.rows_left().saturating_add(1))
+                .clamp(1, MAX_FETCH_ROWS);
+        }
+        drop(portal);
         tx.commit().await.map_err(classify)?;
-        let items = rows
-            .iter()
-            .map(item_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(QueryPage::from_fetched(items, query, count))
+        Ok(page.finish(more, count))
     }
 
     async fn lookup(
@@ -271,6 +326,11 @@ pub(super) fn classify(error: tokio_postgres::Error) -> StoreError {
             let code = code.code();
             code.starts_with("08") || code.starts_with("57P0") || code == "53300"
         })
+        // 57014: cancelled, here by `statement_timeout`: the query ran longer than a request
+        // may, nothing was written, and the database is busy rather than broken.
+        || error
+            .code()
+            .is_some_and(|code| *code == tokio_postgres::error::SqlState::QUERY_CANCELED)
         || (error.code().is_none()
             && std::error::Error::source(&error)
                 .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some()));

@@ -1,11 +1,13 @@
 //! [`SqliteTableStore`]: the embedded default store, one SQLite file in WAL mode.
 //!
 //! One writer connection behind a mutex serializes every write (and the change clock with it);
-//! reads use a small pool of read-only connections, so pulls never wait for writes. All SQLite
-//! work runs on tokio's blocking threads.
+//! reads use a fixed pool of read-only connections ([`readers`]), so pulls never wait for
+//! writes, and a read stops when its request is abandoned. All SQLite work runs on tokio's
+//! blocking threads.
 
 mod clock;
 mod migrations;
+mod readers;
 mod write;
 
 use std::collections::BTreeSet;
@@ -15,21 +17,28 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde_json::Value;
 use tidemark_sql::sqlite::SqliteDialect;
 
 use super::operations::{OperationRetention, PruneSchedule};
 use super::{
-    BatchOutcome, ItemQuery, QueryPage, StoreError, StoreWrite, TableStore, WriteOutcome, visible,
+    BatchOutcome, ItemQuery, PageBuilder, QueryPage, StoreError, StoreWrite, TableStore,
+    WriteOutcome, visible,
 };
 use crate::store::Item;
 use clock::ChangeClock;
 pub use clock::{Clock, SystemClock};
+use readers::{ReaderSettings, Readers};
 use write::{Pruning, Records, prune_after_batch, write_one};
 
-/// Page cache per connection, in SQLite's negative-means-KiB form: 64 MiB.
+/// Page cache of the writer, in SQLite's negative-means-KiB form: 64 MiB.
 const CACHE_SIZE: i64 = -65_536;
+
+/// The JSON an item's system properties add to its stored `data` on the wire (keys, two
+/// 27-character dates, `deleted`, punctuation), besides its id and version: a page's size is
+/// counted from the stored text without serialising each row twice.
+const SYSTEM_PROPERTY_BYTES: usize = 128;
 
 /// The item columns, in the order [`item_from_row`] reads them.
 const ITEM_COLUMNS: &str = "id, created_at, updated_at, version, deleted, data";
@@ -45,8 +54,16 @@ pub struct SqliteOptions {
     /// How long operation records are kept. A due prune runs inside the write's transaction;
     /// a batch that makes it due prunes once, after its writes, in its transaction.
     pub operations: OperationRetention,
-    /// Idle read connections kept open for reuse.
-    pub max_idle_readers: usize,
+    /// Read connections, opened at start and never more: at most this many reads run at once,
+    /// the others wait (for no longer than their request lives).
+    pub readers: usize,
+    /// The longest one read may run; a statement still running then is stopped (the server
+    /// sets its request timeout here).
+    pub read_deadline: Duration,
+    /// The longest string or blob a reader reads or makes, in bytes (SQLite's length limit on
+    /// the read connections); a query that makes a longer one is refused. Must exceed the
+    /// largest stored item.
+    pub max_value_bytes: usize,
 }
 
 impl Default for SqliteOptions {
@@ -55,7 +72,9 @@ impl Default for SqliteOptions {
             clock: Arc::new(SystemClock),
             busy_timeout: Duration::from_secs(5),
             operations: OperationRetention::default(),
-            max_idle_readers: 4,
+            readers: 4,
+            read_deadline: Duration::from_secs(30),
+            max_value_bytes: tidemark_sql::sqlite::MAX_TEXT_BYTES,
         }
     }
 }
@@ -65,7 +84,9 @@ impl fmt::Debug for SqliteOptions {
         f.debug_struct("SqliteOptions")
             .field("busy_timeout", &self.busy_timeout)
             .field("operations", &self.operations)
-            .field("max_idle_readers", &self.max_idle_readers)
+            .field("readers", &self.readers)
+            .field("read_deadline", &self.read_deadline)
+            .field("max_value_bytes", &self.max_value_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -88,7 +109,7 @@ struct Inner {
     path: PathBuf,
     options: SqliteOptions,
     writer: Mutex<Writer>,
-    readers: Mutex<Vec<Connection>>,
+    readers: Arc<Readers>,
     prune_schedule: PruneSchedule,
 }
 
@@ -144,12 +165,22 @@ impl SqliteTableStore {
             conn,
             clock: ChangeClock::starting_after(last_us.unwrap_or(0)),
         };
+        let readers = Readers::open(
+            &path,
+            ReaderSettings {
+                count: options.readers,
+                busy_timeout: options.busy_timeout,
+                deadline: options.read_deadline,
+                max_value_bytes: options.max_value_bytes,
+            },
+        )
+        .map_err(StoreError::internal)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
                 options,
                 writer: Mutex::new(writer),
-                readers: Mutex::new(Vec::new()),
+                readers: Arc::new(readers),
                 prune_schedule: PruneSchedule::default(),
             }),
         })
@@ -160,21 +191,13 @@ impl SqliteTableStore {
         &self.inner.path
     }
 
-    /// Runs `f` on a read connection on a blocking thread.
+    /// Runs `f` on a read connection on a blocking thread; see [`readers`].
     async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
-            let mut conn = inner.take_reader()?;
-            let result = f(&mut conn);
-            inner.return_reader(conn);
-            result
-        })
-        .await
-        .map_err(StoreError::internal)?
+        self.inner.readers.run(f).await
     }
 
     /// Runs one write as a single immediate transaction on the writer.
@@ -213,32 +236,6 @@ impl Inner {
         // connection is still sound.
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
-
-    fn take_reader(&self) -> Result<Connection, StoreError> {
-        let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        match pooled {
-            Some(conn) => Ok(conn),
-            None => self.open_reader().map_err(StoreError::internal),
-        }
-    }
-
-    fn return_reader(&self, conn: Connection) {
-        let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
-        if pool.len() < self.options.max_idle_readers {
-            pool.push(conn);
-        }
-    }
-
-    fn open_reader(&self) -> rusqlite::Result<Connection> {
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(self.options.busy_timeout)?;
-        conn.pragma_update(None, "cache_size", CACHE_SIZE)?;
-        tidemark_sql::sqlite::register(&conn)?;
-        Ok(conn)
-    }
 }
 
 impl TableStore for SqliteTableStore {
@@ -266,33 +263,44 @@ impl TableStore for SqliteTableStore {
         page_params.push(SqlValue::Integer(query.fetch_limit()));
         page_params.push(SqlValue::Integer(query.offset()));
         let query = query.clone();
+        let readers = Arc::clone(&self.inner.readers);
         self.read(move |conn| {
+            let fail = |e| readers.error(e);
             // Count and page from one snapshot, so they agree.
-            let tx = conn.transaction().map_err(StoreError::internal)?;
+            let tx = conn.transaction().map_err(fail)?;
             let count = if query.count_total {
                 let n: i64 = tx
                     .prepare_cached(&count_sql)
                     .and_then(|mut st| {
                         st.query_row(rusqlite::params_from_iter(params.iter()), |r| r.get(0))
                     })
-                    .map_err(StoreError::internal)?;
+                    .map_err(fail)?;
                 Some(n)
             } else {
                 None
             };
-            let items = {
-                let mut st = tx.prepare_cached(&page_sql).map_err(StoreError::internal)?;
-                let rows = st
-                    .query_map(rusqlite::params_from_iter(page_params.iter()), raw_row)
-                    .map_err(StoreError::internal)?;
-                let mut items = Vec::new();
-                for row in rows {
-                    items.push(item_from_raw(row.map_err(StoreError::internal)?)?);
+            let page = {
+                let mut st = tx.prepare_cached(&page_sql).map_err(fail)?;
+                let mut rows = st
+                    .query(rusqlite::params_from_iter(page_params.iter()))
+                    .map_err(fail)?;
+                let mut page = PageBuilder::new(&query);
+                let mut more = false;
+                // Rows are read one at a time and reading stops once the page is full, so a
+                // page of big items never has more than one item over its budget in memory.
+                while let Some(row) = rows.next().map_err(fail)? {
+                    if page.is_full() {
+                        more = true;
+                        break;
+                    }
+                    let raw = raw_row(row).map_err(fail)?;
+                    let bytes = raw.5.len() + raw.0.len() + raw.3.len() + SYSTEM_PROPERTY_BYTES;
+                    page.push(item_from_raw(raw)?, bytes);
                 }
-                items
+                page.finish(more, count)
             };
-            tx.finish().map_err(StoreError::internal)?;
-            Ok(QueryPage::from_fetched(items, &query, count))
+            tx.finish().map_err(fail)?;
+            Ok(page)
         })
         .await
     }

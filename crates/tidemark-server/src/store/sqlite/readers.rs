@@ -1,0 +1,182 @@
+//! The SQLite store's read side: a fixed number of read-only connections, and how one read runs
+//! on them so that it cannot outlive its request.
+//!
+//! A read waits (asynchronously, so for no longer than its request lives) for a free
+//! connection, then runs on a blocking thread. Two things stop it early: dropping the read's
+//! future (the timeout layer answering 408, a client going away) interrupts the connection
+//! through SQLite's interrupt handle, and a progress handler stops any statement that runs past
+//! the read's deadline. Either way the statement fails with `SQLITE_INTERRUPT`, the connection
+//! goes back to the pool and its slot is freed only then, so the number of busy connections
+//! never exceeds the pool's size.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use rusqlite::limits::Limit;
+use rusqlite::{Connection, ErrorCode, InterruptHandle, OpenFlags};
+use tokio::sync::Semaphore;
+
+use crate::store::StoreError;
+
+/// Page cache per reader, in SQLite's negative-means-KiB form: 8 MiB. The writer keeps a big
+/// cache because a batch touches the same index pages again and again; a reader walks each
+/// page of a pull once, and the kernel's page cache already keeps the file warm, so a big
+/// private cache per reader mostly costs memory (it also bounds the memory of an `ORDER BY`
+/// sort, which SQLite sizes from it). With the default four readers: 32 MiB at most.
+const READER_CACHE_SIZE: i64 = -8_192;
+
+/// How many SQLite virtual-machine steps run between two looks at the deadline: frequent
+/// enough to stop within milliseconds, rare enough to cost nothing measurable.
+const PROGRESS_STEPS: i32 = 10_000;
+
+/// How the read connections are set up.
+#[derive(Debug, Clone)]
+pub(super) struct ReaderSettings {
+    /// How many connections (and so concurrent reads) there are.
+    pub(super) count: usize,
+    /// How long a connection waits for a lock.
+    pub(super) busy_timeout: Duration,
+    /// The longest any one read may run before it is stopped.
+    pub(super) deadline: Duration,
+    /// SQLite's length limit for strings and blobs on these connections.
+    pub(super) max_value_bytes: usize,
+}
+
+/// The pool of read connections.
+pub(super) struct Readers {
+    path: PathBuf,
+    settings: ReaderSettings,
+    idle: Mutex<Vec<Connection>>,
+    /// One permit per connection: a read holds one from before it takes a connection until
+    /// after it has given it back.
+    slots: Arc<Semaphore>,
+}
+
+impl Readers {
+    /// Opens every read connection of the database at `path`.
+    pub(super) fn open(path: &Path, settings: ReaderSettings) -> rusqlite::Result<Self> {
+        let count = settings.count.max(1);
+        let readers = Self {
+            path: path.to_path_buf(),
+            settings,
+            idle: Mutex::new(Vec::with_capacity(count)),
+            slots: Arc::new(Semaphore::new(count)),
+        };
+        for _ in 0..count {
+            let conn = readers.open_one()?;
+            readers.put(conn);
+        }
+        Ok(readers)
+    }
+
+    /// Runs `f` on a read connection on a blocking thread, stopping it when this future is
+    /// dropped or the deadline passes (it then fails with [`StoreError::Unavailable`]).
+    pub(super) async fn run<T, F>(self: &Arc<Self>, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let slot = Arc::clone(&self.slots)
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Unavailable("the store is closing".into()))?;
+        let mut conn = self.take()?;
+        let handle = Arc::new(Mutex::new(Some(conn.get_interrupt_handle())));
+        let _interrupt_on_drop = InterruptOnDrop(Arc::clone(&handle));
+        let readers = Arc::clone(self);
+        let deadline = Instant::now() + self.settings.deadline;
+        tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            // Abandoned while it waited for a blocking thread: an interrupt before a statement
+            // starts does nothing, so do not start one.
+            if handle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_none()
+            {
+                readers.put(conn);
+                return Err(StoreError::Unavailable("the request was abandoned".into()));
+            }
+            let result = conn
+                .progress_handler(PROGRESS_STEPS, Some(move || Instant::now() >= deadline))
+                .map_err(StoreError::internal)
+                .and_then(|()| f(&mut conn));
+            // From here no interrupt may reach the connection: it is about to serve another
+            // read. The guard and this line take the handle under one lock, so an interrupt
+            // either lands while `f` runs or not at all.
+            handle.lock().unwrap_or_else(PoisonError::into_inner).take();
+            match conn.progress_handler(0, None::<fn() -> bool>) {
+                Ok(()) => readers.put(conn),
+                Err(e) => log::warn!("dropping a read connection: {e}"),
+            }
+            result
+        })
+        .await
+        .map_err(StoreError::internal)?
+    }
+
+    /// The error a failed read step means: stopped (deadline or abandoned request), a value
+    /// over the length limit (the query's fault: 400), or a storage failure.
+    pub(super) fn error(&self, error: rusqlite::Error) -> StoreError {
+        match error.sqlite_error_code() {
+            Some(ErrorCode::OperationInterrupted) => StoreError::Unavailable(format!(
+                "the query was stopped: it ran longer than {} s or its request was abandoned",
+                self.settings.deadline.as_secs_f32()
+            )),
+            Some(ErrorCode::TooBig) => StoreError::InvalidQuery(format!(
+                "a value the query reads or computes is longer than the limit of {} bytes",
+                self.settings.max_value_bytes
+            )),
+            _ => StoreError::internal(error),
+        }
+    }
+
+    /// An idle connection; a new one only if one was lost (a read that panicked).
+    fn take(&self) -> Result<Connection, StoreError> {
+        let pooled = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        match pooled {
+            Some(conn) => Ok(conn),
+            None => self.open_one().map_err(StoreError::internal),
+        }
+    }
+
+    fn put(&self, conn: Connection) {
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(conn);
+    }
+
+    fn open_one(&self) -> rusqlite::Result<Connection> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(self.settings.busy_timeout)?;
+        conn.pragma_update(None, "cache_size", READER_CACHE_SIZE)?;
+        // Bounds every string SQLite makes on a reader (`replace`, `||`, …) and every value it
+        // reads: a filter cannot build a value of hundreds of megabytes from one row.
+        let max = i32::try_from(self.settings.max_value_bytes).unwrap_or(i32::MAX);
+        conn.set_limit(Limit::SQLITE_LIMIT_LENGTH, max)?;
+        tidemark_sql::sqlite::register(&conn)?;
+        Ok(conn)
+    }
+}
+
+/// Interrupts the read's connection when dropped before the read took its handle back.
+struct InterruptOnDrop(Arc<Mutex<Option<InterruptHandle>>>);
+
+impl Drop for InterruptOnDrop {
+    fn drop(&mut self) {
+        let handle = self.0.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(handle) = handle {
+            log::debug!("a read was abandoned; interrupting its statement");
+            handle.interrupt();
+        }
+    }
+}
