@@ -183,6 +183,66 @@ async fn pull_pushes_pending_operations_first() -> TestResult {
     Ok(())
 }
 
+/// A server whose pages stop at 8 KiB, and 12 todos of about 3 KiB each on it: every page the
+/// engine asks for is cut short by the budget (three items at most) and links to the rest.
+async fn server_with_small_pages()
+-> anyhow::Result<(tidemark_testkit::server::TestServer, Vec<String>)> {
+    let config = tidemark_server::ServerConfig {
+        max_page_bytes: 8 * 1024,
+        ..tidemark_server::ServerConfig::default()
+    };
+    let server = tidemark_testkit::server::TestServer::start_with(config).await;
+    let table = server_table(server.url())?;
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        let text = format!("{i}:{}", "x".repeat(3000));
+        let stored = table
+            .insert(&item(json!({"text": text, "complete": false})))
+            .await?;
+        ids.extend(text_of(&stored, "id"));
+    }
+    Ok((server, ids))
+}
+
+#[tokio::test]
+async fn a_pull_follows_pages_cut_short_by_the_server_byte_budget() -> TestResult {
+    let (server, ids) = server_with_small_pages().await?;
+    let device = Device::open(server.url()).await?;
+    let r = device.pull_all().await?;
+    assert_eq!(r.received, 12, "{r:?}");
+    assert!(r.requests >= 4, "every page was cut: {r:?}");
+    assert_eq!(device.table().count(&Query::new()).await?, 12);
+    // Incremental: changes after the token, again in short pages, all come down.
+    let table = server_table(server.url())?;
+    for id in ids.iter().take(7) {
+        table
+            .update(
+                id,
+                &item(json!({"text": format!("changed {}", "y".repeat(3000))})),
+                None,
+            )
+            .await?;
+    }
+    let again = device.pull_all().await?;
+    assert_eq!(again.received, 7, "{again:?}");
+    assert!(again.requests >= 3, "{again:?}");
+    for id in ids.iter().take(7) {
+        assert!(
+            device
+                .text(id)
+                .await?
+                .is_some_and(|t| t.starts_with("changed")),
+            "{id}"
+        );
+    }
+    // Without a query id, with and without take: every row, and take is honoured.
+    let whole = device.table().pull(None, &Query::new()).await?;
+    assert_eq!(whole.received, 12, "{whole:?}");
+    let some = device.table().pull(None, &Query::new().take(5)).await?;
+    assert_eq!(some.received, 5, "{some:?}");
+    Ok(())
+}
+
 #[tokio::test]
 async fn pull_without_a_query_id_fetches_the_whole_query_every_time() -> TestResult {
     let server = server().await;
