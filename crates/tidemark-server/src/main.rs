@@ -80,9 +80,10 @@ struct Args {
     max_page_bytes: usize,
 
     /// Queries (GET /tables/...) answered at once; another waits up to half a second for a
-    /// slot, then is answered 503 with Retry-After.
-    #[arg(long, env = "TIDEMARK_MAX_CONCURRENT_QUERIES", default_value_t = 8)]
-    max_concurrent_queries: usize,
+    /// slot, then is answered 503 with Retry-After. Default: one less than --readers on SQLite
+    /// (so a lookup always finds a free reader soon), half of --db-pool-size on PostgreSQL.
+    #[arg(long, env = "TIDEMARK_MAX_CONCURRENT_QUERIES")]
+    max_concurrent_queries: Option<usize>,
 
     /// SQLite only: read connections, opened at start and never more (each keeps an 8 MiB page
     /// cache); reads beyond this many wait for one.
@@ -110,7 +111,13 @@ async fn main() -> anyhow::Result<()> {
         max_batch_operations: args.max_batch_operations,
         compression: args.compression,
         max_page_bytes: args.max_page_bytes,
-        max_concurrent_queries: args.max_concurrent_queries,
+        max_concurrent_queries: args.max_concurrent_queries.unwrap_or_else(|| {
+            if is_postgres_url(&args.db) {
+                (args.db_pool_size / 2).max(1)
+            } else {
+                args.readers.saturating_sub(1).max(1)
+            }
+        }),
         ..ServerConfig::default()
     };
     config.validate().context("invalid configuration")?;

@@ -84,6 +84,9 @@ fn help_explains_every_flag_and_its_environment_variable() {
         "--app-key",
         "--max-body",
         "--log-level",
+        "--max-page-bytes",
+        "--max-concurrent-queries",
+        "--readers",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
     }
@@ -94,6 +97,9 @@ fn help_explains_every_flag_and_its_environment_variable() {
         "TIDEMARK_APP_KEY",
         "TIDEMARK_MAX_BODY",
         "TIDEMARK_LOG_LEVEL",
+        "TIDEMARK_MAX_PAGE_BYTES",
+        "TIDEMARK_MAX_CONCURRENT_QUERIES",
+        "TIDEMARK_READERS",
     ] {
         assert!(help.contains(var), "--help lacks {var}:\n{help}");
     }
