@@ -38,6 +38,7 @@ mod internal;
 mod limits;
 mod malformed;
 mod openapi;
+mod page_budget;
 mod query;
 
 /// Every row of the server's database as text, in a stable order: two dumps are equal exactly
