@@ -11,7 +11,9 @@ use tidemark_server::{Compression, ServerConfig, SqliteTableStore, TableStore};
 
 /// Tidemark sync server: serves the Azure Mobile Apps table protocol (ZUMO-API-VERSION 2.0.0)
 /// on an embedded SQLite database, or on PostgreSQL shared by several server processes.
-#[derive(Debug, Parser)]
+// No `Debug`: the arguments hold the database URL and the application key, which must not be
+// printed.
+#[derive(Parser)]
 #[command(version, about)]
 struct Args {
     /// Address to listen on; use port 0 for any free port (the chosen address is printed).
