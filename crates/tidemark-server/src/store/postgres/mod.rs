@@ -273,9 +273,23 @@ pub(super) fn classify(error: tokio_postgres::Error) -> StoreError {
             && std::error::Error::source(&error)
                 .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some()));
     // The driver's Display says only "db error"; the log needs PostgreSQL's own message.
+    // For the rest, its sources say why (refused, TLS certificate not trusted...); none of
+    // them quotes the connection's configuration, so no password can show.
     let message = match error.as_db_error() {
         Some(db) => format!("{error}: {} ({})", db.message(), db.code().code()),
-        None => error.to_string(),
+        None => {
+            let mut message = error.to_string();
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                let text = cause.to_string();
+                if !message.ends_with(&text) {
+                    message.push_str(": ");
+                    message.push_str(&text);
+                }
+                source = cause.source();
+            }
+            message
+        }
     };
     if unavailable {
         StoreError::Unavailable(message)
