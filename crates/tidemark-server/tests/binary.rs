@@ -83,6 +83,11 @@ fn help_explains_every_flag_and_its_environment_variable() {
         "--table",
         "--app-key",
         "--max-body",
+        "--max-item-depth",
+        "--max-item-bytes",
+        "--allow-origin",
+        "--public-url",
+        "--max-connections",
         "--log-level",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
