@@ -7,6 +7,9 @@ use tidemark_protocol::odata::params::TOP;
 
 /// The longest table name accepted.
 const MAX_TABLE_NAME_LEN: usize = 64;
+/// The deepest item nesting that may be configured: a page nests items two levels deeper and
+/// serde_json (as most parsers) stops at 128 levels, so this keeps a wide margin.
+const MAX_ITEM_DEPTH: usize = 100;
 
 /// The configuration of one server instance.
 #[derive(Clone, PartialEq, Eq)]
@@ -37,6 +40,21 @@ pub struct ServerConfig {
     pub max_page_bytes: usize,
     /// Queries answered at once; more wait briefly, then get 503 with `Retry-After`.
     pub max_concurrent_queries: usize,
+    // --- The request edge (issue 14): item shape, origins, hosts, connections. ---
+    /// The deepest an item may nest objects and arrays (the item itself is level 1); deeper
+    /// items are refused 400, so no client's JSON parser meets one in a page.
+    pub max_item_depth: usize,
+    /// The largest an item may be stored, in bytes of compact JSON of its properties; well
+    /// under `max_body_bytes`, so a page of a few items stays small.
+    pub max_item_bytes: usize,
+    /// Browser origins (`scheme://host[:port]`) allowed to send requests; a request carrying
+    /// any other `Origin` is refused 403. Empty: every browser origin is refused.
+    pub allow_origins: Vec<String>,
+    /// The URL clients reach this server at (e.g. behind a proxy): its host is accepted in
+    /// `Host`, and next-page links are built from it (relative links otherwise).
+    pub public_url: Option<String>,
+    /// The most connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
 }
 
 /// The gzip level of responses (to clients that accept gzip; others always get plain bodies).
@@ -72,6 +90,11 @@ impl Default for ServerConfig {
             compression: Compression::default(),
             max_page_bytes: 16 * 1024 * 1024,
             max_concurrent_queries: 8,
+            max_item_depth: 32,
+            max_item_bytes: 256 * 1024,
+            allow_origins: Vec::new(),
+            public_url: None,
+            max_connections: 1024,
         }
     }
 }
@@ -91,6 +114,11 @@ impl fmt::Debug for ServerConfig {
             .field("compression", &self.compression)
             .field("max_page_bytes", &self.max_page_bytes)
             .field("max_concurrent_queries", &self.max_concurrent_queries)
+            .field("max_item_depth", &self.max_item_depth)
+            .field("max_item_bytes", &self.max_item_bytes)
+            .field("allow_origins", &self.allow_origins)
+            .field("public_url", &self.public_url)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
@@ -113,6 +141,9 @@ pub enum ConfigError {
     /// A limit is zero or inconsistent.
     #[error("{0}")]
     BadLimit(String),
+    /// An allowed origin or the public URL is not a usable URL.
+    #[error("{0}")]
+    BadUrl(String),
 }
 
 impl ServerConfig {
@@ -162,6 +193,34 @@ impl ServerConfig {
             return Err(ConfigError::BadLimit(
                 "max page bytes and max concurrent queries must be at least 1".into(),
             ));
+        }
+        self.validate_edge()
+    }
+
+    /// Checks the request-edge settings: item limits, origins, public URL, connections.
+    fn validate_edge(&self) -> Result<(), ConfigError> {
+        if self.max_item_depth == 0 || self.max_item_depth > MAX_ITEM_DEPTH {
+            return Err(ConfigError::BadLimit(format!(
+                "max item depth must be 1-{MAX_ITEM_DEPTH} (JSON parsers stop at 128 levels, \
+                 and a page nests items two levels deeper)"
+            )));
+        }
+        if self.max_item_bytes == 0 || self.max_item_bytes > self.max_body_bytes {
+            return Err(ConfigError::BadLimit(format!(
+                "max item size must be 1 byte to the max body size ({} bytes), not {}",
+                self.max_body_bytes, self.max_item_bytes
+            )));
+        }
+        if self.max_connections == 0 {
+            return Err(ConfigError::BadLimit(
+                "max connections must be at least 1".into(),
+            ));
+        }
+        for origin in &self.allow_origins {
+            crate::http::origin::Origin::parse(origin).map_err(ConfigError::BadUrl)?;
+        }
+        if let Some(url) = &self.public_url {
+            crate::http::origin::PublicUrl::parse(url).map_err(ConfigError::BadUrl)?;
         }
         Ok(())
     }

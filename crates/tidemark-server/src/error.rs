@@ -22,6 +22,9 @@ pub enum ApiError {
     /// 401: missing or wrong credentials.
     #[error("{0}")]
     Unauthorized(String),
+    /// 403: the request came from a browser origin that is not allowed.
+    #[error("{0}")]
+    Forbidden(String),
     /// 404: no such table, route or item.
     #[error("{0}")]
     NotFound(String),
@@ -34,6 +37,12 @@ pub enum ApiError {
     /// 413: the body exceeds the configured limit.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// 415: a body that is not declared `application/json`.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 421: the `Host` is not one this server answers for (DNS rebinding).
+    #[error("{0}")]
+    MisdirectedRequest(String),
     /// 503: the database is unreachable for now; the client should retry later.
     #[error("{0}")]
     Unavailable(String),
@@ -48,10 +57,13 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::MisdirectedRequest(_) => StatusCode::MISDIRECTED_REQUEST,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -8,9 +8,11 @@
 pub mod config;
 pub mod error;
 mod http;
+pub mod rate_log;
 pub mod store;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::server::conn::http1;
@@ -43,12 +45,22 @@ pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// persistent failure does not spin.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
+/// How often a failing `accept` is logged at most (the repeats are counted), so running out of
+/// file descriptors does not also fill the disk.
+const ACCEPT_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
 /// Serves the table protocol on `listener` until `shutdown` completes; in-flight requests are
 /// finished before it returns.
 ///
 /// Each connection is served by hyper's HTTP/1 server with `config`'s header read timeout and
 /// [`MAX_HEADER_BYTES`], which axum's own `serve` does not let us set; the router's timeout layer
 /// bounds everything after the head.
+///
+/// At most `config.max_connections` connections are served at once: each holds a permit of a
+/// semaphore, and while none is free the loop stops accepting, so further clients wait in the
+/// kernel's listen backlog (and are served as connections end) instead of taking file
+/// descriptors and memory. Idle connections do not hold a permit forever: one that sends no
+/// request head within the header read timeout is closed.
 pub async fn serve<S: TableStore>(
     listener: tokio::net::TcpListener,
     store: S,
@@ -56,7 +68,9 @@ pub async fn serve<S: TableStore>(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let header_read_timeout = config.header_read_timeout;
-    let app = router(store, config)?;
+    let connections = Arc::new(tokio::sync::Semaphore::new(config.max_connections));
+    let app = router(store, config, listener.local_addr()?)?;
+    let accept_errors = rate_log::RateLimitedLog::new(ACCEPT_ERROR_LOG_INTERVAL);
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -65,12 +79,22 @@ pub async fn serve<S: TableStore>(
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            permit = Arc::clone(&connections).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                // The semaphore is never closed; should it be, serving cannot go on.
+                Err(_) => break,
+            },
+        };
         let (stream, peer) = tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
-                    log::warn!("cannot accept a connection: {e}");
+                    accept_errors.warn(|suppressed| {
+                        format!("cannot accept a connection: {e}{suppressed}")
+                    });
                     tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
                     continue;
                 }
@@ -86,6 +110,8 @@ pub async fn serve<S: TableStore>(
             if let Err(e) = connection.await {
                 log::debug!("connection from {peer} ended: {e}");
             }
+            // The connection's slot frees only when it is gone.
+            drop(permit);
         });
     }
     drop(listener);

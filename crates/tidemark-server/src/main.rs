@@ -12,7 +12,9 @@ use tidemark_sql::sqlite::MAX_TEXT_BYTES;
 
 /// Tidemark sync server: serves the Azure Mobile Apps table protocol (ZUMO-API-VERSION 2.0.0)
 /// on an embedded SQLite database, or on PostgreSQL shared by several server processes.
-#[derive(Debug, Parser)]
+// No `Debug`: the arguments hold the database URL and the application key, which must not be
+// printed.
+#[derive(Parser)]
 #[command(version, about)]
 struct Args {
     /// Address to listen on; use port 0 for any free port (the chosen address is printed).
@@ -89,6 +91,37 @@ struct Args {
     /// cache); reads beyond this many wait for one.
     #[arg(long, env = "TIDEMARK_READERS", default_value_t = 4)]
     readers: usize,
+    // --- The request edge (issue 14). ---
+    /// The deepest an item may nest objects and arrays (the item itself is level 1); deeper
+    /// items are answered 400 and never stored, so no client meets one it cannot parse.
+    #[arg(long, env = "TIDEMARK_MAX_ITEM_DEPTH", default_value_t = 32)]
+    max_item_depth: usize,
+
+    /// The largest an item may be, in bytes of its compact JSON (at most --max-body); larger
+    /// inserts and updates are answered 400.
+    #[arg(long, env = "TIDEMARK_MAX_ITEM_BYTES", default_value_t = 256 * 1024)]
+    max_item_bytes: usize,
+
+    /// A browser origin (scheme://host[:port]) allowed to call this server (repeatable; the
+    /// environment variable takes a comma-separated list). Requests carrying any other Origin
+    /// header are answered 403; allowed origins get CORS answers. None by default.
+    #[arg(
+        long = "allow-origin",
+        env = "TIDEMARK_ALLOW_ORIGINS",
+        value_delimiter = ','
+    )]
+    allow_origins: Vec<String>,
+
+    /// The URL clients reach this server at (e.g. https://todo.example.com behind a proxy):
+    /// next-page links are built on it (relative otherwise), and its host is accepted in the
+    /// Host header. On a loopback listen only loopback hosts are accepted without it (DNS
+    /// rebinding); on other listens, setting it makes the server refuse any other Host.
+    #[arg(long, env = "TIDEMARK_PUBLIC_URL")]
+    public_url: Option<String>,
+
+    /// Connections served at once; while all are taken, new ones wait in the listen backlog.
+    #[arg(long, env = "TIDEMARK_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
 
     /// Log level: error, warn, info (one line per request), debug or trace.
     #[arg(long, env = "TIDEMARK_LOG_LEVEL", default_value = "info")]
@@ -118,8 +151,14 @@ async fn main() -> anyhow::Result<()> {
                 args.readers.saturating_sub(1).max(1)
             }
         }),
+        max_item_depth: args.max_item_depth,
+        max_item_bytes: args.max_item_bytes,
+        allow_origins: args.allow_origins.clone(),
+        public_url: args.public_url.clone(),
+        max_connections: args.max_connections,
         ..ServerConfig::default()
     };
+    raise_fd_limit();
     config.validate().context("invalid configuration")?;
     if args.readers == 0 {
         anyhow::bail!("invalid configuration: --readers must be at least 1");
@@ -176,6 +215,19 @@ async fn run(
         .context("server failed")?;
     log::info!("stopped");
     Ok(())
+}
+
+/// Raises the soft limit of open files to the hard one: every connection takes a descriptor,
+/// and the common soft default (1024) is below what `--max-connections` allows.
+fn raise_fd_limit() {
+    let before = rlimit::Resource::NOFILE.get().map(|(soft, _)| soft);
+    match (before, rlimit::increase_nofile_limit(u64::MAX)) {
+        (Ok(before), Ok(now)) if now != before => {
+            log::info!("raised the open file limit from {before} to {now}");
+        }
+        (_, Ok(now)) => log::info!("open file limit: {now}"),
+        (_, Err(e)) => log::warn!("cannot raise the open file limit: {e}"),
+    }
 }
 
 /// Completes on SIGINT or SIGTERM; if a handler cannot be installed, that signal is ignored.

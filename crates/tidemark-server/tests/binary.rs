@@ -83,6 +83,11 @@ fn help_explains_every_flag_and_its_environment_variable() {
         "--table",
         "--app-key",
         "--max-body",
+        "--max-item-depth",
+        "--max-item-bytes",
+        "--allow-origin",
+        "--public-url",
+        "--max-connections",
         "--log-level",
         "--max-page-bytes",
         "--max-concurrent-queries",
@@ -119,4 +124,145 @@ fn a_bad_table_name_stops_the_binary_with_a_message() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("todo-item"), "{stderr}");
+}
+
+/// The fields of `/proc/<pid>/limits` "Max open files": (soft, hard).
+fn open_file_limits(pid: u32) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap_or_default();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap_or_default()
+        .to_owned();
+    let mut fields = line
+        .trim_start_matches("Max open files")
+        .split_whitespace()
+        .map(str::to_owned);
+    let soft = fields.next().unwrap_or_default();
+    let hard = fields.next().unwrap_or_default();
+    (soft, hard)
+}
+
+/// The number of open file descriptors of process `pid`.
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+/// The attack: a client opens a thousand idle sockets, so the server runs out of descriptors
+/// and a normal request waits seconds. With `--max-connections 8` the server holds at most 8
+/// of them (the rest wait in the backlog), drops the idle ones at the header timeout, and
+/// serves a normal client within a few seconds; its soft fd limit was raised to the hard one.
+#[tokio::test]
+async fn idle_connections_beyond_the_cap_wait_and_others_are_still_served() {
+    let (_dir, db) = temp_db();
+    // The child inherits a low soft limit (nextest runs each test in its own process).
+    let lowered = match rlimit::Resource::NOFILE.get() {
+        Ok((_, hard)) => {
+            let soft = hard.min(256);
+            rlimit::Resource::NOFILE
+                .set(soft, hard)
+                .map(|()| soft)
+                .unwrap_or_else(|e| panic!("cannot lower the fd limit: {e}"))
+        }
+        Err(e) => panic!("cannot read the fd limit: {e}"),
+    };
+    let server = ServerProcess::spawn_binary(
+        BINARY,
+        &db,
+        &["--max-connections", "8", "--header-timeout", "1"],
+    )
+    .await;
+    let Some(pid) = server.pid() else {
+        panic!("the server is not running");
+    };
+    let (soft, hard) = open_file_limits(pid);
+    assert!(!soft.is_empty(), "no open-file limit read");
+    assert_eq!(
+        soft, hard,
+        "the soft fd limit was not raised to the hard one"
+    );
+    if hard != lowered.to_string() {
+        let log = std::fs::read_to_string(server.log_path()).unwrap_or_default();
+        assert!(
+            log.contains(&format!(
+                "raised the open file limit from {lowered} to {hard}"
+            )),
+            "{log}"
+        );
+    }
+    let api = Api::new(server.url());
+    api.insert(json!({"id": "kept"})).await;
+    let baseline = open_fds(pid);
+    let addr = server
+        .url()
+        .trim_start_matches("http://")
+        .parse::<std::net::SocketAddr>()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut idle = Vec::new();
+    // Three rounds of 8 idle connections, each closed at the 1 s header timeout.
+    for _ in 0..24 {
+        match tokio::net::TcpStream::connect(addr).await {
+            Ok(stream) => idle.push(stream),
+            Err(e) => panic!("connect: {e}"),
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let held = open_fds(pid).saturating_sub(baseline);
+    assert!(
+        held <= 8 + 2,
+        "the server holds {held} more descriptors than before"
+    );
+    // A new client (its own connection) is served once the idle ones ahead of it time out.
+    let started = std::time::Instant::now();
+    let reply = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        Api::new(server.url()).get("/tables/todoitem/kept"),
+    )
+    .await;
+    let elapsed = started.elapsed();
+    let reply = reply.unwrap_or_else(|_| panic!("no answer within 30 s"));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(elapsed < std::time::Duration::from_secs(8), "{elapsed:?}");
+    eprintln!("a new client was served after {elapsed:?} behind 24 idle connections");
+    // The server is still there.
+    assert!(server.pid().is_some_and(|p| open_fds(p) > 0));
+    drop(idle);
+    let started = std::time::Instant::now();
+    assert_eq!(api.get("/tables/todoitem/kept").await.status, 200);
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+}
+
+/// A database URL's password never reaches the output: not when the database is unreachable,
+/// not when the URL is malformed, not when a TLS setting is wrong.
+#[test]
+fn a_database_password_never_reaches_the_output() {
+    const SECRET: &str = "Sup3rSecretPw";
+    for url in [
+        // Port 1: nothing listens there; the connection is refused at once.
+        format!("postgres://tidemark:{SECRET}@127.0.0.1:1/tidemark"),
+        format!("postgres://tidemark@127.0.0.1:1/tidemark?password={SECRET}&connect_timeout=2"),
+        format!("postgres://tidemark:{SECRET}@127.0.0.1:notaport/tidemark"),
+        format!(
+            "postgres://tidemark:{SECRET}@127.0.0.1:1/tidemark?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem"
+        ),
+        format!("postgres://tidemark:{SECRET}@127.0.0.1:1/tidemark?sslmode=sideways"),
+        format!("postgres://tidemark:{SECRET}@127.0.0.1:1/tidemark?bogus_option=1"),
+    ] {
+        let output = std::process::Command::new(BINARY)
+            .args(["--listen", "127.0.0.1:0", "--log-level", "trace", "--db"])
+            .arg(&url)
+            .output();
+        let output = match output {
+            Ok(o) => o,
+            Err(e) => panic!("{e}"),
+        };
+        assert!(!output.status.success(), "{url}");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !stdout.contains(SECRET) && !stderr.contains(SECRET),
+            "{url}\nstdout: {stdout}\nstderr: {stderr}"
+        );
+        assert!(stderr.contains("cannot open database"), "{url}: {stderr}");
+    }
 }

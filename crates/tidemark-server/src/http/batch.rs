@@ -153,15 +153,17 @@ fn operation_write<S>(
         check_id(&id)?;
         Ok::<_, ApiError>(id)
     };
+    let limits = state.item_limits();
     let required_item = |item: Option<serde_json::Map<String, serde_json::Value>>| {
-        item.ok_or_else(|| ApiError::BadRequest(format!("{name} needs the item")))
-            .and_then(item_properties)
+        let item = item.ok_or_else(|| ApiError::BadRequest(format!("{name} needs the item")))?;
+        limits.check(&item)?;
+        item_properties(item)
     };
     match kind {
         BatchOperationKind::Insert => insert_write(table, required_item(item)?, id, tag),
         BatchOperationKind::Update => {
             let id = required_id(id)?;
-            update_write(table, id, required_item(item)?, expected, tag)
+            update_write(table, id, required_item(item)?, expected, tag, limits)
         }
         BatchOperationKind::Delete => {
             if item.is_some() {

@@ -2,17 +2,20 @@
 //!
 //! Layers, outermost first: access log, gzip compression (when asked for, at the configured
 //! level), JSON error bodies (so responses made by layers and by
-//! axum itself also read `{"error": …}`), timeout, body limit, then the protocol guard (API
+//! axum itself also read `{"error": …}`), the edge guard (origin, host, content type: see
+//! [`origin`]) and CORS for allowed origins, timeout, body limit, then the protocol guard (API
 //! version, application key) in front of the routes.
 
 mod batch;
 mod guard;
 mod log_layer;
 mod openapi;
+pub(crate) mod origin;
 mod request;
 mod tables;
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,6 +47,8 @@ pub struct AppState<S> {
     tables: HashMap<String, String>,
     /// One permit per query answered at once (`max_concurrent_queries`).
     query_slots: Arc<Semaphore>,
+    /// The configured public URL without its trailing `/`, the base of next-page links.
+    public_base: Option<String>,
 }
 
 /// How long a query waits for a free slot before it is answered 503. Long enough to ride out a
@@ -59,6 +64,14 @@ impl<S> AppState<S> {
             .await
             .ok()
             .and_then(Result::ok)
+    }
+
+    /// The configured limits of an item's shape.
+    fn item_limits(&self) -> request::ItemLimits {
+        request::ItemLimits {
+            max_depth: self.config.max_item_depth,
+            max_bytes: self.config.max_item_bytes,
+        }
     }
 
     /// The declared name of the table a URL names, or 404.
@@ -78,9 +91,20 @@ impl<S> AppState<S> {
 /// The shared state as handlers extract it.
 type Shared<S> = State<Arc<AppState<S>>>;
 
-/// Builds the application: every route of the table protocol on `store`, with `config`'s limits.
-pub fn router<S: TableStore>(store: S, config: ServerConfig) -> Result<Router, ConfigError> {
+/// Builds the application: every route of the table protocol on `store`, with `config`'s limits,
+/// for a server listening on `local` (a loopback listen checks `Host`, see [`origin`]).
+pub fn router<S: TableStore>(
+    store: S,
+    config: ServerConfig,
+    local: SocketAddr,
+) -> Result<Router, ConfigError> {
     config.validate()?;
+    let edge = Arc::new(origin::EdgePolicy::new(
+        &config.allow_origins,
+        config.public_url.as_deref(),
+        local.ip().is_loopback(),
+    ));
+    let cors = edge.cors_layer();
     let tables = config
         .tables
         .iter()
@@ -90,11 +114,17 @@ pub fn router<S: TableStore>(store: S, config: ServerConfig) -> Result<Router, C
     let timeout = config.request_timeout;
     let compression = compression_layer(config.compression);
     let query_slots = Arc::new(Semaphore::new(config.max_concurrent_queries));
+    let public_base = config
+        .public_url
+        .as_deref()
+        .and_then(|u| origin::PublicUrl::parse(u).ok())
+        .map(|u| u.base);
     let state = Arc::new(AppState {
         store,
         config,
         tables,
         query_slots,
+        public_base,
     });
     let app = Router::new()
         .route(CAPABILITIES_PATH, get(capabilities::<S>))
@@ -122,6 +152,9 @@ pub fn router<S: TableStore>(store: S, config: ServerConfig) -> Result<Router, C
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
+        // CORS inside the edge guard: only allowed origins get past it to be answered.
+        .layer(cors)
+        .layer(middleware::from_fn_with_state(edge, origin::edge_guard))
         .layer(middleware::map_response_with_state(
             max_body,
             json_error_bodies,

@@ -11,6 +11,7 @@ use tidemark_protocol::odata::TableQuery;
 use tidemark_protocol::system;
 
 use crate::error::ApiError;
+use crate::store::rules::stored_size;
 
 /// The body of a request as bytes, with limit and read failures mapped to our errors.
 pub fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
@@ -60,6 +61,59 @@ pub fn item_properties(mut object: Map<String, Value>) -> Result<Map<String, Val
     // `version` travels in If-Match; a copy in the body is ignored (as stock servers do).
     object.retain(|k, _| !k.eq_ignore_ascii_case(system::VERSION));
     Ok(object)
+}
+
+/// The shape limits of an item a client sends (`--max-item-depth`, `--max-item-bytes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemLimits {
+    /// The deepest nesting of objects and arrays; the item itself is level 1.
+    pub max_depth: usize,
+    /// The largest size, in bytes of compact JSON of the properties.
+    pub max_bytes: usize,
+}
+
+impl ItemLimits {
+    /// Refuses an item nested too deep or too large, with a 400 naming the limit. A too-deep
+    /// item would be served one or two levels deeper inside a page, where a client's parser
+    /// may refuse the whole page (serde_json stops at 128), so none is ever stored.
+    pub fn check(&self, properties: &Map<String, Value>) -> Result<(), ApiError> {
+        let depth = nesting_depth(properties);
+        if depth > self.max_depth {
+            return Err(ApiError::BadRequest(format!(
+                "the item is nested {depth} levels deep; the limit is {}",
+                self.max_depth
+            )));
+        }
+        let size = stored_size(properties);
+        if size > self.max_bytes {
+            return Err(ApiError::BadRequest(format!(
+                "the item is {size} bytes as stored; the limit is {} bytes",
+                self.max_bytes
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The levels of objects and arrays in an item, the item being level 1; measured with an
+/// explicit stack, so no input can exhaust the thread's stack here.
+fn nesting_depth(properties: &Map<String, Value>) -> usize {
+    let mut deepest = 1;
+    let mut stack: Vec<(&Value, usize)> = properties.values().map(|v| (v, 2)).collect();
+    while let Some((value, depth)) = stack.pop() {
+        match value {
+            Value::Object(map) => {
+                deepest = deepest.max(depth);
+                stack.extend(map.values().map(|v| (v, depth + 1)));
+            }
+            Value::Array(items) => {
+                deepest = deepest.max(depth);
+                stack.extend(items.iter().map(|v| (v, depth + 1)));
+            }
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// Removes the `id` property (any case) from a body and checks it, when present.
@@ -136,14 +190,15 @@ pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
 /// API version goes along when the request gave it as a query parameter, so a client that
 /// sends it that way can follow the link as it is; other parameters the query does not know
 /// are left out (the server ignores them).
-pub fn next_page_link(headers: &HeaderMap, uri: &Uri, next: &TableQuery) -> String {
+///
+/// The link is relative (path and query), or absolute on `public_base` (the configured public
+/// URL) when there is one; never built from `Host` or forwarded headers, which the client (or
+/// anyone in between) chooses, so a hostile one cannot point a client's next request elsewhere.
+pub fn next_page_link(public_base: Option<&str>, uri: &Uri, next: &TableQuery) -> String {
     let version = query_param(uri.query(), API_VERSION_QUERY);
     let query = next.to_query_string_with(version.as_deref().map(|v| (API_VERSION_QUERY, v)));
     let path = uri.path();
-    match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
-        Some(host) => format!("<http://{host}{path}?{query}>; rel=next"),
-        None => format!("<{path}?{query}>; rel=next"),
-    }
+    format!("<{}{path}?{query}>; rel=next", public_base.unwrap_or(""))
 }
 
 /// Decodes `%XX` escapes and `+` (form encoding); malformed escapes are kept as written.
@@ -185,7 +240,6 @@ fn json_kind(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
 
     #[test]
     fn query_params_are_decoded_and_matched_case_insensitively() {
@@ -198,8 +252,6 @@ mod tests {
 
     #[test]
     fn next_page_link_renders_the_next_query_and_keeps_a_query_api_version() {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
         let uri: Uri = "/tables/todoitem?$filter=a%20eq%201&%24skip=50&zumo-api-version=2.0.0&x=y"
             .parse()
             .unwrap();
@@ -207,18 +259,57 @@ mod tests {
             .unwrap()
             .next_page(50);
         assert_eq!(
-            next_page_link(&headers, &uri, &next),
-            "<http://127.0.0.1:8080/tables/todoitem?$filter=%28a+eq+1%29&$skip=100&ZUMO-API-VERSION=2.0.0>; rel=next"
+            next_page_link(None, &uri, &next),
+            "</tables/todoitem?$filter=%28a+eq+1%29&$skip=100&ZUMO-API-VERSION=2.0.0>; rel=next"
+        );
+        assert_eq!(
+            next_page_link(Some("https://todo.example.com/sync"), &uri, &next),
+            "<https://todo.example.com/sync/tables/todoitem?$filter=%28a+eq+1%29&$skip=100&ZUMO-API-VERSION=2.0.0>; rel=next"
         );
     }
 
     #[test]
-    fn next_page_link_without_host_or_query_version_is_a_relative_path() {
+    fn next_page_link_without_public_url_or_query_version_is_a_relative_path() {
         let uri: Uri = "/tables/todoitem".parse().unwrap();
         let next = TableQuery::new().next_page(50);
         assert_eq!(
-            next_page_link(&HeaderMap::new(), &uri, &next),
+            next_page_link(None, &uri, &next),
             "</tables/todoitem?$skip=50>; rel=next"
+        );
+    }
+
+    #[test]
+    fn depth_counts_objects_and_arrays_from_the_item_itself() {
+        let object = |v: Value| v.as_object().cloned().unwrap_or_default();
+        assert_eq!(nesting_depth(&Map::new()), 1);
+        assert_eq!(
+            nesting_depth(&object(serde_json::json!({"a": 1, "b": "x"}))),
+            1
+        );
+        assert_eq!(
+            nesting_depth(&object(serde_json::json!({"a": [1, {"b": []}]}))),
+            4
+        );
+        let mut deep = Value::Null;
+        for _ in 0..120 {
+            deep = Value::Array(vec![deep]);
+        }
+        let item = object(serde_json::json!({"x": deep, "y": {"z": 1}}));
+        assert_eq!(nesting_depth(&item), 121);
+        let limits = ItemLimits {
+            max_depth: 32,
+            max_bytes: 1000,
+        };
+        let message = limits.check(&item).err().map(|e| e.to_string());
+        assert_eq!(
+            message.as_deref(),
+            Some("the item is nested 121 levels deep; the limit is 32")
+        );
+        let big = object(serde_json::json!({"t": "x".repeat(1000)}));
+        let message = limits.check(&big).err().map(|e| e.to_string());
+        assert_eq!(
+            message.as_deref(),
+            Some("the item is 1008 bytes as stored; the limit is 1000 bytes")
         );
     }
 

@@ -15,7 +15,8 @@ use tidemark_protocol::odata::{CountedPage, TableQuery};
 
 use super::Shared;
 use super::request::{
-    body_bytes, check_id, expected_version, item_body, next_page_link, operation_tag, take_body_id,
+    ItemLimits, body_bytes, check_id, expected_version, item_body, next_page_link, operation_tag,
+    take_body_id,
 };
 use crate::error::{ApiError, item_response, json_response};
 use crate::store::{
@@ -68,7 +69,6 @@ pub async fn query<S: TableStore>(
     State(state): Shared<S>,
     path: TablePath,
     uri: Uri,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let table = state.table(&path_params(path)?)?.to_owned();
     let query = parse_query(&uri)?;
@@ -120,7 +120,7 @@ pub async fn query<S: TableStore>(
         }
     };
     if let Some(next) = next_page {
-        let link = next_page_link(&headers, &uri, &next);
+        let link = next_page_link(state.public_base.as_deref(), &uri, &next);
         if let Ok(link) = HeaderValue::from_str(&link) {
             response.headers_mut().insert(header::LINK, link);
         }
@@ -204,6 +204,7 @@ pub async fn insert<S: TableStore>(
 ) -> Result<Response, ApiError> {
     let table = state.table(&path_params(path)?)?.to_owned();
     let properties = item_body(&body_bytes(body)?)?;
+    state.item_limits().check(&properties)?;
     let write = insert_write(table, properties, None, operation_tag(&headers)?)?;
     apply(&state, write).await
 }
@@ -217,7 +218,9 @@ pub async fn update<S: TableStore>(
 ) -> Result<Response, ApiError> {
     let w = item_write(&state, path, &headers)?;
     let patch = item_body(&body_bytes(body)?)?;
-    let write = update_write(w.table, w.id, patch, w.expected, w.tag)?;
+    let limits = state.item_limits();
+    limits.check(&patch)?;
+    let write = update_write(w.table, w.id, patch, w.expected, w.tag, limits)?;
     apply(&state, write).await
 }
 
@@ -287,13 +290,14 @@ pub(super) fn insert_write(
 }
 
 /// A merge of checked `patch` properties into item `id` of the declared `table`; an id in the
-/// patch must be the item's.
+/// patch must be the item's, and the merged item must stay within `limits`' size.
 pub(super) fn update_write(
     table: String,
     id: String,
     mut patch: Map<String, Value>,
     expected_version: Option<String>,
     tag: Option<OperationTag>,
+    limits: ItemLimits,
 ) -> Result<StoreWrite, ApiError> {
     check_id(&id)?;
     if let Some(body_id) = take_body_id(&mut patch)?
@@ -307,6 +311,7 @@ pub(super) fn update_write(
         id,
         patch,
         expected_version,
+        max_bytes: Some(limits.max_bytes),
     };
     Ok(StoreWrite { table, change, tag })
 }

@@ -219,6 +219,10 @@ pub enum Change {
         patch: Map<String, Value>,
         /// The version `If-Match` requires, if any.
         expected_version: Option<String>,
+        /// The largest the merged item's properties may be, in bytes of compact JSON
+        /// ([`rules::stored_size`]); `None` leaves it unchecked. A patch can be small while
+        /// the item it grows is not, so this is checked on the merged item.
+        max_bytes: Option<usize>,
     },
     /// Soft-delete a live item (an already deleted one is not found).
     Delete {

@@ -64,9 +64,20 @@ pub fn apply(existing: Option<Item>, change: Change, stamp: Stamp) -> Result<Ite
             id,
             patch,
             expected_version,
+            max_bytes,
         } => {
             let mut item = live(existing, id, expected_version)?;
             item.properties.extend(patch);
+            if let Some(max) = max_bytes {
+                let size = stored_size(&item.properties);
+                if size > max {
+                    return Err(StoreError::BadRequest(format!(
+                        "item '{}' would be {size} bytes after this update; the limit is {max} \
+                         bytes",
+                        item.id
+                    )));
+                }
+            }
             item
         }
         Change::Delete {
@@ -90,6 +101,26 @@ pub fn apply(existing: Option<Item>, change: Change, stamp: Stamp) -> Result<Ite
     item.updated_at_us = at_us;
     item.version = version;
     Ok(item)
+}
+
+/// The size of `properties` as compact JSON, the measure of the item size limit. Counted
+/// without building the text.
+pub fn stored_size(properties: &serde_json::Map<String, serde_json::Value>) -> usize {
+    /// Counts the bytes written to it and drops them.
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 = self.0.saturating_add(buf.len());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Writing a map with string keys into a sink that never fails cannot fail.
+    let _ = serde_json::to_writer(&mut counter, properties);
+    counter.0
 }
 
 /// The stored item if it is not soft-deleted and has the expected version.
@@ -163,6 +194,7 @@ mod tests {
             id: "a".into(),
             patch: props(json!({"n": 2, "done": null})),
             expected_version: expected.map(str::to_owned),
+            max_bytes: None,
         }
     }
 
@@ -231,6 +263,29 @@ mod tests {
             ..restamped()
         };
         assert_eq!(item.ok(), Some(expected));
+    }
+
+    #[test]
+    fn an_update_may_not_grow_the_item_past_its_limit() {
+        // {"text":"milk","n":2,"done":null} is 33 bytes.
+        let merged = props(json!({"text": "milk", "n": 2, "done": null}));
+        assert_eq!(stored_size(&merged), 33);
+        let limited = |max| Change::Update {
+            id: "a".into(),
+            patch: props(json!({"n": 2, "done": null})),
+            expected_version: None,
+            max_bytes: Some(max),
+        };
+        assert!(apply(Some(stored(false)), limited(33), stamp()).is_ok());
+        match apply(Some(stored(false)), limited(32), stamp()) {
+            Err(StoreError::BadRequest(message)) => {
+                assert!(
+                    message.contains("33 bytes") && message.contains("limit is 32"),
+                    "{message}"
+                );
+            }
+            other => panic!("expected a bad request, got {other:?}"),
+        }
     }
 
     #[test]

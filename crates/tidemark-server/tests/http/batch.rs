@@ -19,6 +19,7 @@ async fn server(backend: Backend) -> (TestServer, Api) {
             tables: vec!["todoitem".into(), "notes".into()],
             app_key: Some(APP_KEY.into()),
             max_body_bytes: 64 * 1024,
+            max_item_bytes: 64 * 1024,
             max_batch_operations: 5,
             ..ServerConfig::default()
         },

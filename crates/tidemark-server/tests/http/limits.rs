@@ -141,7 +141,8 @@ pub async fn ids_with_path_tricks_are_400_or_404_never_5xx(backend: Backend) {
         "/tables/todoitem/%2E%2E",
         "/tables/todoitem/.",
     ] {
-        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nZUMO-API-VERSION: 2.0.0\r\n\r\n");
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nZUMO-API-VERSION: 2.0.0\r\n\r\n");
         assert_eq!(
             raw_status(server.addr(), request.as_bytes()).await,
             400,
@@ -204,14 +205,14 @@ async fn a_header_of_100_kib_is_431_and_the_server_keeps_serving() {
     let (server, api) = start(Backend::Sqlite).await;
     let huge = "h".repeat(100 * 1024);
     let request = format!(
-        "GET /tables/todoitem HTTP/1.1\r\nHost: x\r\nZUMO-API-VERSION: 2.0.0\r\nX-Big: {huge}\r\n\r\n"
+        "GET /tables/todoitem HTTP/1.1\r\nHost: localhost\r\nZUMO-API-VERSION: 2.0.0\r\nX-Big: {huge}\r\n\r\n"
     );
     assert_eq!(raw_status(server.addr(), request.as_bytes()).await, 431);
     // Many headers that add up past the limit are refused the same way.
     let many: String = (0..2000)
         .map(|i| format!("X-H{i}: {}\r\n", "v".repeat(40)))
         .collect();
-    let request = format!("GET /tables/todoitem HTTP/1.1\r\nHost: x\r\n{many}\r\n");
+    let request = format!("GET /tables/todoitem HTTP/1.1\r\nHost: localhost\r\n{many}\r\n");
     let status = raw_status(server.addr(), request.as_bytes()).await;
     assert!(status == 431 || status == 400, "{status}");
     // Just under the limit is an ordinary request.
@@ -249,7 +250,7 @@ async fn dribble(addr: std::net::SocketAddr, bytes: &[u8], pause: Duration) -> (
 async fn a_client_dribbling_its_headers_is_cut_off_while_others_are_served() {
     let (server, api) = impatient_server().await;
     let addr = server.addr();
-    let head = b"GET /tables/todoitem HTTP/1.1\r\nHost: x\r\nZUMO-API-VERSION: 2.0.0\r\nX-Slow: aaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    let head = b"GET /tables/todoitem HTTP/1.1\r\nHost: localhost\r\nZUMO-API-VERSION: 2.0.0\r\nX-Slow: aaaaaaaaaaaaaaaaaaaa\r\n\r\n";
     let slow = tokio::spawn(dribble(addr, head, Duration::from_millis(250)));
     // While it dribbles, everyone else gets answers at once.
     for _ in 0..5 {
@@ -274,7 +275,7 @@ async fn a_client_dribbling_its_body_gets_408_while_others_are_served() {
     let addr = server.addr();
     let body = json!({"text": "x".repeat(200)}).to_string();
     let mut request = format!(
-        "POST /tables/todoitem HTTP/1.1\r\nHost: x\r\nZUMO-API-VERSION: 2.0.0\r\n\
+        "POST /tables/todoitem HTTP/1.1\r\nHost: localhost\r\nZUMO-API-VERSION: 2.0.0\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         body.len()
     )

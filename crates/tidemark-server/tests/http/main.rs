@@ -33,6 +33,7 @@ macro_rules! backend_tests {
 mod batch;
 mod change_clock;
 mod crud;
+mod edge;
 mod idempotency;
 mod internal;
 mod limits;

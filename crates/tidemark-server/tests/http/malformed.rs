@@ -25,6 +25,7 @@ impl Fixture {
             ServerConfig {
                 app_key: Some(APP_KEY.into()),
                 max_body_bytes: 64 * 1024,
+                max_item_bytes: 64 * 1024,
                 ..ServerConfig::default()
             },
         )
@@ -97,9 +98,11 @@ rejects! {
     unknown_inlinecount_is_400:
         400, "$inlinecount", |api, fx| api.get("/tables/todoitem?$inlinecount=some");
     insert_of_text_that_is_not_json_is_400:
-        400, "not valid JSON", |api, fx| api.req(Method::POST, "/tables/todoitem").raw("text: milk").send();
+        400, "not valid JSON", |api, fx| api.req(Method::POST, "/tables/todoitem")
+            .header("Content-Type", "application/json").raw("text: milk").send();
     insert_of_truncated_json_is_400:
-        400, "line 1", |api, fx| api.req(Method::POST, "/tables/todoitem").raw("{\"text\": ").send();
+        400, "line 1", |api, fx| api.req(Method::POST, "/tables/todoitem")
+            .header("Content-Type", "application/json").raw("{\"text\": ").send();
     insert_of_a_json_array_is_400:
         400, "an array", |api, fx| api.post("/tables/todoitem", json!([{"id": "x"}]));
     insert_of_a_json_string_is_400:
@@ -138,7 +141,15 @@ rejects! {
         400, "X-Tidemark-Operation", |api, fx| api.req(Method::PATCH, "/tables/todoitem/live")
             .operation("no-version").json(&json!({"n": 2})).send();
     undelete_with_a_body_is_400:
-        400, "no body", |api, fx| api.req(Method::POST, "/tables/todoitem/gone").raw("{}").send();
+        400, "no body", |api, fx| api.req(Method::POST, "/tables/todoitem/gone")
+            .header("Content-Type", "application/json").raw("{}").send();
+    undelete_with_a_text_body_is_415:
+        415, "application/json", |api, fx| api.req(Method::POST, "/tables/todoitem/gone").raw("{}").send();
+    insert_of_json_sent_as_text_is_415:
+        415, "Content-Type: application/json", |api, fx| api.req(Method::POST, "/tables/todoitem")
+            .header("Content-Type", "text/plain").raw("{\"text\": \"milk\"}").send();
+    insert_of_json_without_a_content_type_is_415:
+        415, "application/json", |api, fx| api.req(Method::POST, "/tables/todoitem").raw("{}").send();
     delete_of_an_already_deleted_item_is_404:
         404, "gone", |api, fx| api.delete("/tables/todoitem/gone");
     insert_into_an_unknown_table_is_404:

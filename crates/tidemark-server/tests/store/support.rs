@@ -43,6 +43,7 @@ pub fn update(id: &str, patch: Map<String, Value>, expected_version: Option<Stri
         id: id.to_owned(),
         patch,
         expected_version,
+        max_bytes: None,
     }
 }
 

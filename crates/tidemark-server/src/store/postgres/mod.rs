@@ -9,7 +9,11 @@
 
 pub mod clock;
 mod migrations;
+mod tls;
+mod url;
 mod write;
+
+pub use url::redact_url;
 
 use std::fmt;
 use std::str::FromStr;
@@ -100,21 +104,6 @@ pub fn is_postgres_url(db: &str) -> bool {
     db.starts_with("postgres://") || db.starts_with("postgresql://")
 }
 
-/// `url` with the password replaced by `***`, safe to log.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
-}
-
 impl PostgresTableStore {
     /// Connects to the database at `url` with default options and migrates its schema.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
@@ -125,9 +114,18 @@ impl PostgresTableStore {
     /// its schema up to date; fails when the URL is malformed or the database unreachable.
     pub async fn connect_with(url: &str, options: PostgresOptions) -> Result<Self, StoreError> {
         let display_url = redact_url(url);
-        let mut config = tokio_postgres::Config::from_str(url).map_err(|e| {
+        let (url, tls_params) = url::take_tls_params(url);
+        // tokio-postgres' parse errors name the option, never its value: safe to show.
+        let mut config = tokio_postgres::Config::from_str(&url).map_err(|e| {
             StoreError::internal(format!("'{display_url}' is not a PostgreSQL URL: {e}"))
         })?;
+        let unix_only = config
+            .get_hosts()
+            .iter()
+            .all(|h| matches!(h, tokio_postgres::config::Host::Unix(_)));
+        let (tls, ssl_mode) = tls::tls_for(&tls_params, unix_only)
+            .map_err(|e| StoreError::internal(format!("'{display_url}': {e}")))?;
+        config.ssl_mode(ssl_mode);
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(options.connect_timeout);
         }
@@ -145,14 +143,14 @@ impl PostgresTableStore {
             _ => timeout,
         };
         config.options(&startup);
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                // A connection that broke while pooled is noticed on checkout, not mid-request.
-                recycling_method: RecyclingMethod::Verified,
-            },
-        );
+        let manager_config = ManagerConfig {
+            // A connection that broke while pooled is noticed on checkout, not mid-request.
+            recycling_method: RecyclingMethod::Verified,
+        };
+        let manager = match tls {
+            tls::Tls::Off => Manager::from_config(config, NoTls, manager_config),
+            tls::Tls::Rustls(tls) => Manager::from_config(config, tls, manager_config),
+        };
         let pool = Pool::builder(manager)
             .max_size(options.pool_size.max(1))
             .runtime(Runtime::Tokio1)
@@ -335,9 +333,23 @@ pub(super) fn classify(error: tokio_postgres::Error) -> StoreError {
             && std::error::Error::source(&error)
                 .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some()));
     // The driver's Display says only "db error"; the log needs PostgreSQL's own message.
+    // For the rest, its sources say why (refused, TLS certificate not trusted...); none of
+    // them quotes the connection's configuration, so no password can show.
     let message = match error.as_db_error() {
         Some(db) => format!("{error}: {} ({})", db.message(), db.code().code()),
-        None => error.to_string(),
+        None => {
+            let mut message = error.to_string();
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                let text = cause.to_string();
+                if !message.ends_with(&text) {
+                    message.push_str(": ");
+                    message.push_str(&text);
+                }
+                source = cause.source();
+            }
+            message
+        }
     };
     if unavailable {
         StoreError::Unavailable(message)
