@@ -24,7 +24,8 @@
 //!   .insert(Item) / .update(Item) -> Result<Item>  one transaction with its queue entry
 //!   .delete(id) / .lookup(id) / .query(&Query) / .count(&Query)
 //!   .pull(Option<query_id>, &Query) / .pull_with_cancel(.., &CancelToken)
-//!       -> Result<PullResult {received, requests, upserted, deleted, skipped_pending}>
+//!       -> Result<PullResult {received, requests, upserted, deleted, skipped_pending,
+//!          unreadable: Vec<UnreadableItem {id, position, updated_at, reason}>}>
 //!   .purge(Option<query_id>, &Query, force) -> Result<u64>
 //! Query::new().filter(prop("complete").equals(false)).order_by("text").skip(10).take(20)
 //!   (filters are `tidemark_protocol::odata::Expr`; build them with `odata::builder::{prop, lit}`)
@@ -66,11 +67,12 @@ pub use conflict::{ClientWins, ConflictHandler, ConflictResolution, RecordErrors
 pub use context::SyncContext;
 pub use error::{ClientError, Result};
 pub use error_kind::ErrorKind;
-pub use pull::PullResult;
 pub use query::Query;
 pub use queue::{Operation, OperationError, OperationKind, OperationState};
-pub use remote::{QueryPage, RemoteClient, RemoteConfig, RemoteTable};
-pub use results::{PushResult, PushStatus};
+pub use remote::{
+    DEFAULT_MAX_RESPONSE_BYTES, MAX_ITEM_DEPTH, QueryPage, RemoteClient, RemoteConfig, RemoteTable,
+};
+pub use results::{PullResult, PushResult, PushStatus, UnreadableItem};
 pub use schema::{Column, ColumnType, Item, TableDefinition};
 pub use status::{CancelToken, Connectivity, SyncStatus};
 pub use store::LocalStore;
