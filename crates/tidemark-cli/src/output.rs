@@ -96,12 +96,7 @@ pub fn conflicts(conflicts: &[Conflict], json: bool) {
             ),
             None => "(deleted)".to_owned(),
         };
-        println!(
-            "{}  {}: {}",
-            clean(&c.id),
-            c.operation,
-            clean(&c.message)
-        );
+        println!("{}  {}: {}", clean(&c.id), c.operation, clean(&c.message));
         println!("    mine:   {}", clean(&side(&c.mine)));
         println!("    theirs: {}", clean(&side(&c.theirs)));
     }
@@ -112,10 +107,7 @@ pub fn status(status: &TodoStatus, json: bool) {
     if json {
         return print_json(status);
     }
-    println!(
-        "store:      {}",
-        clean(&status.store.display().to_string())
-    );
+    println!("store:      {}", clean(&status.store.display().to_string()));
     println!(
         "server:     {}",
         clean(status.server.as_deref().unwrap_or("(none configured)"))

@@ -82,9 +82,9 @@ impl ClientError {
             Self::Network { .. } => ErrorKind::Network,
             Self::Auth { .. } => ErrorKind::Unauthorized,
             Self::Http { .. } => ErrorKind::ServerError,
-            Self::Protocol { .. }
-            | Self::ResponseTooLarge { .. }
-            | Self::Redirected { .. } => ErrorKind::Protocol,
+            Self::Protocol { .. } | Self::ResponseTooLarge { .. } | Self::Redirected { .. } => {
+                ErrorKind::Protocol
+            }
             Self::InvalidInput { .. } => ErrorKind::InvalidInput,
             Self::NotFound { .. } => ErrorKind::NotFound,
             Self::AlreadyExists { .. } => ErrorKind::AlreadyExists,

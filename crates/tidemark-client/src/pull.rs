@@ -286,7 +286,11 @@ fn page_stamps(page: &QueryPage) -> Vec<DateTime<Utc>> {
         .iter()
         .filter_map(|u| u.updated_at.as_deref())
         .filter_map(|s| date::parse_date(s).ok());
-    page.items.iter().filter_map(updated_at).chain(skipped).collect()
+    page.items
+        .iter()
+        .filter_map(updated_at)
+        .chain(skipped)
+        .collect()
 }
 
 /// Logs the page's unreadable rows and adds them to the pull's result; they are skipped and

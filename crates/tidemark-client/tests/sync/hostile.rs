@@ -53,7 +53,11 @@ async fn a_gzip_bomb_page_is_refused_at_the_cap_without_growing_memory() -> Test
         expanded: 3 * GIB / 2,
     })
     .await;
-    assert!(server.bomb_bytes() < 2 * MIB as usize, "{}", server.bomb_bytes());
+    assert!(
+        server.bomb_bytes() < 2 * MIB as usize,
+        "{}",
+        server.bomb_bytes()
+    );
     let device = open_device(server.url(), |_| {}).await?;
     let before = peak_rss_kib()?;
     let started = std::time::Instant::now();
@@ -100,7 +104,10 @@ async fn the_body_cap_is_configurable_and_counts_decompressed_bytes() -> TestRes
     let small = HostileServer::start(Abuse::GzipBomb { expanded: 4 * MIB }).await;
     assert!(small.bomb_bytes() < 64 * 1024, "{}", small.bomb_bytes());
     let tight = open_device(small.url(), |c| c.max_response_bytes = MIB).await?;
-    assert!(matches!(pull(&tight).await, Err(ClientError::ResponseTooLarge { .. })));
+    assert!(matches!(
+        pull(&tight).await,
+        Err(ClientError::ResponseTooLarge { .. })
+    ));
     let roomy = open_device(small.url(), |c| c.max_response_bytes = 8 * MIB).await?;
     assert_eq!(pull(&roomy).await?.received, 1);
     Ok(())
@@ -119,7 +126,11 @@ async fn a_redirect_to_another_origin_is_refused_and_credentials_stay_home() -> 
         let reader = open_device(server.url(), credentials).await?;
         let id = device.add("stays queued").await?;
         let pushed = device.ctx.push().await;
-        assert_eq!(pushed.status, PushStatus::CancelledByNetworkError, "{status}");
+        assert_eq!(
+            pushed.status,
+            PushStatus::CancelledByNetworkError,
+            "{status}"
+        );
         let message = pushed.message.unwrap_or_default();
         assert!(message.contains("redirect"), "{status}: {message}");
         assert!(!message.contains("s3cret"), "{message}");
@@ -131,7 +142,11 @@ async fn a_redirect_to_another_origin_is_refused_and_credentials_stay_home() -> 
         );
         assert_eq!(server.decoy().hits(), 0, "{status}: the decoy was reached");
         assert!(server.decoy().credentials_seen().is_empty());
-        assert_eq!(device.queue().await?.len(), 1, "{status}: the insert stays queued");
+        assert_eq!(
+            device.queue().await?.len(),
+            1,
+            "{status}: the insert stays queued"
+        );
         assert_eq!(local_ids(&device).await?, [id], "{status}");
     }
     Ok(())
@@ -174,7 +189,11 @@ async fn a_row_nested_200_deep_is_skipped_and_the_rest_of_its_page_comes_down() 
     assert_eq!(pulled.unreadable.len(), 1, "{:?}", pulled.unreadable);
     let skipped = &pulled.unreadable[0];
     assert_eq!(skipped.id.as_deref(), Some("deep"));
-    assert!(skipped.reason.contains("201 levels deep"), "{}", skipped.reason);
+    assert!(
+        skipped.reason.contains("201 levels deep"),
+        "{}",
+        skipped.reason
+    );
     assert_eq!(local_ids(&device).await?, ["a", "b"]);
     assert!(device.queue().await?.is_empty());
     Ok(())
@@ -198,7 +217,10 @@ async fn rows_with_ids_the_protocol_refuses_are_skipped_and_named() -> TestResul
     assert_eq!(ids, expected);
     // Shown escaped: no control character of an id reaches a log or a terminal.
     let shown = pulled.unreadable[1].to_string();
-    assert!(shown.contains(r"\u{1b}[2J") && !shown.contains('\u{1b}'), "{shown}");
+    assert!(
+        shown.contains(r"\u{1b}[2J") && !shown.contains('\u{1b}'),
+        "{shown}"
+    );
     assert_eq!(pulled.unreadable[6].position, 6);
     assert_eq!(local_ids(&device).await?, ["good"]);
     Ok(())

@@ -115,32 +115,48 @@ async fn poison_rows_are_skipped_and_a_repaired_one_comes_down(backend: Backend)
         .await?;
     let whole = serde_json::from_str::<serde_json::Value>(&page).map_err(|e| e.to_string());
     assert!(
-        whole
-            .as_ref()
-            .is_err_and(|e| e.contains("recursion limit")),
+        whole.as_ref().is_err_and(|e| e.contains("recursion limit")),
         "{backend:?}: the page must be beyond a whole-page parse: {whole:?}"
     );
 
     let fresh = Device::open(&url).await?;
     let pulled = fresh.pull_all().await?;
-    assert_eq!(skipped_ids(&pulled.unreadable), expected_skips, "{backend:?}");
+    assert_eq!(
+        skipped_ids(&pulled.unreadable),
+        expected_skips,
+        "{backend:?}"
+    );
     assert_eq!(pulled.received, 5);
     assert_eq!(local_ids(&fresh).await?, good, "{backend:?}: fresh device");
-    let deep = pulled.unreadable.iter().find(|u| u.id.as_deref() == Some(DEEP));
+    let deep = pulled
+        .unreadable
+        .iter()
+        .find(|u| u.id.as_deref() == Some(DEEP));
     assert!(
         deep.is_some_and(|u| u.reason.contains("127 levels deep")),
         "{deep:?}"
     );
-    let bad = pulled.unreadable.iter().find(|u| u.id.as_deref() == Some(BAD_ID));
+    let bad = pulled
+        .unreadable
+        .iter()
+        .find(|u| u.id.as_deref() == Some(BAD_ID));
     assert!(
         bad.is_some_and(|u| u.reason.contains("control character")),
         "{bad:?}"
     );
 
     let pulled = incremental.pull_all().await?;
-    assert_eq!(skipped_ids(&pulled.unreadable), expected_skips, "{backend:?}");
+    assert_eq!(
+        skipped_ids(&pulled.unreadable),
+        expected_skips,
+        "{backend:?}"
+    );
     assert_eq!(pulled.received, 3);
-    assert_eq!(local_ids(&incremental).await?, good, "{backend:?}: incremental");
+    assert_eq!(
+        local_ids(&incremental).await?,
+        good,
+        "{backend:?}: incremental"
+    );
 
     // Pulled again with nothing changed, the skipped rows are not sent again: the tokens moved
     // past them.
