@@ -200,7 +200,7 @@ impl ClientError {
 /// A byte count for people: whole MiB when it is one, bytes otherwise.
 fn byte_size(bytes: u64) -> String {
     const MIB: u64 = 1024 * 1024;
-    if bytes >= MIB && bytes % MIB == 0 {
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
         format!("{} MiB", bytes / MIB)
     } else {
         format!("{bytes} bytes")
