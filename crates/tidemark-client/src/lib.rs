@@ -40,6 +40,12 @@
 //!   its delta token in one transaction. A killed process loses nothing and skips nothing.
 //! - A retry after a lost response neither duplicates nor conflicts with itself, and an edit
 //!   made while its operation is in flight is never overwritten by the push result.
+//! - What the server sends is not trusted: a page is read row by row, and a row that cannot be
+//!   read (nested deeper than [`MAX_ITEM_DEPTH`], not an object, an id the protocol refuses) is
+//!   skipped and reported in [`PullResult::unreadable`], never blocking the rest; bodies are
+//!   capped after decompression ([`RemoteConfig::max_response_bytes`]); redirects are never
+//!   followed (credentials go to the configured server only); an answer to a write about
+//!   another item than the operation's is refused and the operation stays queued.
 
 #![warn(missing_docs)]
 
