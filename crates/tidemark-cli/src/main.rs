@@ -1,7 +1,8 @@
 //! `tidemark`: the Tidemark todo list from a terminal, on the same engine and, by default, the
 //! same local store as the desktop app. Every command works offline; `sync` talks to the server.
 //!
-//! Exit codes: 0 ok, 1 error, 2 sync finished with conflicts, 3 server unreachable (nothing lost).
+//! Exit codes: 0 ok, 1 error, 2 sync finished with conflicts, 3 server unreachable (nothing lost),
+//! 4 sync finished but some server items could not be read (they were skipped and listed).
 
 mod cli;
 mod output;
@@ -18,6 +19,8 @@ use cli::{Args, Command, Keep};
 const EXIT_CONFLICTS: u8 = 2;
 /// Exit code: the server could not be reached; local changes are kept.
 const EXIT_UNREACHABLE: u8 = 3;
+/// Exit code: the sync finished, but some server items could not be read and were skipped.
+const EXIT_SKIPPED: u8 = 4;
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -44,9 +47,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// Prints the one-line error and returns its exit code.
+/// Prints the one-line error (server text in it escaped) and returns its exit code.
 fn fail(message: &str, code: u8) -> ExitCode {
-    eprintln!("tidemark: {}", message.replace('\n', " "));
+    eprintln!("tidemark: {}", output::clean(&message.replace('\n', " ")));
     ExitCode::from(code)
 }
 
@@ -62,7 +65,7 @@ async fn execute(list: &TodoList, command: Command) -> Result<u8, TodoError> {
     match command {
         Command::Add { text } => {
             let todo = list.add(&text).await?;
-            println!("{}", todo.id);
+            println!("{}", output::clean(&todo.id));
         }
         Command::List { all, json } => {
             let todos = list.list(all).await?;
@@ -89,6 +92,9 @@ async fn execute(list: &TodoList, command: Command) -> Result<u8, TodoError> {
             output::sync(&outcome);
             if outcome.conflicts > 0 {
                 return Ok(EXIT_CONFLICTS);
+            }
+            if !outcome.skipped.is_empty() {
+                return Ok(EXIT_SKIPPED);
             }
         }
         Command::Pending => println!("{}", list.pending().await?),

@@ -1,7 +1,35 @@
-//! How results are printed: aligned text for people, JSON for scripts.
+//! How results are printed: aligned text for people, JSON for scripts. Everything printed as
+//! text that came from the server or the store goes through [`clean`] first, so a todo cannot
+//! clear the screen, retitle the terminal or hide text (JSON is escaped by serde already).
+
+use std::borrow::Cow;
 
 use serde::Serialize;
 use tidemark_todos::{Conflict, SyncOutcome, Todo, TodoStatus};
+
+/// `text` with every control character (ESC, BEL, CR, newlines...) and every bidirectional
+/// override written as its escape (`\u{1b}`), so it shows as text and does not act on the
+/// terminal. Text without any is borrowed as is.
+pub fn clean(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if needs_escape(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Control characters, and the bidirectional embeddings, overrides and isolates that can make
+/// a terminal show text in another order than it is.
+fn needs_escape(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
 
 /// Prints values as pretty JSON; serialising these plain structs cannot fail, but a failure
 /// is still reported rather than swallowed.
@@ -24,18 +52,33 @@ pub fn todos(todos: &[Todo], json: bool) {
         } else {
             "  (not synced)"
         };
-        println!("[{mark}] {}  {}{synced}", todo.id, todo.text);
+        println!(
+            "[{mark}] {}  {}{synced}",
+            clean(&todo.id),
+            clean(&todo.text)
+        );
     }
 }
 
-/// Prints what a sync did.
+/// Prints what a sync did; the server rows it skipped go to standard error, one per line.
 pub fn sync(outcome: &SyncOutcome) {
     match outcome.pulled {
-        Some(pulled) => println!("pushed {}, pulled {pulled}", outcome.pushed),
+        Some(pulled) if outcome.skipped.is_empty() => {
+            println!("pushed {}, pulled {pulled}", outcome.pushed);
+        }
+        Some(pulled) => println!(
+            "pushed {}, pulled {pulled}; {} server item(s) could not be read and were skipped",
+            outcome.pushed,
+            outcome.skipped.len()
+        ),
         None => println!(
             "pushed {}; {} conflict(s) to resolve (see `tidemark conflicts`), pull skipped",
             outcome.pushed, outcome.conflicts
         ),
+    }
+    for skipped in &outcome.skipped {
+        // The item's Display escapes its id and reason already; `clean` is for certainty.
+        eprintln!("tidemark: skipped {}", clean(&skipped.to_string()));
     }
 }
 
@@ -53,9 +96,9 @@ pub fn conflicts(conflicts: &[Conflict], json: bool) {
             ),
             None => "(deleted)".to_owned(),
         };
-        println!("{}  {}: {}", c.id, c.operation, c.message);
-        println!("    mine:   {}", side(&c.mine));
-        println!("    theirs: {}", side(&c.theirs));
+        println!("{}  {}: {}", clean(&c.id), c.operation, clean(&c.message));
+        println!("    mine:   {}", clean(&side(&c.mine)));
+        println!("    theirs: {}", clean(&side(&c.theirs)));
     }
 }
 
@@ -64,10 +107,10 @@ pub fn status(status: &TodoStatus, json: bool) {
     if json {
         return print_json(status);
     }
-    println!("store:      {}", status.store.display());
+    println!("store:      {}", clean(&status.store.display().to_string()));
     println!(
         "server:     {}",
-        status.server.as_deref().unwrap_or("(none configured)")
+        clean(status.server.as_deref().unwrap_or("(none configured)"))
     );
     println!("pending:    {}", status.pending);
     println!("conflicts:  {}", status.conflicts);
@@ -79,6 +122,20 @@ pub fn status(status: &TodoStatus, json: bool) {
         None => println!("last sync:  never"),
     }
     if let Some(error) = &status.last_error {
-        println!("last error: {error}");
+        println!("last error: {}", clean(error));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_and_bidi_overrides_are_escaped() {
+        assert_eq!(clean("plain tâche"), "plain tâche");
+        assert!(matches!(clean("plain"), Cow::Borrowed(_)));
+        assert_eq!(clean("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
+        assert_eq!(clean("t\u{7}\r\n"), "t\\u{7}\\r\\n");
+        assert_eq!(clean("x\u{202e}y\u{9b}"), "x\\u{202e}y\\u{9b}");
     }
 }

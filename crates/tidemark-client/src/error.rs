@@ -93,6 +93,32 @@ pub enum ClientError {
         /// What was wrong with it.
         message: String,
     },
+    /// The server's answer was larger than the engine reads
+    /// ([`crate::RemoteConfig::max_response_bytes`], counted after decompression); reading
+    /// stopped there and nothing of it was used.
+    #[error(
+        "the server's answer is larger than {}, the most this client reads \
+         (RemoteConfig::max_response_bytes); nothing of it was used",
+        byte_size(*limit)
+    )]
+    ResponseTooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// The server answered with a redirect, which the engine never follows: a redirect could
+    /// carry the application key or user token to another server, and would turn a write
+    /// into a read. Nothing was sent to the redirect's target.
+    #[error(
+        "the server answered {status}, a redirect to {location:?}, which this client does not \
+         follow (it could carry the application key elsewhere); if that address is right, \
+         make it the server URL"
+    )]
+    Redirected {
+        /// The HTTP status (301, 302, 303, 307 or 308).
+        status: u16,
+        /// The redirect's `Location`, as sent (shown escaped).
+        location: String,
+    },
     /// An argument or an item is not acceptable (bad id, wrong type for a column, bad query...).
     #[error("invalid input: {message}")]
     InvalidInput {
@@ -168,6 +194,16 @@ impl ClientError {
         ClientError::Protocol {
             message: message.into(),
         }
+    }
+}
+
+/// A byte count for people: whole MiB when it is one, bytes otherwise.
+fn byte_size(bytes: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else {
+        format!("{bytes} bytes")
     }
 }
 

@@ -30,7 +30,9 @@ pub enum ErrorKind {
     Unauthorized,
     /// The server answered an error status ([`ClientError::Http`]).
     ServerError,
-    /// The server's answer could not be understood ([`ClientError::Protocol`]).
+    /// The server's answer could not be understood or was not used: malformed
+    /// ([`ClientError::Protocol`]), too large ([`ClientError::ResponseTooLarge`]) or a redirect
+    /// ([`ClientError::Redirected`]).
     Protocol,
     /// An argument or an item is not acceptable ([`ClientError::InvalidInput`]).
     InvalidInput,
@@ -80,7 +82,9 @@ impl ClientError {
             Self::Network { .. } => ErrorKind::Network,
             Self::Auth { .. } => ErrorKind::Unauthorized,
             Self::Http { .. } => ErrorKind::ServerError,
-            Self::Protocol { .. } => ErrorKind::Protocol,
+            Self::Protocol { .. } | Self::ResponseTooLarge { .. } | Self::Redirected { .. } => {
+                ErrorKind::Protocol
+            }
             Self::InvalidInput { .. } => ErrorKind::InvalidInput,
             Self::NotFound { .. } => ErrorKind::NotFound,
             Self::AlreadyExists { .. } => ErrorKind::AlreadyExists,

@@ -24,7 +24,8 @@
 //!   .insert(Item) / .update(Item) -> Result<Item>  one transaction with its queue entry
 //!   .delete(id) / .lookup(id) / .query(&Query) / .count(&Query)
 //!   .pull(Option<query_id>, &Query) / .pull_with_cancel(.., &CancelToken)
-//!       -> Result<PullResult {received, requests, upserted, deleted, skipped_pending}>
+//!       -> Result<PullResult {received, requests, upserted, deleted, skipped_pending,
+//!          unreadable: Vec<UnreadableItem {id, position, updated_at, reason}>}>
 //!   .purge(Option<query_id>, &Query, force) -> Result<u64>
 //! Query::new().filter(prop("complete").equals(false)).order_by("text").skip(10).take(20)
 //!   (filters are `tidemark_protocol::odata::Expr`; build them with `odata::builder::{prop, lit}`)
@@ -39,6 +40,12 @@
 //!   its delta token in one transaction. A killed process loses nothing and skips nothing.
 //! - A retry after a lost response neither duplicates nor conflicts with itself, and an edit
 //!   made while its operation is in flight is never overwritten by the push result.
+//! - What the server sends is not trusted: a page is read row by row, and a row that cannot be
+//!   read (nested deeper than [`MAX_ITEM_DEPTH`], not an object, an id the protocol refuses) is
+//!   skipped and reported in [`PullResult::unreadable`], never blocking the rest; bodies are
+//!   capped after decompression ([`RemoteConfig::max_response_bytes`]); redirects are never
+//!   followed (credentials go to the configured server only); an answer to a write about
+//!   another item than the operation's is refused and the operation stays queued.
 
 #![warn(missing_docs)]
 
@@ -66,11 +73,12 @@ pub use conflict::{ClientWins, ConflictHandler, ConflictResolution, RecordErrors
 pub use context::SyncContext;
 pub use error::{ClientError, Result};
 pub use error_kind::ErrorKind;
-pub use pull::PullResult;
 pub use query::Query;
 pub use queue::{Operation, OperationError, OperationKind, OperationState};
-pub use remote::{QueryPage, RemoteClient, RemoteConfig, RemoteTable};
-pub use results::{PushResult, PushStatus};
+pub use remote::{
+    DEFAULT_MAX_RESPONSE_BYTES, MAX_ITEM_DEPTH, QueryPage, RemoteClient, RemoteConfig, RemoteTable,
+};
+pub use results::{PullResult, PushResult, PushStatus, UnreadableItem};
 pub use schema::{Column, ColumnType, Item, TableDefinition};
 pub use status::{CancelToken, Connectivity, SyncStatus};
 pub use store::LocalStore;

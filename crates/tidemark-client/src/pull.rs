@@ -15,24 +15,11 @@ use tidemark_protocol::system;
 use crate::context::SyncContext;
 use crate::error::{ClientError, Result};
 use crate::query::Query;
+use crate::remote::QueryPage;
+use crate::results::PullResult;
 use crate::schema::{Item, TableDefinition};
 use crate::status::{CancelToken, Connectivity};
 use crate::store::{ops, rows};
-
-/// What a pull did; tests and the CLI read the counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct PullResult {
-    /// Rows the server sent.
-    pub received: u64,
-    /// HTTP requests made for the pages.
-    pub requests: u64,
-    /// Local rows inserted or overwritten.
-    pub upserted: u64,
-    /// Local rows removed because the server marked them deleted.
-    pub deleted: u64,
-    /// Rows left alone because a local operation for them is queued.
-    pub skipped_pending: u64,
-}
 
 /// The `__config` key of a query id's delta token.
 pub(crate) fn token_key(table: &str, query_id: &str) -> String {
@@ -98,6 +85,13 @@ pub(crate) async fn run(
                 def.name,
                 r.requests
             );
+            if !r.unreadable.is_empty() {
+                log::warn!(
+                    "{} row(s) of '{}' could not be read and were skipped",
+                    r.unreadable.len(),
+                    def.name
+                );
+            }
             ctx.finish_sync(Ok(())).await;
         }
         Err(e) => {
@@ -207,9 +201,10 @@ async fn pull_pages(
                     None => table.query(&tq).await?,
                 };
                 result.requests += 1;
-                let n = page.items.len() as u64;
+                let n = page.rows();
                 result.received += n;
-                let stamps: Vec<DateTime<Utc>> = page.items.iter().filter_map(updated_at).collect();
+                let stamps = page_stamps(&page);
+                report_unreadable(&def.name, &page, &mut result);
                 if let Some(&newest) = stamps.iter().max() {
                     let ties = stamps.iter().filter(|&&s| s == newest).count() as u64;
                     if Some(newest) == token {
@@ -254,8 +249,9 @@ async fn pull_pages(
                 };
                 let page = table.query(&tq).await?;
                 result.requests += 1;
-                let n = page.items.len() as u64;
+                let n = page.rows();
                 result.received += n;
+                report_unreadable(&def.name, &page, &mut result);
                 fetched += n;
                 let last = is_last_page(n, top, page.next_link.is_some());
                 apply_page(ctx, def, page.items, None, &mut result).await?;
@@ -287,6 +283,31 @@ fn updated_at(item: &Item) -> Option<DateTime<Utc>> {
     item.get(system::UPDATED_AT)
         .and_then(Value::as_str)
         .and_then(|s| date::parse_date(s).ok())
+}
+
+/// The `updatedAt` of every row of the page that has a readable one, unreadable rows included:
+/// the delta token moves past a row that was skipped, so it is not sent again and again, and
+/// comes down once it is fixed on the server (which gives it a new `updatedAt`).
+fn page_stamps(page: &QueryPage) -> Vec<DateTime<Utc>> {
+    let skipped = page
+        .unreadable
+        .iter()
+        .filter_map(|u| u.updated_at.as_deref())
+        .filter_map(|s| date::parse_date(s).ok());
+    page.items
+        .iter()
+        .filter_map(updated_at)
+        .chain(skipped)
+        .collect()
+}
+
+/// Logs the page's unreadable rows and adds them to the pull's result; they are skipped and
+/// every other row of the page is written.
+fn report_unreadable(table: &str, page: &QueryPage, result: &mut PullResult) {
+    for skipped in &page.unreadable {
+        log::warn!("pull of '{table}' skipped an unreadable {skipped}");
+    }
+    result.unreadable.extend(page.unreadable.iter().cloned());
 }
 
 /// Writes one page and its delta token in one transaction. Deleted rows go; rows with a

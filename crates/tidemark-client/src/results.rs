@@ -1,6 +1,6 @@
-//! What a push reports: how it ended and the operations the server refused. A leaf (it imports
-//! only the queue's model), so the engine's error type can carry a push's result without
-//! pulling in the push itself.
+//! What a push and a pull report: how a push ended and the operations the server refused, what
+//! a pull did and the rows it could not read. A leaf (it imports only the queue's model), so
+//! the engine's error type can carry a push's result without pulling in the push itself.
 
 use std::fmt;
 
@@ -63,5 +63,63 @@ impl fmt::Display for PushResult {
             write!(f, " ({m})")?;
         }
         Ok(())
+    }
+}
+
+/// What a pull did; tests and the CLI read the counters and the items it could not read.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PullResult {
+    /// Rows the server sent (the unreadable ones included).
+    pub received: u64,
+    /// HTTP requests made for the pages.
+    pub requests: u64,
+    /// Local rows inserted or overwritten.
+    pub upserted: u64,
+    /// Local rows removed because the server marked them deleted.
+    pub deleted: u64,
+    /// Rows left alone because a local operation for them is queued.
+    pub skipped_pending: u64,
+    /// Rows the server sent that could not be read, and so were skipped: every other row of
+    /// their page still came down, and the pull's delta token moved past them, so a row fixed
+    /// on the server (a new `updatedAt`) comes down on the next pull.
+    pub unreadable: Vec<UnreadableItem>,
+}
+
+impl PullResult {
+    /// True when every row the server sent could be read.
+    pub fn is_complete(&self) -> bool {
+        self.unreadable.is_empty()
+    }
+}
+
+/// A row of a page that could not be read: too deeply nested, not an object, without a valid
+/// id... It is reported and skipped, never fatal to the rest of the pull.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnreadableItem {
+    /// The row's id as the server sent it, when it is a string (it may be the reason the row
+    /// was refused: print it escaped, as [`fmt::Display`] does).
+    pub id: Option<String>,
+    /// The row's index in the page that carried it (0-based), to find a row without an id.
+    pub position: usize,
+    /// The row's `updatedAt` as sent, when it could be read: the pull's token moves past it.
+    pub updated_at: Option<String>,
+    /// Why it could not be read.
+    pub reason: String,
+}
+
+impl fmt::Display for UnreadableItem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Debug formatting escapes control characters: an id from the server cannot drive a
+        // terminal or forge a log line.
+        match &self.id {
+            Some(id) => write!(f, "item {id:?}: {}", self.reason.escape_debug()),
+            None => write!(
+                f,
+                "item at position {} of its page: {}",
+                self.position,
+                self.reason.escape_debug()
+            ),
+        }
     }
 }

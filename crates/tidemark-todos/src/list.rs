@@ -9,7 +9,7 @@ use tidemark_client::tidemark_protocol::odata::builder::{lit, prop};
 use tidemark_client::tidemark_protocol::system;
 use tidemark_client::{
     ClientError, ColumnType, Connectivity, Item, OperationError, OperationKind, PushStatus, Query,
-    RemoteConfig, SyncContext, SyncTable, TableDefinition,
+    RemoteConfig, SyncContext, SyncTable, TableDefinition, UnreadableItem,
 };
 
 use crate::{
@@ -98,6 +98,9 @@ pub struct SyncOutcome {
     pub pulled: Option<u64>,
     /// Conflicts now waiting for a decision.
     pub conflicts: usize,
+    /// Server rows the pull could not read and skipped (every other row came down); empty
+    /// when the pull did not run.
+    pub skipped: Vec<UnreadableItem>,
 }
 
 /// The state behind the badge and the status line.
@@ -270,6 +273,7 @@ impl TodoList {
                 pushed: push.pushed,
                 pulled: None,
                 conflicts,
+                skipped: Vec::new(),
             });
         }
         let pull = self
@@ -280,6 +284,7 @@ impl TodoList {
             pushed: push.pushed,
             pulled: Some(pull.received),
             conflicts: 0,
+            skipped: pull.unreadable,
         })
     }
 

@@ -258,8 +258,13 @@ fn all_accepted(
     batch: &[Prepared],
     replies: Vec<Reply>,
 ) -> std::result::Result<Vec<WriteBack>, Vec<Reply>> {
-    let all =
-        replies.len() == batch.len() && replies.iter().all(|r| matches!(r, Reply::Accepted(_)));
+    // An answer about another item than its operation's goes to the judge, which refuses it.
+    let all = replies.len() == batch.len()
+        && batch.iter().zip(&replies).all(|(p, r)| match r {
+            Reply::Accepted(Some(item)) => !judge::is_other_item(&p.op.item_id, item),
+            Reply::Accepted(None) => true,
+            _ => false,
+        });
     if !all {
         return Err(replies);
     }

@@ -47,7 +47,10 @@ pub(super) async fn send(ctx: &SyncContext, p: &Prepared, caps: &Capabilities) -
 /// for a batch's part). Refused credentials are an error: they stop the push.
 pub(super) async fn judge(ctx: &SyncContext, p: &Prepared, reply: Reply) -> Result<Outcome> {
     let (server_item, refusal) = match reply {
-        Reply::Accepted(item) => return Ok(Outcome::Success(item)),
+        Reply::Accepted(item) => {
+            check_answered_id(p, item.as_ref())?;
+            return Ok(Outcome::Success(item));
+        }
         Reply::Unauthorized(refusal) => return Err(refusal.into_error()),
         // A delete of an item that is already gone is done (stock servers answer so).
         Reply::Gone(_) if p.op.kind == OperationKind::Delete => {
@@ -93,13 +96,47 @@ async fn conflicting_item(
     p: &Prepared,
     carried: Option<Item>,
 ) -> Result<Option<Item>> {
+    // The server's item of a conflict is what a resolution may write: never under another id.
+    let own = |item: Option<Item>| item.filter(|i| !is_other_item(&p.op.item_id, i));
     if carried.is_some() {
-        return Ok(carried);
+        if let Some(item) = own(carried) {
+            return Ok(Some(item));
+        }
+        log::warn!(
+            "the server's answer to the {} of {:?} carried another item; asking for it",
+            p.op.kind,
+            p.op.item_id
+        );
     }
     match ctx.remote().table(&p.op.table).find(&p.op.item_id).await {
-        Ok(item) => Ok(item),
+        Ok(item) => Ok(own(item)),
         Err(ClientError::Http { .. }) => Ok(None),
         Err(e) => Err(e),
+    }
+}
+
+/// True when `item` carries an id and it is not `id`: the server answered about another item.
+/// An item without an id is not written anywhere (see `rows::Upserter::upsert`).
+pub(super) fn is_other_item(id: &str, item: &Item) -> bool {
+    item.get(system::ID)
+        .is_some_and(|theirs| theirs.as_str() != Some(id))
+}
+
+/// Refuses an accepted answer whose item is another one than the operation's: nothing may be
+/// written under the wrong id. The push stops as after any unusable answer; the operation stays
+/// queued as it was, and is sent again (and judged as a retry) by the next push.
+fn check_answered_id(p: &Prepared, item: Option<&Item>) -> Result<()> {
+    match item.and_then(|i| i.get(system::ID)) {
+        Some(theirs) if theirs.as_str() != Some(p.op.item_id.as_str()) => {
+            Err(ClientError::protocol(format!(
+                "the server answered the {} of item {:?} with item {}; nothing was written and \
+                 the change stays queued",
+                p.op.kind,
+                p.op.item_id,
+                theirs.to_string().escape_debug()
+            )))
+        }
+        _ => Ok(()),
     }
 }
 

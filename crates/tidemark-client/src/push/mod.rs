@@ -47,7 +47,10 @@ impl From<ClientError> for Stop {
             ClientError::Network { message } => Stop(PushStatus::CancelledByNetworkError, message),
             ClientError::Auth { body } => Stop(PushStatus::CancelledByAuthenticationError, body),
             // The server answered something unusable: nothing was lost, try again later.
-            e @ (ClientError::Http { .. } | ClientError::Protocol { .. }) => {
+            e @ (ClientError::Http { .. }
+            | ClientError::Protocol { .. }
+            | ClientError::ResponseTooLarge { .. }
+            | ClientError::Redirected { .. }) => {
                 Stop(PushStatus::CancelledByNetworkError, e.to_string())
             }
             other => Stop(PushStatus::CancelledByLocalStoreError, other.to_string()),

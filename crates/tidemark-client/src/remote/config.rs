@@ -3,6 +3,10 @@
 
 use std::time::Duration;
 
+/// The default [`RemoteConfig::max_response_bytes`]: 64 MiB, four times the server's page
+/// budget, so a legitimate answer never comes near it.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Where the server is and how to talk to it. The app's settings screen edits this.
 #[derive(Clone)]
 pub struct RemoteConfig {
@@ -23,6 +27,10 @@ pub struct RemoteConfig {
     /// Operations per `POST /$batch` when the server offers it (capped at the server's
     /// `maxBatchOperations`); 0 sends one request per operation, as against stock servers.
     pub batch_size: usize,
+    /// The largest answer body read from the server, in bytes after decompression (64 MiB by
+    /// default); a larger one is an error, so a small compressed body that expands without
+    /// bound (a gzip bomb) cannot exhaust memory.
+    pub max_response_bytes: u64,
 }
 
 impl RemoteConfig {
@@ -52,6 +60,7 @@ impl Default for RemoteConfig {
             page_size: 50,
             large_page_size: 1000,
             batch_size: 1000,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -71,6 +80,7 @@ impl std::fmt::Debug for RemoteConfig {
             .field("page_size", &self.page_size)
             .field("large_page_size", &self.large_page_size)
             .field("batch_size", &self.batch_size)
+            .field("max_response_bytes", &self.max_response_bytes)
             .finish()
     }
 }

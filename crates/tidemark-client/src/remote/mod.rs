@@ -3,6 +3,8 @@
 //! here, and the engine gets typed replies (`reply`) whose meaning is decided in `status`.
 
 mod config;
+mod guard;
+mod page;
 mod reply;
 pub(crate) mod status;
 
@@ -10,7 +12,6 @@ use std::sync::Arc;
 
 use reqwest::header::{ETAG, HeaderMap, HeaderValue, IF_MATCH, LINK};
 use reqwest::{Method, RequestBuilder, Url};
-use serde_json::Value;
 use tidemark_protocol::batch::{BATCH_PATH, BatchRequest, BatchResponse};
 use tidemark_protocol::etag::quote_etag;
 use tidemark_protocol::headers::{
@@ -20,24 +21,14 @@ use tidemark_protocol::headers::{
 use tidemark_protocol::odata::TableQuery;
 use tokio::sync::OnceCell;
 
-pub use self::config::RemoteConfig;
+pub use self::config::{DEFAULT_MAX_RESPONSE_BYTES, RemoteConfig};
+pub use self::page::{MAX_ITEM_DEPTH, QueryPage};
 use self::reply::Raw;
 pub(crate) use self::reply::{BatchReply, Refusal, Reply};
 use self::status::Meaning;
 use crate::error::{ClientError, Result};
 use crate::item::Item;
 use crate::queue::OperationKind;
-
-/// One page of a query's results.
-#[derive(Debug, Clone, PartialEq)]
-pub struct QueryPage {
-    /// The items of this page.
-    pub items: Vec<Item>,
-    /// The total count, when `$inlinecount=allpages` was asked.
-    pub count: Option<u64>,
-    /// The URL of the next page (`Link: <…>; rel=next`), when the server says there is one.
-    pub next_link: Option<String>,
-}
 
 /// A queued operation as the engine sends it, with its preconditions.
 #[derive(Debug, Clone)]
@@ -105,6 +96,11 @@ impl RemoteClient {
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
             .gzip(true)
+            // No redirect is followed, not even to the same origin: the table protocol has
+            // none, one to another host would carry the application key and user token there
+            // (reqwest strips only its standard credential headers), and a redirected POST
+            // becomes a GET whose answer would look like an accepted write. A 3xx is an error.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ClientError::network(format!("cannot build the HTTP client: {e}")))?;
         let base = parse_base(&config.url);
@@ -205,14 +201,17 @@ impl RemoteClient {
             API_VERSION_HEADER,
             HeaderValue::from_static(SUPPORTED_API_VERSION),
         );
+        // Marked sensitive so that no debug output of a request shows them.
         if let Some(key) = self.config.app_key.as_deref()
-            && let Ok(v) = HeaderValue::from_str(key)
+            && let Ok(mut v) = HeaderValue::from_str(key)
         {
+            v.set_sensitive(true);
             headers.insert(APPLICATION_KEY_HEADER, v);
         }
         if let Some(token) = self.config.auth_token.as_deref()
-            && let Ok(v) = HeaderValue::from_str(token)
+            && let Ok(mut v) = HeaderValue::from_str(token)
         {
+            v.set_sensitive(true);
             headers.insert(AUTH_HEADER, v);
         }
         self.http.request(method, url).headers(headers)
@@ -220,6 +219,9 @@ impl RemoteClient {
 
     async fn send(&self, request: RequestBuilder) -> Result<Raw> {
         let response = request.send().await.map_err(network_error)?;
+        if let Some(refused) = guard::redirect(&response) {
+            return Err(refused);
+        }
         let status = response.status().as_u16();
         let header = |name| {
             response
@@ -230,7 +232,7 @@ impl RemoteClient {
         };
         let etag = header(ETAG);
         let next_link = header(LINK).and_then(|l| parse_next_link(&l));
-        let body = response.text().await.map_err(network_error)?;
+        let body = guard::read_body(response, self.config.max_response_bytes).await?;
         Ok(Raw {
             status,
             body,
@@ -302,7 +304,8 @@ impl RemoteTable {
         &self.client
     }
 
-    /// One page of a query (`GET /tables/{table}?…`).
+    /// One page of a query (`GET /tables/{table}?…`). Rows that cannot be read are reported in
+    /// [`QueryPage::unreadable`], not fatal to the page.
     pub async fn query(&self, query: &TableQuery) -> Result<QueryPage> {
         let url = self.client.url(&["tables", &self.name])?;
         let pairs = query.to_query_pairs();
@@ -311,36 +314,7 @@ impl RemoteTable {
             .send(self.client.request(Method::GET, url).query(&pairs))
             .await?
             .success()?;
-        let next_link = reply.next_link.clone();
-        let value: Value = serde_json::from_str(&reply.body)
-            .map_err(|e| ClientError::protocol(format!("query result is not JSON: {e}")))?;
-        let (rows, count) = match value {
-            Value::Array(rows) => (rows, None),
-            Value::Object(mut o) => {
-                let count = o.get("count").and_then(Value::as_u64);
-                match o.remove("results") {
-                    Some(Value::Array(rows)) => (rows, count),
-                    _ => return Err(ClientError::protocol("query result has no 'results' array")),
-                }
-            }
-            _ => {
-                return Err(ClientError::protocol(
-                    "query result is neither array nor object",
-                ));
-            }
-        };
-        let items = rows
-            .into_iter()
-            .filter_map(|v| match v {
-                Value::Object(o) => Some(o),
-                _ => None,
-            })
-            .collect();
-        Ok(QueryPage {
-            items,
-            count,
-            next_link,
-        })
+        page::parse_page(&reply.body, reply.next_link)
     }
 
     /// The server's item with this id (`GET /tables/{table}/{id}`).
