@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tidemark_testkit::postgres::PgDatabase;
+use tidemark_testkit::procfs::{cpu_ticks, open_handles, status_kib};
 use tidemark_testkit::server::ServerProcess;
 
-use common::{Api, encode, link_target};
+use common::{Api, encode, link_target, lookups_until};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_tidemark-server");
 const KIB: usize = 1024;
@@ -34,46 +35,6 @@ const BIG_ITEM_BYTES: usize = 180 * KIB;
 const PEAK_GROWTH_BOUND_KIB: u64 = 32 * 1024;
 /// The slowest an unrelated lookup may be answered while the attack runs.
 const NORMAL_TIME: Duration = Duration::from_millis(1500);
-
-/// A field of `/proc/<pid>/status` in KiB (`VmHWM`, `VmRSS`).
-fn status_kib(pid: u32, field: &str) -> u64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_else(|e| panic!("status of {pid}: {e}"));
-    text.lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
-}
-
-/// The CPU time the process has used, user and system, in clock ticks (1/100 s).
-fn cpu_ticks(pid: u32) -> u64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .unwrap_or_else(|e| panic!("stat of {pid}: {e}"));
-    // The command name may hold spaces; fields are counted after its closing parenthesis.
-    let after = text.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    // `state` is field 3 of the file and fields[0] here; utime and stime are 14 and 15.
-    let tick = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    tick(11) + tick(12)
-}
-
-/// How many of the process's open files are the database file itself (its connections).
-fn db_file_handles(pid: u32, db: &std::path::Path) -> usize {
-    let db = std::fs::canonicalize(db).unwrap_or_else(|e| panic!("{}: {e}", db.display()));
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .filter(|e| std::fs::read_link(e.path()).is_ok_and(|target| target == db))
-                .count()
-        })
-        .unwrap_or(0)
-}
 
 /// A raw answer: status, `Link`, `Retry-After`, the body's length and its JSON.
 struct Answer {
@@ -152,19 +113,6 @@ async fn seed(api: &Api, n: usize, bytes: usize, filler: char) {
     }
 }
 
-/// Lookups of one small item in a loop until `stop`, returning the slowest answer's time.
-async fn lookups_until(api: Api, stop: tokio::sync::watch::Receiver<bool>) -> Duration {
-    let mut slowest = Duration::ZERO;
-    while !*stop.borrow() {
-        let started = Instant::now();
-        let reply = api.get("/tables/todoitem/small").await;
-        assert_eq!(reply.status, 200, "{}", reply.body);
-        slowest = slowest.max(started.elapsed());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    slowest
-}
-
 /// Attack 2: four clients ask for every big item at once with `$top=10000`.
 async fn pages_stop_at_their_byte_budget(db: &str, dir: &tempfile::TempDir) {
     let budget = PAGE_BUDGET.to_string();
@@ -183,7 +131,7 @@ async fn pages_stop_at_their_byte_budget(db: &str, dir: &tempfile::TempDir) {
     let http = reqwest::Client::new();
     let url = format!("{}?$top=10000", server.table_url("todoitem"));
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let other = tokio::spawn(lookups_until(api.clone(), stopped));
+    let other = tokio::spawn(lookups_until(api.clone(), "small", stopped));
     let attacks: Vec<_> = (0..4)
         .map(|_| {
             let (http, url) = (http.clone(), url.clone());
@@ -339,7 +287,7 @@ async fn sqlite_an_expensive_filter_stops_with_its_request() {
 
     // Within every limit but slow: answered at the request timeout, and its work stops.
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let other = tokio::spawn(lookups_until(api.clone(), stopped));
+    let other = tokio::spawn(lookups_until(api.clone(), "small", stopped));
     let started = Instant::now();
     let slow = get(&http, &query(&expensive_filter(40))).await;
     let answered = started.elapsed();
@@ -426,7 +374,7 @@ async fn postgres_an_expensive_filter_is_cancelled_by_the_statement_timeout() {
         encode(&expensive_filter(40))
     );
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let other = tokio::spawn(lookups_until(api.clone(), stopped));
+    let other = tokio::spawn(lookups_until(api.clone(), "small", stopped));
     let started = Instant::now();
     let slow = get(&http, &url).await;
     let answered = started.elapsed();
@@ -500,7 +448,7 @@ async fn queries_beyond_the_limit_get_503_and_readers_stay_fixed() {
     let mut handles = 0;
     let mut write_times = Vec::new();
     for i in 0..5 {
-        handles = handles.max(db_file_handles(pid, &db));
+        handles = handles.max(open_handles(pid, &db));
         let started = Instant::now();
         let written = api
             .post("/tables/todoitem", json!({"id": format!("during-{i}")}))
@@ -573,9 +521,9 @@ async fn sqlite_readers_stay_fixed_under_concurrent_queries() {
             tokio::spawn(async move { get(&http, &url).await })
         })
         .collect();
-    let mut handles = db_file_handles(pid, &db);
+    let mut handles = open_handles(pid, &db);
     while queries.iter().any(|q| !q.is_finished()) {
-        handles = handles.max(db_file_handles(pid, &db));
+        handles = handles.max(open_handles(pid, &db));
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     for query in queries {

@@ -5,6 +5,7 @@
 
 pub mod hostile;
 pub mod postgres;
+pub mod procfs;
 pub mod proxy;
 pub mod server;
 pub mod stamps;

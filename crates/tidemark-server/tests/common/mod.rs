@@ -3,10 +3,14 @@
 
 #![allow(dead_code)] // Each test binary uses a different subset.
 
+use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::Value;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
 
 /// The API version every request sends unless a test says otherwise.
 pub const API_VERSION: &str = "2.0.0";
@@ -293,4 +297,55 @@ pub fn dump_database(path: &Path) -> Vec<String> {
         out.extend(lines);
     }
     out
+}
+
+/// Sends `request` on a fresh connection (it should say `Connection: close`) and returns the
+/// whole response as text.
+pub async fn raw(addr: SocketAddr, request: &str) -> String {
+    let mut stream = match TcpStream::connect(addr).await {
+        Ok(s) => s,
+        Err(e) => panic!("connect: {e}"),
+    };
+    if let Err(e) = stream.write_all(request.as_bytes()).await {
+        panic!("write: {e}");
+    }
+    let mut response = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response));
+    if read.await.is_err() {
+        panic!(
+            "no complete answer within 10 s: {}",
+            String::from_utf8_lossy(&response)
+        );
+    }
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+/// The value of header `name` (case-insensitive) in a raw response.
+pub fn header_value(response: &str, name: &str) -> Option<String> {
+    let head = response.split("\r\n\r\n").next()?;
+    head.lines().skip(1).find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| value.trim().to_owned())
+    })
+}
+
+/// Looks item `id` up in a loop until `stop`, as an unrelated client would while an attack
+/// runs, and returns the slowest answer's time (asserting each is a 200).
+pub async fn lookups_until(
+    api: Api,
+    id: &str,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Duration {
+    let mut slowest = Duration::ZERO;
+    let path = format!("/tables/todoitem/{id}");
+    while !*stop.borrow() {
+        let started = std::time::Instant::now();
+        let reply = api.get(&path).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        slowest = slowest.max(started.elapsed());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    slowest
 }

@@ -3,16 +3,13 @@
 //! Each attack is reproduced against a real server; the database is checked to hold nothing
 //! of it, and the server to keep answering.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tidemark_server::ServerConfig;
 use tidemark_testkit::server::{Backend, TestServer};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
 
-use crate::common::Api;
+use crate::common::{Api, header_value, raw};
 use crate::dump;
 
 /// A browser origin the tests allow.
@@ -352,35 +349,3 @@ backend_tests!(#[tokio::test];
     a_loopback_server_refuses_foreign_hosts,
     next_page_links_ignore_hostile_host_headers,
 );
-
-/// Sends `request` on a fresh connection (it should say `Connection: close`) and returns the
-/// whole response as text.
-async fn raw(addr: SocketAddr, request: &str) -> String {
-    let mut stream = match TcpStream::connect(addr).await {
-        Ok(s) => s,
-        Err(e) => panic!("connect: {e}"),
-    };
-    if let Err(e) = stream.write_all(request.as_bytes()).await {
-        panic!("write: {e}");
-    }
-    let mut response = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response));
-    if read.await.is_err() {
-        panic!(
-            "no complete answer within 10 s: {}",
-            String::from_utf8_lossy(&response)
-        );
-    }
-    String::from_utf8_lossy(&response).into_owned()
-}
-
-/// The value of header `name` (case-insensitive) in a raw response.
-fn header_value(response: &str, name: &str) -> Option<String> {
-    let head = response.split("\r\n\r\n").next()?;
-    head.lines().skip(1).find_map(|line| {
-        let (key, value) = line.split_once(':')?;
-        key.trim()
-            .eq_ignore_ascii_case(name)
-            .then(|| value.trim().to_owned())
-    })
-}
