@@ -35,6 +35,12 @@ pub enum Fault {
     Delay(Duration),
     /// Forward the request and hold the answer until [`FaultProxy::release`].
     HoldResponse,
+    /// Answer 503 with `Retry-After: retry_after_secs` without forwarding anything, as a
+    /// server whose query slots are all taken does.
+    Busy {
+        /// The seconds the answer asks the client to wait.
+        retry_after_secs: u64,
+    },
     /// Answer this status and JSON body without forwarding anything.
     Respond {
         /// The status code.
@@ -217,6 +223,15 @@ async fn serve(mut client: TcpStream, target: SocketAddr, state: Arc<State>) -> 
             Some(Fault::DropRequest) => return Ok(()),
             Some(Fault::Delay(delay)) => tokio::time::sleep(*delay).await,
             _ => {}
+        }
+        if let Some(Fault::Busy { retry_after_secs }) = &fault {
+            let body = r#"{"error":"the server is busy; retry later"}"#;
+            let reply = format!(
+                "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: {retry_after_secs}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            client.write_all(reply.as_bytes()).await?;
+            return Ok(());
         }
         if let Some(Fault::Respond { status, body }) = &fault {
             let reply = format!(

@@ -9,8 +9,9 @@ mod reply;
 pub(crate) mod status;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use reqwest::header::{ETAG, HeaderMap, HeaderValue, IF_MATCH, LINK};
+use reqwest::header::{ETAG, HeaderMap, HeaderValue, IF_MATCH, LINK, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder, Url};
 use tidemark_protocol::batch::{BATCH_PATH, BatchRequest, BatchResponse};
 use tidemark_protocol::etag::quote_etag;
@@ -29,6 +30,12 @@ use self::status::Meaning;
 use crate::error::{ClientError, Result};
 use crate::item::Item;
 use crate::queue::OperationKind;
+
+/// How many times a query answered 503 with a `Retry-After` is asked again.
+const BUSY_RETRIES: u32 = 3;
+/// The longest `Retry-After` a query waits for; a longer one is reported to the caller (a
+/// server down for maintenance says so with hours, which no one should sit through).
+const MAX_BUSY_WAIT: Duration = Duration::from_secs(10);
 
 /// A queued operation as the engine sends it, with its preconditions.
 #[derive(Debug, Clone)]
@@ -232,12 +239,18 @@ impl RemoteClient {
         };
         let etag = header(ETAG);
         let next_link = header(LINK).and_then(|l| parse_next_link(&l));
+        // Only the delay-seconds form: our server sends it, and an HTTP date would need the
+        // two clocks to agree.
+        let retry_after = header(RETRY_AFTER)
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
         let body = guard::read_body(response, self.config.max_response_bytes).await?;
         Ok(Raw {
             status,
             body,
             etag,
             next_link,
+            retry_after,
         })
     }
 }
@@ -306,15 +319,32 @@ impl RemoteTable {
 
     /// One page of a query (`GET /tables/{table}?…`). Rows that cannot be read are reported in
     /// [`QueryPage::unreadable`], not fatal to the page.
+    /// A server that answers 503 with a short `Retry-After` (all its query slots taken) is
+    /// asked again after that wait, up to [`BUSY_RETRIES`] times: a query changes nothing, so
+    /// asking again is safe, and a pull should not fail for a moment's overload.
     pub async fn query(&self, query: &TableQuery) -> Result<QueryPage> {
         let url = self.client.url(&["tables", &self.name])?;
         let pairs = query.to_query_pairs();
-        let reply = self
-            .client
-            .send(self.client.request(Method::GET, url).query(&pairs))
-            .await?
-            .success()?;
-        page::parse_page(&reply.body, reply.next_link)
+        let mut retries = 0;
+        loop {
+            let request = self.client.request(Method::GET, url.clone()).query(&pairs);
+            let reply = self.client.send(request).await?;
+            match reply.busy_for() {
+                Some(wait) if retries < BUSY_RETRIES && wait <= MAX_BUSY_WAIT => {
+                    retries += 1;
+                    log::info!(
+                        "the server is busy; asking for {} again in {wait:?} ({retries} of \
+                         {BUSY_RETRIES})",
+                        self.name
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                _ => {
+                    let reply = reply.success()?;
+                    return page::parse_page(&reply.body, reply.next_link);
+                }
+            }
+        }
     }
 
     /// The server's item with this id (`GET /tables/{table}/{id}`).

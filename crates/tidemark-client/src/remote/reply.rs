@@ -2,6 +2,8 @@
 //! request or one part of a `POST /$batch`), a [`BatchReply`] to a batch as a whole, and the
 //! raw HTTP answer they are made from, which nothing outside `remote` reads.
 
+use std::time::Duration;
+
 use serde_json::Value;
 use tidemark_protocol::batch::BatchResult;
 use tidemark_protocol::{ErrorBody, system};
@@ -126,12 +128,20 @@ pub(super) struct Raw {
     pub(super) body: String,
     pub(super) etag: Option<String>,
     pub(super) next_link: Option<String>,
+    /// `Retry-After` in seconds, when the server sent one.
+    pub(super) retry_after: Option<Duration>,
 }
 
 impl Raw {
     /// What the status means.
     pub(super) fn meaning(&self) -> Meaning {
         status::meaning(self.status)
+    }
+
+    /// How long the server asked us to wait before asking again, when it answered 503 "busy"
+    /// with a `Retry-After` (our server does when all its query slots are taken).
+    pub(super) fn busy_for(&self) -> Option<Duration> {
+        (self.status == 503).then_some(self.retry_after).flatten()
     }
 
     /// The typed reply to a write.
@@ -195,6 +205,7 @@ mod tests {
             body: body.into(),
             etag: etag.map(str::to_string),
             next_link: None,
+            retry_after: None,
         }
     }
 

@@ -203,3 +203,46 @@ async fn pull_over_a_slow_link_gets_every_row() -> TestResult {
     );
     Ok(())
 }
+
+/// A server whose query slots are all taken answers 503 with `Retry-After`: the pull waits
+/// that long and asks again, so a moment's overload costs a delay, not a failed Refresh; a
+/// server that stays busy beyond the retries is reported as such, and nothing is lost.
+#[tokio::test]
+async fn pull_from_a_busy_server_waits_as_asked_and_gets_every_row() -> TestResult {
+    let server = server().await;
+    let writer = Device::open(server.url()).await?;
+    for n in 0..60 {
+        writer.add(&format!("row {n}")).await?;
+    }
+    writer.push_ok().await?;
+    let proxy = proxy(server.url()).await?;
+    let reader = Device::open(&proxy.url()).await?;
+    let busy = Fault::Busy {
+        retry_after_secs: 1,
+    };
+    // Twice busy on the first page: two waits of a second, then the rows.
+    proxy.add_rule("GET", "/tables/todoitem", busy.clone(), 2);
+    let started = std::time::Instant::now();
+    reader.pull_all().await?;
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "asked again before the server's Retry-After: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        reader.table().count(&tidemark_client::Query::new()).await?,
+        60
+    );
+
+    // Busy on every try: after three retries the pull fails with the server's answer, and
+    // what was stored stays.
+    proxy.add_rule("GET", "/tables/todoitem", busy, 4);
+    let error = reader.pull_all().await.err().map(|e| e.to_string());
+    let error = error.unwrap_or_default();
+    assert!(error.contains("503"), "{error}");
+    assert_eq!(
+        reader.table().count(&tidemark_client::Query::new()).await?,
+        60
+    );
+    Ok(())
+}
