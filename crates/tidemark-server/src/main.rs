@@ -87,8 +87,8 @@ struct Args {
     #[arg(long, env = "TIDEMARK_MAX_CONCURRENT_QUERIES")]
     max_concurrent_queries: Option<usize>,
 
-    /// SQLite only: read connections, opened at start and never more (each keeps an 8 MiB page
-    /// cache); reads beyond this many wait for one.
+    /// SQLite only: read connections, opened at start and never more (each keeps a page cache
+    /// of at most 32 MiB); reads beyond this many wait for one.
     #[arg(long, env = "TIDEMARK_READERS", default_value_t = 4)]
     readers: usize,
     // --- The request edge (issue 14). ---
