@@ -180,14 +180,20 @@ async fn pull_with_a_page_cut_off_halfway_resumes_without_loss() -> TestResult {
     pull_through(Fault::TruncateResponse).await
 }
 
-#[tokio::test]
-async fn pull_over_a_slow_link_gets_every_row() -> TestResult {
+/// A server holding `n` todos ("row 0"…), pushed by a device of its own.
+async fn server_with_rows(n: usize) -> anyhow::Result<tidemark_testkit::server::TestServer> {
     let server = server().await;
     let writer = Device::open(server.url()).await?;
-    for n in 0..60 {
+    for n in 0..n {
         writer.add(&format!("row {n}")).await?;
     }
     writer.push_ok().await?;
+    Ok(server)
+}
+
+#[tokio::test]
+async fn pull_over_a_slow_link_gets_every_row() -> TestResult {
+    let server = server_with_rows(60).await?;
     let proxy = proxy(server.url()).await?;
     let reader = Device::open(&proxy.url()).await?;
     proxy.add_rule(
@@ -209,12 +215,7 @@ async fn pull_over_a_slow_link_gets_every_row() -> TestResult {
 /// server that stays busy beyond the retries is reported as such, and nothing is lost.
 #[tokio::test]
 async fn pull_from_a_busy_server_waits_as_asked_and_gets_every_row() -> TestResult {
-    let server = server().await;
-    let writer = Device::open(server.url()).await?;
-    for n in 0..60 {
-        writer.add(&format!("row {n}")).await?;
-    }
-    writer.push_ok().await?;
+    let server = server_with_rows(60).await?;
     let proxy = proxy(server.url()).await?;
     let reader = Device::open(&proxy.url()).await?;
     let busy = Fault::Busy {

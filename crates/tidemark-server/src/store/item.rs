@@ -49,26 +49,32 @@ impl Item {
 
     /// The length in bytes of the item's wire form, counted without keeping it.
     pub fn wire_len(&self) -> usize {
-        let mut counter = ByteCounter(0);
-        // A counter never fails to take bytes and an item always serialises (its keys are
-        // strings), so the result says nothing the count does not.
-        let _ = serde_json::to_writer(&mut counter, &self.wire());
-        counter.0
+        json_len(&self.wire())
     }
 }
 
-/// An `io::Write` that only counts what it is given.
-struct ByteCounter(usize);
+/// The length in bytes of `value` as compact JSON, counted without building the text.
+pub(crate) fn json_len(value: &impl Serialize) -> usize {
+    /// An `io::Write` that only counts what it is given.
+    struct ByteCounter(usize);
 
-impl std::io::Write for ByteCounter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0 = self.0.saturating_add(buf.len());
-        Ok(buf.len())
+    impl std::io::Write for ByteCounter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 = self.0.saturating_add(buf.len());
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
     }
 
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    let mut counter = ByteCounter(0);
+    // A counter never fails to take bytes, and what is measured here (items, their property
+    // maps) always serialises: its keys are strings. So the result says nothing the count
+    // does not.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
 }
 
 /// The protocol's JSON form of a borrowed [`Item`] (see [`Item::wire`]).

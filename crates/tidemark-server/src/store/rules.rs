@@ -106,21 +106,7 @@ pub fn apply(existing: Option<Item>, change: Change, stamp: Stamp) -> Result<Ite
 /// The size of `properties` as compact JSON, the measure of the item size limit. Counted
 /// without building the text.
 pub fn stored_size(properties: &serde_json::Map<String, serde_json::Value>) -> usize {
-    /// Counts the bytes written to it and drops them.
-    struct Counter(usize);
-    impl std::io::Write for Counter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 = self.0.saturating_add(buf.len());
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut counter = Counter(0);
-    // Writing a map with string keys into a sink that never fails cannot fail.
-    let _ = serde_json::to_writer(&mut counter, properties);
-    counter.0
+    super::item::json_len(properties)
 }
 
 /// The stored item if it is not soft-deleted and has the expected version.
