@@ -14,9 +14,9 @@ use axum::response::Response;
 use serde::Serialize;
 use tidemark_protocol::batch::{BatchOperation, BatchOperationKind, BatchRequest};
 
+use super::caller::Caller;
 use super::request::{body_bytes, check_id, item_properties, parse_operation_tag};
 use super::tables::{delete_write, insert_write, success_status, update_write};
-use super::caller::Caller;
 use super::{AppState, Shared};
 use crate::error::{ApiError, json_response};
 use crate::store::{Item, StoreWrite, TableStore, WriteOutcome, serialize_wire_option};

@@ -238,7 +238,12 @@ pub async fn delete<S: TableStore>(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let w = item_write(&state, path, &headers)?;
-    apply(&state, &caller, delete_write(w.table, w.id, w.expected, w.tag)).await
+    apply(
+        &state,
+        &caller,
+        delete_write(w.table, w.id, w.expected, w.tag),
+    )
+    .await
 }
 
 /// `POST /tables/{table}/{id}` with no body: undeletes the item.

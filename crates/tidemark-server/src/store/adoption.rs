@@ -54,7 +54,11 @@ pub(crate) fn refused(owner: &Owner, collisions: &[(String, String)]) -> StoreEr
         .take(SHOWN)
         .map(|(table, id)| format!("{table}/{id}"))
         .collect();
-    let more = if collisions.len() > SHOWN { ", …" } else { "" };
+    let more = if collisions.len() > SHOWN {
+        ", …"
+    } else {
+        ""
+    };
     StoreError::BadRequest(format!(
         "cannot adopt the unowned rows: {owner} already has items with the same ids ({}{more}); \
          nothing was moved",

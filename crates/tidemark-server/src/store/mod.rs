@@ -410,15 +410,10 @@ pub trait TableStore: Send + Sync + 'static {
     /// When `owner` already has an item with the id of an unowned one, nothing moves and the
     /// answer is [`StoreError::BadRequest`] naming the ids. An unowned operation record whose
     /// tag `owner` already used is dropped (it could only replay into the wrong item).
-    fn adopt_unowned(
-        &self,
-        owner: &Owner,
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    fn adopt_unowned(&self, owner: &Owner) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Deletes (for good, not soft) every item and operation record of `owner` in every table,
     /// atomically, and answers how many items went.
-    fn delete_rows_of(
-        &self,
-        owner: &Owner,
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    fn delete_rows_of(&self, owner: &Owner)
+    -> impl Future<Output = Result<u64, StoreError>> + Send;
 }

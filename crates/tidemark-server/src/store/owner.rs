@@ -13,7 +13,7 @@ pub struct Owner(String);
 impl Owner {
     /// The rows of nobody: the single shared list of a server without accounts (`--no-auth`),
     /// and every row of a database from before accounts. Stored as the empty string.
-    pub fn unowned() -> Self {
+    pub const fn unowned() -> Self {
         Self(String::new())
     }
 

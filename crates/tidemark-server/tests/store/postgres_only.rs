@@ -11,7 +11,7 @@ use tidemark_server::store::{Change, PostgresOptions, PostgresTableStore, TableS
 use tidemark_testkit::stamps::STOCK_STAMP_STATEMENT;
 
 use crate::PgFixture;
-use crate::support::{LateCommit, T, new_item, spawn_insert, write};
+use crate::support::{LateCommit, NOBODY, T, new_item, spawn_insert, write};
 
 /// Another store on the database at `url`, stamping like a stock server when `stock`.
 async fn store_on(url: &str, stock: bool) -> PostgresTableStore {
@@ -119,10 +119,14 @@ async fn a_retry_reaching_another_store_gets_the_recorded_outcome() {
     let tag = tidemark_protocol::headers::OperationTag::new("op", 1);
     // The same tagged insert sent to two processes at once: one applies it, one replays it.
     let (first, second) = tokio::join!(
-        fixture
-            .store
-            .apply(write(Change::Insert(new_item("a", json!({})))).tagged(tag.clone())),
-        other.apply(write(Change::Insert(new_item("a", json!({})))).tagged(tag.clone())),
+        fixture.store.apply(
+            NOBODY,
+            write(Change::Insert(new_item("a", json!({})))).tagged(tag.clone())
+        ),
+        other.apply(
+            NOBODY,
+            write(Change::Insert(new_item("a", json!({})))).tagged(tag.clone())
+        ),
     );
     let (first, second) = match (first, second) {
         (Ok(f), Ok(s)) => (f, s),
@@ -131,7 +135,10 @@ async fn a_retry_reaching_another_store_gets_the_recorded_outcome() {
     assert_eq!(first.item, second.item);
     assert!(first.replayed != second.replayed, "exactly one replay");
     let retry = other
-        .apply(write(Change::Insert(new_item("a", json!({})))).tagged(tag))
+        .apply(
+            NOBODY,
+            write(Change::Insert(new_item("a", json!({})))).tagged(tag),
+        )
         .await;
     assert!(retry.is_ok_and(|o| o.replayed && o.item == first.item));
 }

@@ -391,7 +391,8 @@ impl TableStore for SqliteTableStore {
 
     async fn delete_rows_of(&self, owner: &Owner) -> Result<u64, StoreError> {
         let owner = owner.clone();
-        self.admin(move |tx| admin::delete_rows_of(tx, &owner)).await
+        self.admin(move |tx| admin::delete_rows_of(tx, &owner))
+            .await
     }
 }
 
