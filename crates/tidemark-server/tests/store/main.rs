@@ -8,6 +8,7 @@
 
 mod differential;
 mod isolation;
+mod migration;
 mod postgres_only;
 mod sqlite_only;
 mod suite;

@@ -8,6 +8,8 @@
 mod admin;
 mod clock;
 mod migrations;
+#[cfg(test)]
+mod plan_tests;
 mod readers;
 mod write;
 
