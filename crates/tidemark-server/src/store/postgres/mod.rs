@@ -329,7 +329,9 @@ impl TableStore for PostgresTableStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(classify)?;
         // Taken before the check, so no write of either owner slips in between.
-        lock_items(&tx).await?;
+        tx.batch_execute("LOCK TABLE items, operations IN SHARE ROW EXCLUSIVE MODE")
+            .await
+            .map_err(classify)?;
         let collisions = tx
             .query(adoption::COLLISIONS, &[&owner.as_str()])
             .await
@@ -341,40 +343,42 @@ impl TableStore for PostgresTableStore {
         if !collisions.is_empty() {
             return Err(adoption::refused(owner, &collisions));
         }
-        for sql in [adoption::DROP_SHADOWED_RECORDS, adoption::ADOPT_RECORDS] {
-            tx.execute(sql, &[&owner.as_str()])
-                .await
-                .map_err(classify)?;
-        }
-        let moved = tx
-            .execute(adoption::ADOPT_ITEMS, &[&owner.as_str()])
-            .await
-            .map_err(classify)?;
-        tx.commit().await.map_err(classify)?;
-        Ok(moved)
+        let statements = [
+            adoption::DROP_SHADOWED_RECORDS,
+            adoption::ADOPT_RECORDS,
+            adoption::ADOPT_ITEMS,
+        ];
+        run_for(tx, owner, &statements).await
     }
 
     async fn delete_rows_of(&self, owner: &Owner) -> Result<u64, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(classify)?;
-        tx.execute(adoption::DELETE_RECORDS, &[&owner.as_str()])
-            .await
-            .map_err(classify)?;
-        let deleted = tx
-            .execute(adoption::DELETE_ITEMS, &[&owner.as_str()])
-            .await
-            .map_err(classify)?;
-        tx.commit().await.map_err(classify)?;
-        Ok(deleted)
+        run_for(
+            tx,
+            owner,
+            &[adoption::DELETE_RECORDS, adoption::DELETE_ITEMS],
+        )
+        .await
     }
 }
 
-/// Locks the items and operation records against writes (reads go on) until the transaction
-/// ends: an adoption checks for colliding ids, then moves rows, and no insert may land between.
-async fn lock_items(tx: &deadpool_postgres::Transaction<'_>) -> Result<(), StoreError> {
-    tx.batch_execute("LOCK TABLE items, operations IN SHARE ROW EXCLUSIVE MODE")
-        .await
-        .map_err(classify)
+/// Runs `statements` with `owner` as `$1` in `tx` and commits; answers the rows the last one
+/// changed.
+async fn run_for(
+    tx: deadpool_postgres::Transaction<'_>,
+    owner: &Owner,
+    statements: &[&str],
+) -> Result<u64, StoreError> {
+    let mut changed = 0;
+    for sql in statements {
+        changed = tx
+            .execute(*sql, &[&owner.as_str()])
+            .await
+            .map_err(classify)?;
+    }
+    tx.commit().await.map_err(classify)?;
+    Ok(changed)
 }
 
 /// Sorts a driver error: a lost or refused connection is [`StoreError::Unavailable`] (retry
