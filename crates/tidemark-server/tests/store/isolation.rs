@@ -84,6 +84,8 @@ pub async fn another_owners_rows_match_no_query_filter_or_count(store: impl Tabl
         "text eq 'secret'".to_owned(),
         "n le 2".to_owned(),
         "deleted eq true".to_owned(),
+        // The owner is no column a client can name: this reads a user property `owner`.
+        "owner eq 'alice'".to_owned(),
         format!("version eq '{}'", a1.version),
     ];
     for (column, us) in [
