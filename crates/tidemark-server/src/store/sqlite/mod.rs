@@ -224,9 +224,7 @@ impl SqliteTableStore {
         .await
         .map_err(StoreError::internal)?
     }
-}
 
-impl SqliteTableStore {
     /// Runs `f` in one immediate transaction on the writer and commits it when `f` succeeds:
     /// administrative changes of many rows, serialized with every write.
     async fn admin<F>(&self, f: F) -> Result<u64, StoreError>
