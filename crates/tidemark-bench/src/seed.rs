@@ -2,7 +2,7 @@
 //! for a phase, never what a figure measures.
 
 use serde_json::{Map, Value};
-use tidemark_server::store::{Change, NewItem, StoreWrite, TableStore};
+use tidemark_server::store::{Change, NewItem, Owner, StoreWrite, TableStore};
 
 /// How the seeded rows' ids are made.
 #[derive(Debug, Clone, Copy)]
@@ -47,11 +47,14 @@ where
                     properties: properties(n),
                 };
                 store
-                    .apply(StoreWrite {
-                        table: table.clone(),
-                        change: Change::Insert(item),
-                        tag: None,
-                    })
+                    .apply(
+                        &Owner::unowned(),
+                        StoreWrite {
+                            table: table.clone(),
+                            change: Change::Insert(item),
+                            tag: None,
+                        },
+                    )
                     .await?;
             }
             Ok::<_, tidemark_server::StoreError>(())
@@ -83,12 +86,19 @@ mod tests {
             limit: 100,
             ..ItemQuery::default()
         };
-        let page = store.query("todoitem", &query).await?;
+        let page = store.query(&Owner::unowned(), "todoitem", &query).await?;
         let ids: Vec<String> = page.items.iter().map(|i| i.id.clone()).collect();
         let expected: Vec<String> = (0..10).map(|n| format!("seed-{n:07}")).collect();
         assert_eq!(ids, expected);
         seed(&store, "todoitem", 2, Ids::Random, 0, text).await?;
-        assert_eq!(store.query("todoitem", &query).await?.items.len(), 12);
+        assert_eq!(
+            store
+                .query(&Owner::unowned(), "todoitem", &query)
+                .await?
+                .items
+                .len(),
+            12
+        );
         Ok(())
     }
 }

@@ -14,6 +14,7 @@ use axum::response::Response;
 use serde::Serialize;
 use tidemark_protocol::batch::{BatchOperation, BatchOperationKind, BatchRequest};
 
+use super::caller::Caller;
 use super::request::{body_bytes, check_id, item_properties, parse_operation_tag};
 use super::tables::{delete_write, insert_write, success_status, update_write};
 use super::{AppState, Shared};
@@ -63,6 +64,7 @@ fn error_result(error: ApiError) -> WireResult {
 /// `POST /$batch`: applies the operations in order and answers one result per operation.
 pub async fn batch<S: TableStore>(
     State(state): Shared<S>,
+    caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let bytes = body_bytes(body)?;
@@ -96,7 +98,7 @@ pub async fn batch<S: TableStore>(
     let outcomes = if writes.is_empty() {
         Vec::new()
     } else {
-        state.store.apply_batch(writes).await?
+        state.store.apply_batch(caller.owner(), writes).await?
     };
     let attempted = outcomes.len();
     for (&(index, status), outcome) in positions.iter().zip(outcomes) {

@@ -7,6 +7,7 @@
 //! version, application key) in front of the routes.
 
 mod batch;
+pub(crate) mod caller;
 mod guard;
 mod log_layer;
 mod openapi;

@@ -14,6 +14,7 @@ use tidemark_protocol::odata::params::TOP;
 use tidemark_protocol::odata::{CountedPage, TableQuery};
 
 use super::Shared;
+use super::caller::Caller;
 use super::request::{
     ItemLimits, body_bytes, check_id, expected_version, item_body, next_page_link, operation_tag,
     take_body_id,
@@ -67,6 +68,7 @@ fn parse_query(uri: &Uri) -> Result<TableQuery, ApiError> {
 /// more rows match, or when the page was cut short by the byte budget.
 pub async fn query<S: TableStore>(
     State(state): Shared<S>,
+    caller: Caller,
     path: TablePath,
     uri: Uri,
 ) -> Result<Response, ApiError> {
@@ -89,6 +91,7 @@ pub async fn query<S: TableStore>(
     let page = state
         .store
         .query(
+            caller.owner(),
             &table,
             &ItemQuery {
                 filter: query.filter.clone(),
@@ -173,6 +176,7 @@ fn busy_response(slots: usize) -> Response {
 /// `GET /tables/{table}/{id}`: one item with its `ETag`.
 pub async fn lookup<S: TableStore>(
     State(state): Shared<S>,
+    caller: Caller,
     path: ItemPath,
     uri: Uri,
 ) -> Result<Response, ApiError> {
@@ -182,7 +186,7 @@ pub async fn lookup<S: TableStore>(
     let query = parse_query(&uri)?;
     let item = state
         .store
-        .lookup(table, &id, query.include_deleted)
+        .lookup(caller.owner(), table, &id, query.include_deleted)
         .await?;
     let mut response = item_response(StatusCode::OK, &item);
     if !query.select.is_empty() {
@@ -198,6 +202,7 @@ pub async fn lookup<S: TableStore>(
 /// `POST /tables/{table}`: stores a new item (201), or 409 with the existing one.
 pub async fn insert<S: TableStore>(
     State(state): Shared<S>,
+    caller: Caller,
     path: TablePath,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -206,12 +211,13 @@ pub async fn insert<S: TableStore>(
     let properties = item_body(&body_bytes(body)?)?;
     state.item_limits().check(&properties)?;
     let write = insert_write(table, properties, None, operation_tag(&headers)?)?;
-    apply(&state, write).await
+    apply(&state, &caller, write).await
 }
 
 /// `PATCH /tables/{table}/{id}`: merges the body into the item.
 pub async fn update<S: TableStore>(
     State(state): Shared<S>,
+    caller: Caller,
     path: ItemPath,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -221,22 +227,29 @@ pub async fn update<S: TableStore>(
     let limits = state.item_limits();
     limits.check(&patch)?;
     let write = update_write(w.table, w.id, patch, w.expected, w.tag, limits)?;
-    apply(&state, write).await
+    apply(&state, &caller, write).await
 }
 
 /// `DELETE /tables/{table}/{id}`: soft-deletes the item.
 pub async fn delete<S: TableStore>(
     State(state): Shared<S>,
+    caller: Caller,
     path: ItemPath,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let w = item_write(&state, path, &headers)?;
-    apply(&state, delete_write(w.table, w.id, w.expected, w.tag)).await
+    apply(
+        &state,
+        &caller,
+        delete_write(w.table, w.id, w.expected, w.tag),
+    )
+    .await
 }
 
 /// `POST /tables/{table}/{id}` with no body: undeletes the item.
 pub async fn undelete<S: TableStore>(
     State(state): Shared<S>,
+    caller: Caller,
     path: ItemPath,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -256,7 +269,7 @@ pub async fn undelete<S: TableStore>(
         change,
         tag: w.tag,
     };
-    apply(&state, write).await
+    apply(&state, &caller, write).await
 }
 
 /// An insert of checked `properties` into the declared `table`. The id comes from the body, or
@@ -338,13 +351,14 @@ pub(super) fn success_status(change: &Change) -> StatusCode {
     }
 }
 
-/// Applies one write and answers like its single request.
+/// Applies one write as the caller's and answers like its single request.
 async fn apply<S: TableStore>(
     state: &super::AppState<S>,
+    caller: &Caller,
     write: StoreWrite,
 ) -> Result<Response, ApiError> {
     let status = success_status(&write.change);
-    let outcome = state.store.apply(write).await?;
+    let outcome = state.store.apply(caller.owner(), write).await?;
     Ok(written(status, &outcome))
 }
 

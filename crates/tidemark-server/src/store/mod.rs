@@ -7,9 +7,11 @@
 //! types, how the change clock is kept) lives in the backend modules ([`sqlite`],
 //! [`postgres`]), which only load, save and keep records.
 
+mod adoption;
 mod item;
 mod migrations;
 mod operations;
+mod owner;
 pub mod postgres;
 pub mod rules;
 pub mod sqlite;
@@ -23,6 +25,7 @@ use tidemark_protocol::odata::{Expr, OrderBy};
 pub use item::{Item, WireItem, WireItems, serialize_wire_option};
 pub use migrations::MigrationError;
 pub use operations::OperationRetention;
+pub use owner::Owner;
 pub use postgres::{PostgresOptions, PostgresTableStore};
 pub use sqlite::{Clock, SqliteOptions, SqliteTableStore, SystemClock};
 
@@ -328,30 +331,39 @@ impl WriteKind {
 /// system properties. Every write is atomic: either the row, its new `updatedAt`/`version` and
 /// the operation record (when `tag` is given) are all stored, or none is.
 ///
-/// Writes carrying an [`OperationTag`] are applied at most once per table: when a record for
-/// `(table, tag)` exists, the store returns its outcome with `replayed: true` instead of
-/// writing. Only successful writes are recorded; a failed write changed nothing, so a retry is
-/// judged afresh.
+/// Every call is scoped to one [`Owner`]: it reads and writes only that owner's rows, and a
+/// row of another owner is exactly like a row that does not exist (a lookup, update, delete or
+/// undelete of its id is not found, an insert with its id stores a fresh row of this owner,
+/// queries and counts never see it). Ids are unique per (table, owner).
+///
+/// Writes carrying an [`OperationTag`] are applied at most once per table and owner: when a
+/// record for `(table, owner, tag)` exists, the store returns its outcome with `replayed: true`
+/// instead of writing. Only successful writes are recorded; a failed write changed nothing, so a
+/// retry is judged afresh. Another owner's write with the same tag is judged afresh too.
 pub trait TableStore: Send + Sync + 'static {
-    /// Items of `table` matching `query`, one page.
+    /// Items of `owner` in `table` matching `query`, one page.
     fn query(
         &self,
+        owner: &Owner,
         table: &str,
         query: &ItemQuery,
     ) -> impl Future<Output = Result<QueryPage, StoreError>> + Send;
 
-    /// The item with this id; soft-deleted items only when `include_deleted`.
+    /// The item of `owner` with this id; soft-deleted items only when `include_deleted`.
     fn lookup(
         &self,
+        owner: &Owner,
         table: &str,
         id: &str,
         include_deleted: bool,
     ) -> impl Future<Output = Result<Item, StoreError>> + Send;
 
     /// Applies one write of any kind, atomically: the write rules ([`rules::apply`]) decide
-    /// the stored item or the error, and a tagged write is recorded (or replayed).
+    /// the stored item or the error, and a tagged write is recorded (or replayed), all as
+    /// `owner`'s.
     fn apply(
         &self,
+        owner: &Owner,
         write: StoreWrite,
     ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send;
 
@@ -364,13 +376,14 @@ pub trait TableStore: Send + Sync + 'static {
     /// transaction for the whole batch) as long as the results are the same.
     fn apply_batch(
         &self,
+        owner: &Owner,
         writes: Vec<StoreWrite>,
     ) -> impl Future<Output = Result<BatchOutcome, StoreError>> + Send {
         async move {
             let total = writes.len();
             let mut results = Vec::with_capacity(total);
             for write in writes {
-                match self.apply(write).await {
+                match self.apply(owner, write).await {
                     Err(StoreError::Unavailable(reason)) if results.is_empty() => {
                         return Err(StoreError::Unavailable(reason));
                     }
@@ -388,4 +401,19 @@ pub trait TableStore: Send + Sync + 'static {
             Ok(results)
         }
     }
+
+    /// Gives every unowned row ([`Owner::unowned`]) and unowned operation record of every table
+    /// to `owner`, atomically, and answers how many items moved. The rows keep their
+    /// `updatedAt` and version: this is meant for an owner who has pulled nothing yet (a new
+    /// account adopting a database from before accounts).
+    ///
+    /// When `owner` already has an item with the id of an unowned one, nothing moves and the
+    /// answer is [`StoreError::BadRequest`] naming the ids. An unowned operation record whose
+    /// tag `owner` already used is dropped (it could only replay into the wrong item).
+    fn adopt_unowned(&self, owner: &Owner) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Deletes (for good, not soft) every item and operation record of `owner` in every table,
+    /// atomically, and answers how many items went.
+    fn delete_rows_of(&self, owner: &Owner)
+    -> impl Future<Output = Result<u64, StoreError>> + Send;
 }

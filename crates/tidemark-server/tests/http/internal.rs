@@ -4,7 +4,7 @@
 use serde_json::json;
 use tidemark_server::ServerConfig;
 use tidemark_server::store::{
-    Item, ItemQuery, QueryPage, StoreError, StoreWrite, TableStore, WriteOutcome,
+    Item, ItemQuery, Owner, QueryPage, StoreError, StoreWrite, TableStore, WriteOutcome,
 };
 use tokio::net::TcpListener;
 
@@ -18,15 +18,23 @@ fn failure() -> StoreError {
 }
 
 impl TableStore for FailingStore {
-    async fn query(&self, _: &str, _: &ItemQuery) -> Result<QueryPage, StoreError> {
+    async fn query(&self, _: &Owner, _: &str, _: &ItemQuery) -> Result<QueryPage, StoreError> {
         Err(failure())
     }
 
-    async fn lookup(&self, _: &str, _: &str, _: bool) -> Result<Item, StoreError> {
+    async fn lookup(&self, _: &Owner, _: &str, _: &str, _: bool) -> Result<Item, StoreError> {
         Err(failure())
     }
 
-    async fn apply(&self, _: StoreWrite) -> Result<WriteOutcome, StoreError> {
+    async fn apply(&self, _: &Owner, _: StoreWrite) -> Result<WriteOutcome, StoreError> {
+        Err(failure())
+    }
+
+    async fn adopt_unowned(&self, _: &Owner) -> Result<u64, StoreError> {
+        Err(failure())
+    }
+
+    async fn delete_rows_of(&self, _: &Owner) -> Result<u64, StoreError> {
         Err(failure())
     }
 }

@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 use tidemark_protocol::odata::{parse_filter, parse_orderby};
 use tidemark_server::store::{Change, ItemQuery, NewItem, StoreWrite, TableStore};
 
+use crate::support::NOBODY;
 use crate::{PgFixture, SqliteFixture};
 
 const T: &str = "todoitem";
@@ -113,7 +114,7 @@ fn orderby() -> impl Strategy<Value = String> {
 }
 
 async fn answer(store: &impl TableStore, query: &ItemQuery) -> Result<Vec<String>, String> {
-    match store.query(T, query).await {
+    match store.query(NOBODY, T, query).await {
         Ok(page) => Ok(page.items.into_iter().map(|i| i.id).collect()),
         Err(e) => Err(match e {
             tidemark_server::StoreError::InvalidQuery(_) => "invalid query".to_owned(),
@@ -145,11 +146,11 @@ fn sqlite_and_postgres_answer_random_queries_alike() {
             for result in [
                 sqlite
                     .store
-                    .apply(StoreWrite::new(T, Change::Insert(new.clone())))
+                    .apply(NOBODY, StoreWrite::new(T, Change::Insert(new.clone())))
                     .await,
                 postgres
                     .store
-                    .apply(StoreWrite::new(T, Change::Insert(new.clone())))
+                    .apply(NOBODY, StoreWrite::new(T, Change::Insert(new.clone())))
                     .await,
             ] {
                 if let Err(e) = result {

@@ -1,11 +1,14 @@
-//! Store-level tests: the conformance suite run against `SqliteTableStore` and
-//! `PostgresTableStore` (once each, from the same functions), both stores answering random
-//! queries alike (`differential`), the PostgreSQL change clock across stores sharing one
-//! database, and the SQLite store's own behaviours (the change clock under a late commit,
-//! operation-record pruning, reopening). The write rules themselves are unit-tested without a
+//! Store-level tests: the conformance suite and the owner isolation tests (`isolation`) run
+//! against `SqliteTableStore` and `PostgresTableStore` (once each, from the same functions),
+//! both stores answering random queries alike (`differential`), the PostgreSQL change clock
+//! across stores sharing one database, migrating a database from before owners, and the SQLite
+//! store's own behaviours (the change clock under a late commit, operation-record pruning,
+//! reopening). The write rules themselves are unit-tested without a
 //! database (`src/store/rules.rs`).
 
 mod differential;
+mod isolation;
+mod migration;
 mod postgres_only;
 mod sqlite_only;
 mod suite;
@@ -75,17 +78,17 @@ impl PgFixture {
     }
 }
 
-/// Instantiates every conformance test for one backend: `$make` returns a fixture with a
-/// `store` field that lives as long as the test.
+/// Instantiates every test of the module `$suite` listed for one backend, in the module
+/// `$backend`: `$make` returns a fixture with a `store` field that lives as long as the test.
 macro_rules! store_conformance {
-    ($backend:ident, $make:expr; $($name:ident),* $(,)?) => {
+    ($backend:ident, $suite:ident, $make:expr; $($name:ident),* $(,)?) => {
         mod $backend {
             use super::*;
             $(
                 #[tokio::test]
                 async fn $name() {
                     let fixture = $make;
-                    suite::$name(fixture.store.clone()).await;
+                    $suite::$name(fixture.store.clone()).await;
                 }
             )*
         }
@@ -125,5 +128,32 @@ macro_rules! with_conformance_tests {
     };
 }
 
-with_conformance_tests!(store_conformance!(sqlite, SqliteFixture::new()));
-with_conformance_tests!(store_conformance!(postgres, PgFixture::new().await));
+/// Calls `$callback!($args; <every isolation test>)`, as [`with_conformance_tests`] does.
+macro_rules! with_isolation_tests {
+    ($callback:ident!($($args:tt)*)) => {
+        $callback!($($args)*;
+            another_owners_rows_match_no_query_filter_or_count,
+            another_owners_id_is_not_found_by_lookup,
+            an_insert_with_another_owners_id_stores_a_fresh_row,
+            updates_deletes_and_undeletes_of_another_owners_id_are_not_found,
+            a_tag_another_owner_used_is_judged_afresh,
+            a_batch_touches_only_its_owners_rows,
+            adopting_the_unowned_rows_moves_them_and_their_tags,
+            adopting_is_refused_when_an_id_collides_and_moves_nothing,
+            deleting_an_owners_rows_removes_them_and_their_tags_only,
+        );
+    };
+}
+
+with_conformance_tests!(store_conformance!(sqlite, suite, SqliteFixture::new()));
+with_conformance_tests!(store_conformance!(postgres, suite, PgFixture::new().await));
+with_isolation_tests!(store_conformance!(
+    sqlite_isolation,
+    isolation,
+    SqliteFixture::new()
+));
+with_isolation_tests!(store_conformance!(
+    postgres_isolation,
+    isolation,
+    PgFixture::new().await
+));

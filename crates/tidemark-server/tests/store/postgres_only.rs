@@ -2,7 +2,8 @@
 //! stores (as several server processes would) write one database. A write is held back after
 //! taking its stamp by an uncommitted row of the test's own connection on the same key; the
 //! test then shows that stamping with `now()` lets an incremental reader miss that late commit,
-//! and that the ordered clock does not.
+//! and that the ordered clock does not. Also: one owner's incremental pull reads the change
+//! index in order.
 
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use tidemark_server::store::{Change, PostgresOptions, PostgresTableStore, TableS
 use tidemark_testkit::stamps::STOCK_STAMP_STATEMENT;
 
 use crate::PgFixture;
-use crate::support::{LateCommit, T, new_item, spawn_insert, write};
+use crate::support::{LateCommit, NOBODY, T, new_item, spawn_insert, write};
 
 /// Another store on the database at `url`, stamping like a stock server when `stock`.
 async fn store_on(url: &str, stock: bool) -> PostgresTableStore {
@@ -119,10 +120,14 @@ async fn a_retry_reaching_another_store_gets_the_recorded_outcome() {
     let tag = tidemark_protocol::headers::OperationTag::new("op", 1);
     // The same tagged insert sent to two processes at once: one applies it, one replays it.
     let (first, second) = tokio::join!(
-        fixture
-            .store
-            .apply(write(Change::Insert(new_item("a", json!({})))).tagged(tag.clone())),
-        other.apply(write(Change::Insert(new_item("a", json!({})))).tagged(tag.clone())),
+        fixture.store.apply(
+            NOBODY,
+            write(Change::Insert(new_item("a", json!({})))).tagged(tag.clone())
+        ),
+        other.apply(
+            NOBODY,
+            write(Change::Insert(new_item("a", json!({})))).tagged(tag.clone())
+        ),
     );
     let (first, second) = match (first, second) {
         (Ok(f), Ok(s)) => (f, s),
@@ -131,7 +136,66 @@ async fn a_retry_reaching_another_store_gets_the_recorded_outcome() {
     assert_eq!(first.item, second.item);
     assert!(first.replayed != second.replayed, "exactly one replay");
     let retry = other
-        .apply(write(Change::Insert(new_item("a", json!({})))).tagged(tag))
+        .apply(
+            NOBODY,
+            write(Change::Insert(new_item("a", json!({})))).tagged(tag),
+        )
         .await;
     assert!(retry.is_ok_and(|o| o.replayed && o.item == first.item));
+}
+
+/// PostgreSQL's plan for one owner's incremental pull from `watermark`, with the SQL the store
+/// runs (the same translation of the same `$filter` and `$orderby`).
+async fn pull_plan(client: &tokio_postgres::Client, watermark: i64) -> String {
+    use tidemark_protocol::odata::{parse_filter, parse_orderby};
+    use tidemark_sql::postgres::PostgresDialect;
+    let filter = parse_filter("updatedAt ge datetimeoffset'2026-01-01T00:00:00.000Z'");
+    let filter = filter.unwrap_or_else(|e| panic!("{e}"));
+    let filter = tidemark_sql::filter(&PostgresDialect, &filter).unwrap_or_else(|e| panic!("{e}"));
+    let order = parse_orderby("updatedAt").unwrap_or_else(|e| panic!("{e}"));
+    let order = tidemark_sql::order_by(&PostgresDialect, &order).unwrap_or_else(|e| panic!("{e}"));
+    let sql = format!(
+        "EXPLAIN SELECT id, created_at, updated_at, version, deleted, data FROM items
+         WHERE tbl = $1 AND owner = $2 AND ({}) ORDER BY {} LIMIT 101 OFFSET 0",
+        filter.numbered(3),
+        order.numbered(4)
+    );
+    let rows = client.query(&sql, &[&T, &"alice", &watermark]).await;
+    let rows = rows.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    rows.iter()
+        .map(|row| row.get::<_, String>(0))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test]
+async fn an_incremental_pull_of_one_owner_reads_the_change_index_in_order() {
+    let fixture = PgFixture::new().await;
+    let (client, connection) = tokio_postgres::connect(fixture.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("connect: {e}"));
+    tokio::spawn(connection);
+    // 3000 rows for each of three owners, stamped 1..=3000.
+    let seeded = client
+        .batch_execute(
+            "INSERT INTO items (tbl, owner, id, created_at, updated_at, version, deleted, data)
+             SELECT 'todoitem', o, g::text, g, g, 'v', false, '{}'
+             FROM generate_series(1, 3000) AS g, unnest(ARRAY['alice', 'bob', '']) AS o;
+             ANALYZE items;",
+        )
+        .await;
+    assert!(seeded.is_ok(), "{seeded:?}");
+    // From the start (a first pull, one page of many) and near the end (a catch-up).
+    for watermark in [0, 2990] {
+        let plan = pull_plan(&client, watermark).await;
+        assert!(plan.contains("Index Scan using items_by_change"), "{plan}");
+        assert!(
+            plan.contains("(owner = 'alice'::text) AND (updated_at >="),
+            "{plan}"
+        );
+        assert!(
+            !plan.contains("Sort"),
+            "read in order, never sorted: {plan}"
+        );
+    }
 }

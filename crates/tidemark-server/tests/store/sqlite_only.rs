@@ -16,7 +16,7 @@ use tidemark_testkit::stamps::StockClock;
 use tokio::sync::oneshot;
 
 use crate::SqliteFixture;
-use crate::support::{LateCommit, new_item, spawn_insert, update, write};
+use crate::support::{LateCommit, NOBODY, new_item, spawn_insert, update, write};
 const SECOND: i64 = 1_000_000;
 const DAY: i64 = 86_400 * SECOND;
 
@@ -116,12 +116,12 @@ async fn operation_records_beyond_the_per_table_cap_are_pruned() {
     let fixture = store_keeping_two_records();
     let store = &fixture.store;
     for n in 1..=4 {
-        let written = store.apply(tagged_insert(&format!("{n}"), &format!("op{n}")));
+        let written = store.apply(NOBODY, tagged_insert(&format!("{n}"), &format!("op{n}")));
         assert!(written.await.is_ok());
     }
-    let newest = store.apply(tagged_insert("4", "op4")).await;
+    let newest = store.apply(NOBODY, tagged_insert("4", "op4")).await;
     assert_eq!(newest.ok().map(|o| o.replayed), Some(true));
-    let pruned = store.apply(tagged_insert("1", "op1")).await;
+    let pruned = store.apply(NOBODY, tagged_insert("1", "op1")).await;
     assert!(
         matches!(pruned, Err(StoreError::Conflict(_))),
         "op1's record is gone"
@@ -133,12 +133,16 @@ async fn a_batch_prunes_its_operation_records_once_after_its_writes() {
     let fixture = store_keeping_two_records();
     let store = &fixture.store;
     let tagged = |n: u32| tagged_insert(&format!("{n}"), &format!("op{n}"));
-    let first = store.apply_batch((1..=4).map(tagged).collect()).await;
+    let first = store
+        .apply_batch(NOBODY, (1..=4).map(tagged).collect())
+        .await;
     let first = first.unwrap_or_else(|e| panic!("batch: {e}"));
     // Pruning waits for the end of the batch: every write of it succeeds and is answered.
     assert!(first.iter().all(|r| r.as_ref().is_ok_and(|o| !o.replayed)));
     // Then only the newest two records are left: op3 and op4 replay, op1 is gone.
-    let retry = store.apply_batch((1..=4).map(tagged).collect()).await;
+    let retry = store
+        .apply_batch(NOBODY, (1..=4).map(tagged).collect())
+        .await;
     let retry = retry.unwrap_or_else(|e| panic!("batch: {e}"));
     let replayed: Vec<bool> = retry
         .iter()
@@ -164,14 +168,14 @@ async fn operation_records_older_than_the_retention_are_pruned() {
         ..SqliteOptions::default()
     });
     let store = &fixture.store;
-    let old = store.apply(tagged_insert("old", "old")).await;
+    let old = store.apply(NOBODY, tagged_insert("old", "old")).await;
     assert!(old.is_ok());
     clock.0.store(9 * DAY, Ordering::SeqCst);
-    let recent = store.apply(tagged_insert("new", "new")).await;
+    let recent = store.apply(NOBODY, tagged_insert("new", "new")).await;
     assert!(recent.is_ok());
-    let retry_old = store.apply(tagged_insert("old", "old")).await;
+    let retry_old = store.apply(NOBODY, tagged_insert("old", "old")).await;
     assert!(matches!(retry_old, Err(StoreError::Conflict(_))));
-    let retry_new = store.apply(tagged_insert("new", "new")).await;
+    let retry_new = store.apply(NOBODY, tagged_insert("new", "new")).await;
     assert_eq!(retry_new.ok().map(|o| o.replayed), Some(true));
 }
 
@@ -193,14 +197,14 @@ async fn a_reopened_store_keeps_stamping_after_its_newest_row_even_if_the_clock_
         }
     };
     let before = open(100 * SECOND)
-        .apply(write(Change::Insert(new_item("a", json!({})))))
+        .apply(NOBODY, write(Change::Insert(new_item("a", json!({})))))
         .await;
     let before = before
         .ok()
         .map(|o| o.item.updated_at_us)
         .unwrap_or(i64::MAX);
     let after = open(50 * SECOND)
-        .apply(write(update("a", Map::new(), None)))
+        .apply(NOBODY, write(update("a", Map::new(), None)))
         .await;
     let after = after.ok().map(|o| o.item.updated_at_us).unwrap_or(i64::MIN);
     assert!(after > before, "{after} should follow {before}");

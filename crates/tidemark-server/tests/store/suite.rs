@@ -9,11 +9,11 @@ use tidemark_server::store::{
     Change, Item, ItemQuery, NewItem, StoreError, StoreWrite, TableStore, WriteOutcome,
 };
 
-use crate::support::{T, delete, new_item, props, undelete, update, write};
+use crate::support::{NOBODY, T, delete, new_item, props, undelete, update, write};
 
 async fn insert(store: &impl TableStore, id: &str, value: Value) -> Item {
     match store
-        .apply(write(Change::Insert(new_item(id, value))))
+        .apply(NOBODY, write(Change::Insert(new_item(id, value))))
         .await
     {
         Ok(outcome) => outcome.item,
@@ -37,7 +37,7 @@ fn all(limit: u64) -> ItemQuery {
 }
 
 async fn ids(store: &impl TableStore, query: ItemQuery) -> Vec<String> {
-    match store.query(T, &query).await {
+    match store.query(NOBODY, T, &query).await {
         Ok(page) => page.items.into_iter().map(|i| i.id).collect(),
         Err(e) => panic!("query: {e}"),
     }
@@ -51,19 +51,24 @@ pub async fn insert_then_lookup_round_trips_properties(store: impl TableStore) {
     );
     assert_eq!(stored.created_at_us, stored.updated_at_us);
     assert!(!stored.deleted);
-    let found = store.lookup(T, "a", false).await;
+    let found = store.lookup(NOBODY, T, "a", false).await;
     assert_eq!(found.ok(), Some(stored));
 }
 
 pub async fn insert_without_id_makes_a_uuid(store: impl TableStore) {
-    let item = ok(store.apply(write(Change::Insert(NewItem::default()))).await);
+    let item = ok(store
+        .apply(NOBODY, write(Change::Insert(NewItem::default())))
+        .await);
     assert!(uuid::Uuid::parse_str(&item.id).is_ok(), "{}", item.id);
 }
 
 pub async fn insert_of_an_existing_id_conflicts_with_the_stored_item(store: impl TableStore) {
     let stored = insert(&store, "a", json!({"v": 1})).await;
     let again = store
-        .apply(write(Change::Insert(new_item("a", json!({"v": 2})))))
+        .apply(
+            NOBODY,
+            write(Change::Insert(new_item("a", json!({"v": 2})))),
+        )
         .await;
     assert!(matches!(again, Err(StoreError::Conflict(item)) if *item == stored));
 }
@@ -71,10 +76,10 @@ pub async fn insert_of_an_existing_id_conflicts_with_the_stored_item(store: impl
 pub async fn tables_are_separate(store: impl TableStore) {
     insert(&store, "a", json!({})).await;
     let other = StoreWrite::new("other", Change::Insert(new_item("a", json!({}))));
-    let other = store.apply(other).await;
+    let other = store.apply(NOBODY, other).await;
     assert!(other.is_ok());
     assert!(matches!(
-        store.lookup("third", "a", true).await,
+        store.lookup(NOBODY, "third", "a", true).await,
         Err(StoreError::NotFound(_))
     ));
 }
@@ -82,7 +87,10 @@ pub async fn tables_are_separate(store: impl TableStore) {
 pub async fn update_merges_and_restamps(store: impl TableStore) {
     let before = insert(&store, "a", json!({"text": "x", "n": 1})).await;
     let after = ok(store
-        .apply(write(update("a", props(json!({"n": 2, "m": null})), None)))
+        .apply(
+            NOBODY,
+            write(update("a", props(json!({"n": 2, "m": null})), None)),
+        )
         .await);
     assert_eq!(
         after.properties,
@@ -96,14 +104,13 @@ pub async fn update_merges_and_restamps(store: impl TableStore) {
 pub async fn update_with_a_stale_version_fails_with_the_stored_item(store: impl TableStore) {
     let first = insert(&store, "a", json!({})).await;
     let current = ok(store
-        .apply(write(update("a", props(json!({"n": 1})), None)))
+        .apply(NOBODY, write(update("a", props(json!({"n": 1})), None)))
         .await);
     let stale = store
-        .apply(write(update(
-            "a",
-            props(json!({"n": 2})),
-            Some(first.version),
-        )))
+        .apply(
+            NOBODY,
+            write(update("a", props(json!({"n": 2})), Some(first.version))),
+        )
         .await;
     assert!(matches!(stale, Err(StoreError::PreconditionFailed(item)) if *item == current));
 }
@@ -111,33 +118,34 @@ pub async fn update_with_a_stale_version_fails_with_the_stored_item(store: impl 
 pub async fn update_with_the_current_version_succeeds(store: impl TableStore) {
     let first = insert(&store, "a", json!({})).await;
     let updated = store
-        .apply(write(update(
-            "a",
-            props(json!({"n": 2})),
-            Some(first.version),
-        )))
+        .apply(
+            NOBODY,
+            write(update("a", props(json!({"n": 2})), Some(first.version))),
+        )
         .await;
     assert!(updated.is_ok());
 }
 
 pub async fn update_of_a_deleted_item_is_not_found(store: impl TableStore) {
     insert(&store, "a", json!({})).await;
-    ok(store.apply(write(delete("a", None))).await);
-    let update = store.apply(write(update("a", Map::new(), None))).await;
+    ok(store.apply(NOBODY, write(delete("a", None))).await);
+    let update = store
+        .apply(NOBODY, write(update("a", Map::new(), None)))
+        .await;
     assert!(matches!(update, Err(StoreError::NotFound(_))));
 }
 
 pub async fn delete_marks_deleted_and_hides_the_item(store: impl TableStore) {
     let before = insert(&store, "a", json!({"text": "x"})).await;
-    let deleted = ok(store.apply(write(delete("a", None))).await);
+    let deleted = ok(store.apply(NOBODY, write(delete("a", None))).await);
     assert!(deleted.deleted);
     assert_eq!(deleted.properties, before.properties);
     assert!(deleted.updated_at_us > before.updated_at_us);
     assert!(matches!(
-        store.lookup(T, "a", false).await,
+        store.lookup(NOBODY, T, "a", false).await,
         Err(StoreError::NotFound(_))
     ));
-    assert_eq!(store.lookup(T, "a", true).await.ok(), Some(deleted));
+    assert_eq!(store.lookup(NOBODY, T, "a", true).await.ok(), Some(deleted));
     let live = ItemQuery {
         limit: 10,
         ..ItemQuery::default()
@@ -147,17 +155,17 @@ pub async fn delete_marks_deleted_and_hides_the_item(store: impl TableStore) {
 
 pub async fn delete_twice_is_not_found(store: impl TableStore) {
     insert(&store, "a", json!({})).await;
-    ok(store.apply(write(delete("a", None))).await);
+    ok(store.apply(NOBODY, write(delete("a", None))).await);
     assert!(matches!(
-        store.apply(write(delete("a", None))).await,
+        store.apply(NOBODY, write(delete("a", None))).await,
         Err(StoreError::NotFound(_))
     ));
 }
 
 pub async fn undelete_clears_the_flag_with_a_new_version(store: impl TableStore) {
     insert(&store, "a", json!({})).await;
-    let deleted = ok(store.apply(write(delete("a", None))).await);
-    let restored = ok(store.apply(write(undelete("a", None))).await);
+    let deleted = ok(store.apply(NOBODY, write(delete("a", None))).await);
+    let restored = ok(store.apply(NOBODY, write(undelete("a", None))).await);
     assert!(!restored.deleted);
     assert_ne!(restored.version, deleted.version);
     assert!(restored.updated_at_us > deleted.updated_at_us);
@@ -169,7 +177,9 @@ pub async fn updated_at_strictly_increases_across_writes(store: impl TableStore)
         let item = insert(&store, &format!("{i:02}"), json!({})).await;
         assert!(item.updated_at_us > last);
         last = item.updated_at_us;
-        let item = ok(store.apply(write(update(&item.id, Map::new(), None))).await);
+        let item = ok(store
+            .apply(NOBODY, write(update(&item.id, Map::new(), None)))
+            .await);
         assert!(item.updated_at_us > last);
         last = item.updated_at_us;
     }
@@ -180,9 +190,9 @@ pub async fn query_pages_report_whether_more_rows_follow(store: impl TableStore)
         insert(&store, &format!("{i}"), json!({})).await;
     }
     let page = |skip| ItemQuery { skip, ..all(2) };
-    let first = store.query(T, &page(0)).await.ok();
+    let first = store.query(NOBODY, T, &page(0)).await.ok();
     assert_eq!(first.as_ref().map(|p| p.more), Some(true));
-    let last = store.query(T, &page(4)).await.ok();
+    let last = store.query(NOBODY, T, &page(4)).await.ok();
     assert_eq!(
         last.as_ref().map(|p| (p.items.len(), p.more)),
         Some((1, false))
@@ -198,7 +208,7 @@ pub async fn query_counts_every_match_when_asked(store: impl TableStore) {
         count_total: true,
         ..all(2)
     };
-    let page = store.query(T, &query).await.ok();
+    let page = store.query(NOBODY, T, &query).await.ok();
     assert_eq!(page.and_then(|p| p.total), Some(4));
 }
 
@@ -234,10 +244,16 @@ pub async fn query_filters_on_updated_at_exactly(store: impl TableStore) {
 pub async fn a_tagged_write_is_applied_once_and_replayed(store: impl TableStore) {
     let tag = OperationTag::new("op", 1);
     let first = store
-        .apply(write(Change::Insert(new_item("a", json!({"n": 1})))).tagged(tag.clone()))
+        .apply(
+            NOBODY,
+            write(Change::Insert(new_item("a", json!({"n": 1})))).tagged(tag.clone()),
+        )
         .await;
     let retry = store
-        .apply(write(Change::Insert(new_item("a", json!({"n": 1})))).tagged(tag))
+        .apply(
+            NOBODY,
+            write(Change::Insert(new_item("a", json!({"n": 1})))).tagged(tag),
+        )
         .await;
     let (first, retry) = (first.ok(), retry.ok());
     assert_eq!(first.as_ref().map(|o| o.replayed), Some(false));
@@ -249,27 +265,35 @@ pub async fn a_replayed_update_does_not_write_again(store: impl TableStore) {
     insert(&store, "a", json!({})).await;
     let tag = OperationTag::new("op", 1);
     let first = ok(store
-        .apply(write(update("a", props(json!({"n": 1})), None)).tagged(tag.clone()))
+        .apply(
+            NOBODY,
+            write(update("a", props(json!({"n": 1})), None)).tagged(tag.clone()),
+        )
         .await);
     ok(store
-        .apply(write(update("a", props(json!({"n": 2})), None)))
+        .apply(NOBODY, write(update("a", props(json!({"n": 2})), None)))
         .await);
     let replay = ok(store
-        .apply(write(update("a", props(json!({"n": 1})), None)).tagged(tag))
+        .apply(
+            NOBODY,
+            write(update("a", props(json!({"n": 1})), None)).tagged(tag),
+        )
         .await);
     assert_eq!(replay, first);
-    let current = store.lookup(T, "a", false).await.ok();
+    let current = store.lookup(NOBODY, T, "a", false).await.ok();
     assert_eq!(current.map(|i| i.properties), Some(props(json!({"n": 2}))));
 }
 
 pub async fn a_failed_tagged_write_is_not_recorded(store: impl TableStore) {
     let tag = OperationTag::new("op", 1);
     let missing = store
-        .apply(write(delete("a", None)).tagged(tag.clone()))
+        .apply(NOBODY, write(delete("a", None)).tagged(tag.clone()))
         .await;
     assert!(matches!(missing, Err(StoreError::NotFound(_))));
     insert(&store, "a", json!({})).await;
-    let applied = store.apply(write(delete("a", None)).tagged(tag)).await;
+    let applied = store
+        .apply(NOBODY, write(delete("a", None)).tagged(tag))
+        .await;
     assert_eq!(
         applied.ok().map(|o| (o.replayed, o.item.deleted)),
         Some((false, true))
@@ -281,11 +305,13 @@ pub async fn a_tag_reused_for_another_item_is_a_bad_request(store: impl TableSto
     insert(&store, "b", json!({})).await;
     let tag = OperationTag::new("op", 1);
     ok(store
-        .apply(write(delete("a", None)).tagged(tag.clone()))
+        .apply(NOBODY, write(delete("a", None)).tagged(tag.clone()))
         .await);
-    let reuse = store.apply(write(delete("b", None)).tagged(tag)).await;
+    let reuse = store
+        .apply(NOBODY, write(delete("b", None)).tagged(tag))
+        .await;
     assert!(matches!(reuse, Err(StoreError::BadRequest(_))));
-    assert!(store.lookup(T, "b", false).await.is_ok());
+    assert!(store.lookup(NOBODY, T, "b", false).await.is_ok());
 }
 
 pub async fn an_untranslatable_query_is_invalid(store: impl TableStore) {
@@ -294,7 +320,7 @@ pub async fn an_untranslatable_query_is_invalid(store: impl TableStore) {
         ..all(10)
     };
     assert!(matches!(
-        store.query(T, &query).await,
+        store.query(NOBODY, T, &query).await,
         Err(StoreError::InvalidQuery(_))
     ));
 }
@@ -302,7 +328,7 @@ pub async fn an_untranslatable_query_is_invalid(store: impl TableStore) {
 pub async fn a_batch_applies_in_order_and_a_failed_write_rolls_back_alone(store: impl TableStore) {
     let stale = insert(&store, "b", json!({"n": 0})).await;
     ok(store
-        .apply(write(update("b", props(json!({"n": 1})), None)))
+        .apply(NOBODY, write(update("b", props(json!({"n": 1})), None)))
         .await);
     let batch = vec![
         write(Change::Insert(new_item("a", json!({"n": 1})))),
@@ -312,7 +338,7 @@ pub async fn a_batch_applies_in_order_and_a_failed_write_rolls_back_alone(store:
         write(delete("a", None)),
         write(update("missing", Map::new(), None)),
     ];
-    let results = match store.apply_batch(batch).await {
+    let results = match store.apply_batch(NOBODY, batch).await {
         Ok(r) => r,
         Err(e) => panic!("batch: {e}"),
     };
@@ -328,7 +354,7 @@ pub async fn a_batch_applies_in_order_and_a_failed_write_rolls_back_alone(store:
     assert!(matches!(results[3], Err(StoreError::Conflict(ref i)) if i.id == "a"));
     assert_eq!(results[4].as_ref().ok().map(|o| o.item.deleted), Some(true));
     assert!(matches!(results[5], Err(StoreError::NotFound(_))));
-    let b = store.lookup(T, "b", false).await.ok();
+    let b = store.lookup(NOBODY, T, "b", false).await.ok();
     assert_eq!(
         b.map(|i| i.properties),
         Some(props(json!({"n": 1}))),
@@ -359,9 +385,17 @@ pub async fn a_retried_batch_replays_and_writes_nothing(store: impl TableStore) 
                 .tagged(OperationTag::new("op3", 1)),
         ]
     };
-    let first = store.apply_batch(batch()).await.ok().unwrap_or_default();
+    let first = store
+        .apply_batch(NOBODY, batch())
+        .await
+        .ok()
+        .unwrap_or_default();
     assert!(matches!(first[1], Err(StoreError::NotFound(_))));
-    let retry = store.apply_batch(batch()).await.ok().unwrap_or_default();
+    let retry = store
+        .apply_batch(NOBODY, batch())
+        .await
+        .ok()
+        .unwrap_or_default();
     assert_eq!(retry.len(), 3);
     for i in [0, 2] {
         let (a, b) = (first[i].as_ref().ok(), retry[i].as_ref().ok());
@@ -377,6 +411,6 @@ pub async fn a_retried_batch_replays_and_writes_nothing(store: impl TableStore) 
 }
 
 pub async fn an_empty_batch_answers_nothing(store: impl TableStore) {
-    let results = store.apply_batch(Vec::new()).await;
+    let results = store.apply_batch(NOBODY, Vec::new()).await;
     assert_eq!(results.ok().map(|r| r.len()), Some(0));
 }

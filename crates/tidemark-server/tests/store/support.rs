@@ -9,12 +9,15 @@ use serde_json::{Map, Value};
 use tidemark_protocol::date;
 use tidemark_protocol::odata::{Direction, Expr, OrderBy, parse_filter};
 use tidemark_server::store::{
-    Change, ItemQuery, NewItem, StoreError, StoreWrite, TableStore, WriteOutcome,
+    Change, ItemQuery, NewItem, Owner, StoreError, StoreWrite, TableStore, WriteOutcome,
 };
 use tokio::task::JoinHandle;
 
 /// The table the tests write.
 pub const T: &str = "todoitem";
+
+/// The owner of the shared list, whose rows every test but the isolation tests writes.
+pub const NOBODY: &Owner = &Owner::unowned();
 
 /// The properties of a JSON object.
 pub fn props(value: Value) -> Map<String, Value> {
@@ -90,7 +93,7 @@ impl Reader {
             include_deleted: true,
             ..ItemQuery::default()
         };
-        let page = match store.query(T, &query).await {
+        let page = match store.query(NOBODY, T, &query).await {
             Ok(p) => p,
             Err(e) => panic!("pull: {e}"),
         };
@@ -118,7 +121,7 @@ pub type WriteTask = JoinHandle<Result<WriteOutcome, StoreError>>;
 /// Inserts item `id` (no properties) into [`T`] on its own task.
 pub fn spawn_insert(store: impl TableStore + Clone, id: &str) -> WriteTask {
     let write = write(Change::Insert(new_item(id, Value::Object(Map::new()))));
-    tokio::spawn(async move { store.apply(write).await })
+    tokio::spawn(async move { store.apply(NOBODY, write).await })
 }
 
 impl LateCommit {

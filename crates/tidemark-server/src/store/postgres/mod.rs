@@ -28,16 +28,16 @@ use tokio_postgres::{IsolationLevel, NoTls, Row};
 
 use super::operations::{OperationRetention, PruneSchedule};
 use super::{
-    ItemQuery, MigrationError, PageBuilder, QueryPage, StoreError, StoreWrite, TableStore,
-    WriteOutcome, visible,
+    ItemQuery, MigrationError, Owner, PageBuilder, QueryPage, StoreError, StoreWrite, TableStore,
+    WriteOutcome, adoption, visible,
 };
 use crate::store::Item;
 
 /// The item columns, in the order [`item_from_row`] reads them.
 const ITEM_COLUMNS: &str = "id, created_at, updated_at, version, deleted, data";
-/// One item by table and id.
-pub(super) const LOAD_ITEM: &str = "SELECT id, created_at, updated_at, version, deleted, data FROM items \
-                         WHERE tbl = $1 AND id = $2";
+/// One item by table, owner and id.
+pub(super) const LOAD_ITEM: &str = "SELECT id, created_at, updated_at, version, deleted, data \
+                                    FROM items WHERE tbl = $1 AND owner = $2 AND id = $3";
 
 /// Tuning of a [`PostgresTableStore`].
 #[derive(Debug, Clone)]
@@ -203,9 +203,18 @@ fn as_sql(param: &PgParam) -> &(dyn ToSql + Sync) {
 }
 
 impl TableStore for PostgresTableStore {
-    async fn query(&self, table: &str, query: &ItemQuery) -> Result<QueryPage, StoreError> {
-        let mut params: Vec<PgParam> = vec![PgParam::Text(table.to_owned())];
-        let mut where_sql = String::from("tbl = $1");
+    async fn query(
+        &self,
+        owner: &Owner,
+        table: &str,
+        query: &ItemQuery,
+    ) -> Result<QueryPage, StoreError> {
+        let mut params: Vec<PgParam> = vec![
+            PgParam::Text(table.to_owned()),
+            PgParam::Text(owner.as_str().to_owned()),
+        ];
+        // The prefix of both the primary key and the change index.
+        let mut where_sql = String::from("tbl = $1 AND owner = $2");
         if !query.include_deleted {
             where_sql.push_str(" AND NOT deleted");
         }
@@ -290,6 +299,7 @@ impl TableStore for PostgresTableStore {
 
     async fn lookup(
         &self,
+        owner: &Owner,
         table: &str,
         id: &str,
         include_deleted: bool,
@@ -297,7 +307,7 @@ impl TableStore for PostgresTableStore {
         let client = self.client().await?;
         let statement = client.prepare_cached(LOAD_ITEM).await.map_err(classify)?;
         let row = client
-            .query_opt(&statement, &[&table, &id])
+            .query_opt(&statement, &[&table, &owner.as_str(), &id])
             .await
             .map_err(classify)?;
         visible(
@@ -307,11 +317,68 @@ impl TableStore for PostgresTableStore {
         )
     }
 
-    async fn apply(&self, write: StoreWrite) -> Result<WriteOutcome, StoreError> {
+    async fn apply(&self, owner: &Owner, write: StoreWrite) -> Result<WriteOutcome, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(classify)?;
-        write::write_one(tx, write, &self.inner.options, &self.inner.prune_schedule).await
+        let (options, schedule) = (&self.inner.options, &self.inner.prune_schedule);
+        write::write_one(tx, owner, write, options, schedule).await
     }
+
+    async fn adopt_unowned(&self, owner: &Owner) -> Result<u64, StoreError> {
+        adoption::check_adopter(owner)?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(classify)?;
+        // Taken before the check, so no write of either owner slips in between.
+        tx.batch_execute("LOCK TABLE items, operations IN SHARE ROW EXCLUSIVE MODE")
+            .await
+            .map_err(classify)?;
+        let collisions = tx
+            .query(adoption::COLLISIONS, &[&owner.as_str()])
+            .await
+            .map_err(classify)?
+            .iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect::<Result<Vec<(String, String)>, tokio_postgres::Error>>()
+            .map_err(StoreError::internal)?;
+        if !collisions.is_empty() {
+            return Err(adoption::refused(owner, &collisions));
+        }
+        let statements = [
+            adoption::DROP_SHADOWED_RECORDS,
+            adoption::ADOPT_RECORDS,
+            adoption::ADOPT_ITEMS,
+        ];
+        run_for(tx, owner, &statements).await
+    }
+
+    async fn delete_rows_of(&self, owner: &Owner) -> Result<u64, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(classify)?;
+        run_for(
+            tx,
+            owner,
+            &[adoption::DELETE_RECORDS, adoption::DELETE_ITEMS],
+        )
+        .await
+    }
+}
+
+/// Runs `statements` with `owner` as `$1` in `tx` and commits; answers the rows the last one
+/// changed.
+async fn run_for(
+    tx: deadpool_postgres::Transaction<'_>,
+    owner: &Owner,
+    statements: &[&str],
+) -> Result<u64, StoreError> {
+    let mut changed = 0;
+    for sql in statements {
+        changed = tx
+            .execute(*sql, &[&owner.as_str()])
+            .await
+            .map_err(classify)?;
+    }
+    tx.commit().await.map_err(classify)?;
+    Ok(changed)
 }
 
 /// Sorts a driver error: a lost or refused connection is [`StoreError::Unavailable`] (retry

@@ -11,12 +11,13 @@ use crate::store::operations::{
     OperationRecord, OperationRetention, PruneSchedule, RecordedWrite, op_version,
 };
 use crate::store::rules::{self, Stamp};
-use crate::store::{Item, StoreError, StoreWrite, WriteOutcome};
+use crate::store::{Item, Owner, StoreError, StoreWrite, WriteOutcome};
 
-/// Applies `write` in `tx` and commits; dropping `tx` on an error rolls everything back,
-/// the clock update included.
+/// Applies `owner`'s `write` in `tx` and commits; dropping `tx` on an error rolls everything
+/// back, the clock update included.
 pub(super) async fn write_one(
     tx: Transaction<'_>,
+    owner: &Owner,
     write: StoreWrite,
     options: &PostgresOptions,
     schedule: &PruneSchedule,
@@ -26,7 +27,7 @@ pub(super) async fn write_one(
     let stamp: i64 = row.map_err(classify)?.get(0);
     let (kind, item_id) = (change.kind(), change.item_id());
     let recorded = match &tag {
-        Some(tag) => recorded_write(&tx, &table, tag).await?,
+        Some(tag) => recorded_write(&tx, owner, &table, tag).await?,
         None => None,
     };
     if let (Some(tag), Some(recorded)) = (&tag, recorded) {
@@ -37,15 +38,15 @@ pub(super) async fn write_one(
         });
     }
     let existing = match item_id {
-        Some(id) => load_item(&tx, &table, id).await?,
+        Some(id) => load_item(&tx, owner, &table, id).await?,
         None => None,
     };
     let is_new = existing.is_none();
     let item = rules::apply(existing, change, Stamp::at(stamp))?;
-    save_item(&tx, &table, &item, is_new).await?;
+    save_item(&tx, owner, &table, &item, is_new).await?;
     if let Some(tag) = &tag {
         let record = OperationRecord::of(tag, kind, &item, stamp)?;
-        insert_record(&tx, &table, &record).await?;
+        insert_record(&tx, owner, &table, &record).await?;
         if schedule.tick(options.operations.prune_every) {
             prune_operations(&tx, &table, stamp, &options.operations).await?;
         }
@@ -57,15 +58,16 @@ pub(super) async fn write_one(
     })
 }
 
-/// The item `id` of `table`, soft-deleted or not.
+/// The item `id` of `owner`'s `table`, soft-deleted or not.
 async fn load_item(
     tx: &Transaction<'_>,
+    owner: &Owner,
     table: &str,
     id: &str,
 ) -> Result<Option<Item>, StoreError> {
     let statement = tx.prepare_cached(LOAD_ITEM).await.map_err(classify)?;
     let row = tx
-        .query_opt(&statement, &[&table, &id])
+        .query_opt(&statement, &[&table, &owner.as_str(), &id])
         .await
         .map_err(classify)?;
     row.as_ref().map(item_from_row).transpose()
@@ -73,17 +75,18 @@ async fn load_item(
 
 async fn save_item(
     tx: &Transaction<'_>,
+    owner: &Owner,
     table: &str,
     item: &Item,
     new: bool,
 ) -> Result<(), StoreError> {
     let data = Value::Object(item.properties.clone());
     let sql = if new {
-        "INSERT INTO items (tbl, id, created_at, updated_at, version, deleted, data)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        "INSERT INTO items (tbl, owner, id, created_at, updated_at, version, deleted, data)
+         VALUES ($1, $8, $2, $3, $4, $5, $6, $7)"
     } else {
         "UPDATE items SET created_at = $3, updated_at = $4, version = $5, deleted = $6, data = $7
-         WHERE tbl = $1 AND id = $2"
+         WHERE tbl = $1 AND owner = $8 AND id = $2"
     };
     tx.execute(
         sql,
@@ -95,6 +98,7 @@ async fn save_item(
             &item.version,
             &item.deleted,
             &data,
+            &owner.as_str(),
         ],
     )
     .await
@@ -102,17 +106,19 @@ async fn save_item(
     Ok(())
 }
 
-/// The record of `tag` in `table`, if this operation was applied before (by any process).
+/// The record of `tag` in `owner`'s `table`, if this operation was applied before (by any
+/// process).
 async fn recorded_write(
     tx: &Transaction<'_>,
+    owner: &Owner,
     table: &str,
     tag: &OperationTag,
 ) -> Result<Option<RecordedWrite>, StoreError> {
     let row = tx
         .query_opt(
             "SELECT kind, item_id, outcome FROM operations
-             WHERE tbl = $1 AND operation_id = $2 AND op_version = $3",
-            &[&table, &tag.operation_id, &op_version(tag)],
+             WHERE tbl = $1 AND owner = $4 AND operation_id = $2 AND op_version = $3",
+            &[&table, &tag.operation_id, &op_version(tag), &owner.as_str()],
         )
         .await
         .map_err(classify)?;
@@ -128,12 +134,14 @@ async fn recorded_write(
 
 async fn insert_record(
     tx: &Transaction<'_>,
+    owner: &Owner,
     table: &str,
     record: &OperationRecord,
 ) -> Result<(), StoreError> {
     tx.execute(
-        "INSERT INTO operations (tbl, operation_id, op_version, kind, item_id, outcome, recorded_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO operations
+             (tbl, owner, operation_id, op_version, kind, item_id, outcome, recorded_at)
+         VALUES ($1, $8, $2, $3, $4, $5, $6, $7)",
         &[
             &table,
             &record.operation_id,
@@ -142,6 +150,7 @@ async fn insert_record(
             &record.item_id,
             &record.outcome,
             &record.recorded_at,
+            &owner.as_str(),
         ],
     )
     .await
@@ -149,7 +158,8 @@ async fn insert_record(
     Ok(())
 }
 
-/// Drops operation records of `table` older than the retention or beyond the per-table cap.
+/// Drops operation records of `table` older than the retention or beyond the per-table cap,
+/// whoever they belong to: the cap bounds the table's storage, not one owner's.
 async fn prune_operations(
     tx: &Transaction<'_>,
     table: &str,

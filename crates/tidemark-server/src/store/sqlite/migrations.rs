@@ -6,7 +6,10 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::store::migrations::{MigrationError, pending};
 
 /// The migrations, in order; migration `n` (1-based) brings the schema to version `n`.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_items_and_operations.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_items_and_operations.sql"),
+    include_str!("migrations/0002_owners.sql"),
+];
 
 /// Applies every migration the database has not seen yet, each in its own transaction.
 pub fn migrate(conn: &mut Connection) -> Result<(), MigrationError> {

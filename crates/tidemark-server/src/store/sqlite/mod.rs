@@ -5,8 +5,11 @@
 //! writes, and a read stops when its request is abandoned. All SQLite work runs on tokio's
 //! blocking threads.
 
+mod admin;
 mod clock;
 mod migrations;
+#[cfg(test)]
+mod plan_tests;
 mod readers;
 mod write;
 
@@ -23,7 +26,7 @@ use tidemark_sql::sqlite::SqliteDialect;
 
 use super::operations::{OperationRetention, PruneSchedule};
 use super::{
-    BatchOutcome, ItemQuery, PageBuilder, QueryPage, StoreError, StoreWrite, TableStore,
+    BatchOutcome, ItemQuery, Owner, PageBuilder, QueryPage, StoreError, StoreWrite, TableStore,
     WriteOutcome, visible,
 };
 use crate::store::Item;
@@ -200,9 +203,10 @@ impl SqliteTableStore {
         self.inner.readers.run(f).await
     }
 
-    /// Runs one write as a single immediate transaction on the writer.
-    async fn write(&self, write: StoreWrite) -> Result<WriteOutcome, StoreError> {
+    /// Runs one write of `owner`'s as a single immediate transaction on the writer.
+    async fn write(&self, owner: &Owner, write: StoreWrite) -> Result<WriteOutcome, StoreError> {
         let inner = Arc::clone(&self.inner);
+        let owner = owner.clone();
         tokio::task::spawn_blocking(move || {
             let time = inner.options.clock.as_ref();
             // Only a clock imitating a stock server reads the time before it gets the lock.
@@ -213,9 +217,30 @@ impl SqliteTableStore {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(StoreError::internal)?;
-            let outcome = write_one(&tx, write, stamp, &inner.records(), Pruning::Now)?;
+            let outcome = write_one(&tx, &owner, write, stamp, &inner.records(), Pruning::Now)?;
             tx.commit().map_err(StoreError::internal)?;
             Ok(outcome)
+        })
+        .await
+        .map_err(StoreError::internal)?
+    }
+
+    /// Runs `f` in one immediate transaction on the writer and commits it when `f` succeeds:
+    /// administrative changes of many rows, serialized with every write.
+    async fn admin<F>(&self, f: F) -> Result<u64, StoreError>
+    where
+        F: FnOnce(&rusqlite::Transaction<'_>) -> Result<u64, StoreError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let mut writer = inner.lock_writer();
+            let tx = writer
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(StoreError::internal)?;
+            let n = f(&tx)?;
+            tx.commit().map_err(StoreError::internal)?;
+            Ok(n)
         })
         .await
         .map_err(StoreError::internal)?
@@ -239,29 +264,18 @@ impl Inner {
 }
 
 impl TableStore for SqliteTableStore {
-    async fn query(&self, table: &str, query: &ItemQuery) -> Result<QueryPage, StoreError> {
-        let mut where_sql = String::from("tbl = ?");
-        let mut params = vec![SqlValue::Text(table.to_owned())];
-        if !query.include_deleted {
-            where_sql.push_str(" AND deleted = 0");
-        }
-        if let Some(expr) = &query.filter {
-            let sql = tidemark_sql::filter(&SqliteDialect::items(), expr)?;
-            where_sql.push_str(" AND (");
-            where_sql.push_str(&sql.text);
-            where_sql.push(')');
-            params.extend(sql.params);
-        }
-        let order = tidemark_sql::order_by(&SqliteDialect::items(), &query.orderby)?;
-        let count_sql = format!("SELECT count(*) FROM items WHERE {where_sql}");
-        let page_sql = format!(
-            "SELECT {ITEM_COLUMNS} FROM items WHERE {where_sql} ORDER BY {} LIMIT ? OFFSET ?",
-            order.text
-        );
-        let mut page_params = params.clone();
-        page_params.extend(order.params);
-        page_params.push(SqlValue::Integer(query.fetch_limit()));
-        page_params.push(SqlValue::Integer(query.offset()));
+    async fn query(
+        &self,
+        owner: &Owner,
+        table: &str,
+        query: &ItemQuery,
+    ) -> Result<QueryPage, StoreError> {
+        let QuerySql {
+            count_sql,
+            page_sql,
+            params,
+            page_params,
+        } = query_sql(owner, table, query)?;
         let query = query.clone();
         let readers = Arc::clone(&self.inner.readers);
         self.read(move |conn| {
@@ -307,23 +321,32 @@ impl TableStore for SqliteTableStore {
 
     async fn lookup(
         &self,
+        owner: &Owner,
         table: &str,
         id: &str,
         include_deleted: bool,
     ) -> Result<Item, StoreError> {
-        let (table, id) = (table.to_owned(), id.to_owned());
-        self.read(move |conn| visible(load_item(conn, &table, &id)?, &id, include_deleted))
-            .await
+        let (owner, table, id) = (owner.clone(), table.to_owned(), id.to_owned());
+        self.read(move |conn| {
+            let item = load_item(conn, &owner, &table, &id)?;
+            visible(item, &id, include_deleted)
+        })
+        .await
     }
 
-    async fn apply(&self, write: StoreWrite) -> Result<WriteOutcome, StoreError> {
-        self.write(write).await
+    async fn apply(&self, owner: &Owner, write: StoreWrite) -> Result<WriteOutcome, StoreError> {
+        self.write(owner, write).await
     }
 
     /// The whole batch in one immediate transaction, each write inside its own savepoint: a
     /// failed write rolls back alone, and the batch costs one commit instead of one per write.
-    async fn apply_batch(&self, writes: Vec<StoreWrite>) -> Result<BatchOutcome, StoreError> {
+    async fn apply_batch(
+        &self,
+        owner: &Owner,
+        writes: Vec<StoreWrite>,
+    ) -> Result<BatchOutcome, StoreError> {
         let inner = Arc::clone(&self.inner);
+        let owner = owner.clone();
         tokio::task::spawn_blocking(move || {
             let time = inner.options.clock.as_ref();
             let records = inner.records();
@@ -341,7 +364,7 @@ impl TableStore for SqliteTableStore {
                 last_stamp = Some(stamp);
                 let savepoint = tx.savepoint().map_err(StoreError::internal)?;
                 let pruning = Pruning::AfterBatch(&mut prune_due);
-                match write_one(&savepoint, write, stamp, &records, pruning) {
+                match write_one(&savepoint, &owner, write, stamp, &records, pruning) {
                     Ok(outcome) => {
                         savepoint.commit().map_err(StoreError::internal)?;
                         results.push(Ok(outcome));
@@ -360,6 +383,62 @@ impl TableStore for SqliteTableStore {
         .await
         .map_err(StoreError::internal)?
     }
+
+    async fn adopt_unowned(&self, owner: &Owner) -> Result<u64, StoreError> {
+        let owner = owner.clone();
+        self.admin(move |tx| admin::adopt_unowned(tx, &owner)).await
+    }
+
+    async fn delete_rows_of(&self, owner: &Owner) -> Result<u64, StoreError> {
+        let owner = owner.clone();
+        self.admin(move |tx| admin::delete_rows_of(tx, &owner))
+            .await
+    }
+}
+
+/// The SQL of one query: the count and the page, with their parameters.
+struct QuerySql {
+    count_sql: String,
+    page_sql: String,
+    /// The count's parameters (the page's begin with them).
+    params: Vec<SqlValue>,
+    page_params: Vec<SqlValue>,
+}
+
+/// The SQL answering `query` on `owner`'s rows of `table`. Every query starts with
+/// `tbl = ? AND owner = ?`, the prefix of both the primary key and the change index.
+fn query_sql(owner: &Owner, table: &str, query: &ItemQuery) -> Result<QuerySql, StoreError> {
+    let mut where_sql = String::from("tbl = ? AND owner = ?");
+    let mut params = vec![
+        SqlValue::Text(table.to_owned()),
+        SqlValue::Text(owner.as_str().to_owned()),
+    ];
+    if !query.include_deleted {
+        where_sql.push_str(" AND deleted = 0");
+    }
+    if let Some(expr) = &query.filter {
+        let sql = tidemark_sql::filter(&SqliteDialect::items(), expr)?;
+        where_sql.push_str(" AND (");
+        where_sql.push_str(&sql.text);
+        where_sql.push(')');
+        params.extend(sql.params);
+    }
+    let order = tidemark_sql::order_by(&SqliteDialect::items(), &query.orderby)?;
+    let count_sql = format!("SELECT count(*) FROM items WHERE {where_sql}");
+    let page_sql = format!(
+        "SELECT {ITEM_COLUMNS} FROM items WHERE {where_sql} ORDER BY {} LIMIT ? OFFSET ?",
+        order.text
+    );
+    let mut page_params = params.clone();
+    page_params.extend(order.params);
+    page_params.push(SqlValue::Integer(query.fetch_limit()));
+    page_params.push(SqlValue::Integer(query.offset()));
+    Ok(QuerySql {
+        count_sql,
+        page_sql,
+        params,
+        page_params,
+    })
 }
 
 type RawRow = (String, i64, i64, String, bool, String);
@@ -396,13 +475,21 @@ fn item_from_raw(
     })
 }
 
-/// The item `id` of `table`, soft-deleted or not.
-fn load_item(conn: &Connection, table: &str, id: &str) -> Result<Option<Item>, StoreError> {
+/// The item `id` of `owner`'s `table`, soft-deleted or not.
+fn load_item(
+    conn: &Connection,
+    owner: &Owner,
+    table: &str,
+    id: &str,
+) -> Result<Option<Item>, StoreError> {
     let raw = conn
         .prepare_cached(&format!(
-            "SELECT {ITEM_COLUMNS} FROM items WHERE tbl = ?1 AND id = ?2"
+            "SELECT {ITEM_COLUMNS} FROM items WHERE tbl = ?1 AND owner = ?2 AND id = ?3"
         ))
-        .and_then(|mut st| st.query_row(params![table, id], raw_row).optional())
+        .and_then(|mut st| {
+            st.query_row(params![table, owner.as_str(), id], raw_row)
+                .optional()
+        })
         .map_err(StoreError::internal)?;
     raw.map(item_from_raw).transpose()
 }

@@ -11,7 +11,7 @@ use crate::store::operations::{
     OperationRecord, OperationRetention, PruneSchedule, RecordedWrite, op_version,
 };
 use crate::store::rules::{self, Stamp};
-use crate::store::{Item, StoreError, StoreWrite, WriteOutcome};
+use crate::store::{Item, Owner, StoreError, StoreWrite, WriteOutcome};
 
 /// The operation-record bookkeeping a write needs: the retention and the store's schedule.
 pub(super) struct Records<'a> {
@@ -31,10 +31,11 @@ pub(super) enum Pruning<'a> {
     AfterBatch(&'a mut BTreeSet<String>),
 }
 
-/// One write inside an open transaction: the operation-tag replay check, the change with its
-/// stamp, the operation record (and now and then the pruning of old records).
+/// One write of `owner`'s inside an open transaction: the operation-tag replay check, the
+/// change with its stamp, the operation record (and now and then the pruning of old records).
 pub(super) fn write_one(
     conn: &Connection,
+    owner: &Owner,
     write: StoreWrite,
     stamp: i64,
     records: &Records<'_>,
@@ -43,7 +44,7 @@ pub(super) fn write_one(
     let StoreWrite { table, change, tag } = write;
     let kind = change.kind();
     if let Some(tag) = &tag
-        && let Some(recorded) = recorded_write(conn, &table, tag)?
+        && let Some(recorded) = recorded_write(conn, owner, &table, tag)?
     {
         let item = recorded.replay(tag, kind, change.item_id())?;
         return Ok(WriteOutcome {
@@ -52,14 +53,19 @@ pub(super) fn write_one(
         });
     }
     let existing = match change.item_id() {
-        Some(id) => load_item(conn, &table, id)?,
+        Some(id) => load_item(conn, owner, &table, id)?,
         None => None,
     };
     let is_new = existing.is_none();
     let item = rules::apply(existing, change, Stamp::at(stamp))?;
-    save_item(conn, &table, &item, is_new)?;
+    save_item(conn, owner, &table, &item, is_new)?;
     if let Some(tag) = &tag {
-        insert_record(conn, &table, &OperationRecord::of(tag, kind, &item, stamp)?)?;
+        insert_record(
+            conn,
+            owner,
+            &table,
+            &OperationRecord::of(tag, kind, &item, stamp)?,
+        )?;
         if records.schedule.tick(records.retention.prune_every) {
             match pruning {
                 Pruning::Now => prune_operations(conn, &table, stamp, records.retention)?,
@@ -95,14 +101,20 @@ pub(super) fn prune_after_batch(
     }
 }
 
-fn save_item(tx: &Connection, table: &str, item: &Item, new: bool) -> Result<(), StoreError> {
+fn save_item(
+    tx: &Connection,
+    owner: &Owner,
+    table: &str,
+    item: &Item,
+    new: bool,
+) -> Result<(), StoreError> {
     let data = serde_json::to_string(&item.properties).map_err(StoreError::internal)?;
     let sql = if new {
-        "INSERT INTO items (tbl, id, created_at, updated_at, version, deleted, data)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+        "INSERT INTO items (tbl, owner, id, created_at, updated_at, version, deleted, data)
+         VALUES (?1, ?8, ?2, ?3, ?4, ?5, ?6, ?7)"
     } else {
         "UPDATE items SET created_at = ?3, updated_at = ?4, version = ?5, deleted = ?6, data = ?7
-         WHERE tbl = ?1 AND id = ?2"
+         WHERE tbl = ?1 AND owner = ?8 AND id = ?2"
     };
     tx.prepare_cached(sql)
         .and_then(|mut st| {
@@ -113,25 +125,28 @@ fn save_item(tx: &Connection, table: &str, item: &Item, new: bool) -> Result<(),
                 item.updated_at_us,
                 item.version,
                 item.deleted,
-                data
+                data,
+                owner.as_str()
             ])
         })
         .map_err(StoreError::internal)?;
     Ok(())
 }
 
-/// The record of `tag` in `table`, if this operation was applied before.
+/// The record of `tag` in `owner`'s `table`, if this operation was applied before.
 fn recorded_write(
     tx: &Connection,
+    owner: &Owner,
     table: &str,
     tag: &tidemark_protocol::headers::OperationTag,
 ) -> Result<Option<RecordedWrite>, StoreError> {
     tx.prepare_cached(
         "SELECT kind, item_id, outcome FROM operations
-         WHERE tbl = ?1 AND operation_id = ?2 AND op_version = ?3",
+         WHERE tbl = ?1 AND owner = ?4 AND operation_id = ?2 AND op_version = ?3",
     )
     .and_then(|mut st| {
-        st.query_row(params![table, tag.operation_id, op_version(tag)], |r| {
+        let key = params![table, tag.operation_id, op_version(tag), owner.as_str()];
+        st.query_row(key, |r| {
             Ok(RecordedWrite {
                 kind: r.get(0)?,
                 item_id: r.get(1)?,
@@ -143,10 +158,16 @@ fn recorded_write(
     .map_err(StoreError::internal)
 }
 
-fn insert_record(tx: &Connection, table: &str, record: &OperationRecord) -> Result<(), StoreError> {
+fn insert_record(
+    tx: &Connection,
+    owner: &Owner,
+    table: &str,
+    record: &OperationRecord,
+) -> Result<(), StoreError> {
     tx.prepare_cached(
-        "INSERT INTO operations (tbl, operation_id, op_version, kind, item_id, outcome, recorded_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO operations
+             (tbl, owner, operation_id, op_version, kind, item_id, outcome, recorded_at)
+         VALUES (?1, ?8, ?2, ?3, ?4, ?5, ?6, ?7)",
     )
     .and_then(|mut st| {
         st.execute(params![
@@ -156,14 +177,16 @@ fn insert_record(tx: &Connection, table: &str, record: &OperationRecord) -> Resu
             record.kind,
             record.item_id,
             record.outcome,
-            record.recorded_at
+            record.recorded_at,
+            owner.as_str()
         ])
     })
     .map_err(StoreError::internal)?;
     Ok(())
 }
 
-/// Drops operation records of `table` older than the retention or beyond the per-table cap.
+/// Drops operation records of `table` older than the retention or beyond the per-table cap,
+/// whoever they belong to: the cap bounds the table's storage, not one owner's.
 fn prune_operations(
     tx: &Connection,
     table: &str,
