@@ -353,6 +353,7 @@ impl ServerProcess {
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         self.listen = url
             .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"))
             .and_then(|a| a.parse().ok())
             .with_context(|| format!("unexpected address line: {url}"))?;
         self.url = url;
@@ -360,7 +361,8 @@ impl ServerProcess {
         Ok(())
     }
 
-    /// The base URL, e.g. `http://127.0.0.1:40123`; it stays the same across restarts.
+    /// The base URL, e.g. `http://127.0.0.1:40123` (`https://` when started with
+    /// `--tls-cert/--tls-key`); it stays the same across restarts.
     pub fn url(&self) -> &str {
         &self.url
     }
