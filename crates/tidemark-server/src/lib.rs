@@ -6,6 +6,7 @@
 //! HTTPS with [`ServerConfig::tls`]) until a shutdown future completes, letting in-flight
 //! requests finish.
 
+pub mod accounts;
 pub mod config;
 pub mod error;
 mod http;
