@@ -124,9 +124,10 @@ impl TestServer {
         let (running, addr) = Self::run(&db_path, &config, &options, addr)
             .await
             .unwrap_or_else(|e| panic!("TestServer: cannot start on {}: {e:#}", db_path.display()));
+        let scheme = if config.tls.is_some() { "https" } else { "http" };
         Self {
             addr,
-            url: format!("http://{addr}"),
+            url: format!("{scheme}://{addr}"),
             db_path,
             config,
             options,
@@ -166,7 +167,8 @@ impl TestServer {
         Ok((Running { shutdown, task }, addr))
     }
 
-    /// The base URL, e.g. `http://127.0.0.1:40123` (no trailing slash).
+    /// The base URL, e.g. `http://127.0.0.1:40123` (no trailing slash; `https://` when the
+    /// config has `tls`).
     pub fn url(&self) -> &str {
         &self.url
     }
