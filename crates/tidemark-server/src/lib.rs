@@ -84,7 +84,8 @@ pub async fn serve<S: TableStore>(
     let tls = match &config.tls {
         Some(tls) => {
             let resolver = Arc::new(tls::CertResolver::new(tls.clone(), tls::provider())?);
-            let acceptor = tokio_rustls::TlsAcceptor::from(tls::server_config(Arc::clone(&resolver))?);
+            let acceptor =
+                tokio_rustls::TlsAcceptor::from(tls::server_config(Arc::clone(&resolver))?);
             Some((acceptor, tls::reload_on_sighup(resolver)))
         }
         None => None,
@@ -135,8 +136,7 @@ pub async fn serve<S: TableStore>(
             match acceptor {
                 None => serve_connection(&builder, stream, service, watcher, peer).await,
                 Some(acceptor) => {
-                    match tokio::time::timeout(header_read_timeout, acceptor.accept(stream)).await
-                    {
+                    match tokio::time::timeout(header_read_timeout, acceptor.accept(stream)).await {
                         Ok(Ok(stream)) => {
                             serve_connection(&builder, stream, service, watcher, peer).await;
                         }

@@ -165,9 +165,14 @@ async fn main() -> anyhow::Result<()> {
         allow_origins: args.allow_origins.clone(),
         public_url: args.public_url.clone(),
         max_connections: args.max_connections,
-        tls: args.tls_cert.clone().zip(args.tls_key.clone()).map(|(cert_path, key_path)| {
-            tidemark_server::TlsConfig { cert_path, key_path }
-        }),
+        tls: args
+            .tls_cert
+            .clone()
+            .zip(args.tls_key.clone())
+            .map(|(cert_path, key_path)| tidemark_server::TlsConfig {
+                cert_path,
+                key_path,
+            }),
         ..ServerConfig::default()
     };
     raise_fd_limit();
@@ -222,7 +227,11 @@ async fn run(
         .context("cannot read the listening address")?;
     // Tests that start us on port 0 read this line to learn the port; flush it right away.
     let mut stdout = std::io::stdout();
-    let scheme = if config.tls.is_some() { "https" } else { "http" };
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     writeln!(stdout, "tidemark-server listening on {scheme}://{address}")
         .and_then(|()| stdout.flush())
         .context("cannot write to stdout")?;
@@ -309,7 +318,10 @@ mod tests {
         assert!(parse(&["--tls-cert", "c.pem"]).is_err());
         assert!(parse(&["--tls-key", "k.pem"]).is_err());
         let args = parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).expect("both parse");
-        assert_eq!(args.tls_cert.as_deref(), Some(std::path::Path::new("c.pem")));
+        assert_eq!(
+            args.tls_cert.as_deref(),
+            Some(std::path::Path::new("c.pem"))
+        );
         assert!(parse(&[]).expect("neither").tls_cert.is_none());
     }
 }

@@ -129,9 +129,7 @@ impl ResolvesServerCert for CertResolver {
 }
 
 /// The rustls server configuration for `resolver`: HTTP/1.1 only (ALPN), TLS 1.2 and 1.3.
-pub fn server_config(
-    resolver: Arc<CertResolver>,
-) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+pub fn server_config(resolver: Arc<CertResolver>) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let provider = Arc::clone(&resolver.provider);
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

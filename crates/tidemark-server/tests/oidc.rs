@@ -92,8 +92,10 @@ impl Provider {
 async fn discovery(State(state): State<Arc<ProviderState>>) -> Json<Value> {
     state.discovery_hits.fetch_add(1, Ordering::SeqCst);
     let issuer = state.issuer.read().expect("lock").clone();
-    Json(json!({"issuer": issuer, "jwks_uri": format!("{issuer}/keys"),
-                "id_token_signing_alg_values_supported": ["RS256", "ES256"]}))
+    Json(
+        json!({"issuer": issuer, "jwks_uri": format!("{issuer}/keys"),
+                "id_token_signing_alg_values_supported": ["RS256", "ES256"]}),
+    )
 }
 
 async fn jwks(State(state): State<Arc<ProviderState>>) -> Json<Value> {
@@ -113,7 +115,11 @@ struct SigningKey {
 impl SigningKey {
     fn ec(kid: &str) -> Self {
         let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("EC key");
-        Self::from_pkcs8(kid, Algorithm::ES256, EncodingKey::from_ec_der(&pair.serialize_der()))
+        Self::from_pkcs8(
+            kid,
+            Algorithm::ES256,
+            EncodingKey::from_ec_der(&pair.serialize_der()),
+        )
     }
 
     fn rsa(kid: &str) -> Self {
@@ -185,9 +191,15 @@ fn with(mut claims: Value, key: &str, value: Value) -> Value {
 
 /// Checks that `token` is refused with an error like `expected` that does not quote it.
 async fn refused(verifier: &OidcVerifier, token: &str, expected: fn(&OidcError) -> bool) {
-    let e = verifier.verify(token).await.expect_err("the token must be refused");
+    let e = verifier
+        .verify(token)
+        .await
+        .expect_err("the token must be refused");
     assert!(expected(&e), "unexpected error: {e:?}");
-    assert!(!e.to_string().contains(token), "the error quotes the token: {e}");
+    assert!(
+        !e.to_string().contains(token),
+        "the error quotes the token: {e}"
+    );
 }
 
 #[tokio::test]
@@ -265,10 +277,16 @@ async fn hostile_tokens_are_refused() {
     let expired = with(good.clone(), "exp", json!(now - 120));
     refused(&verifier, &key.sign(&expired), |e| *e == OidcError::Expired).await;
     let early = with(good.clone(), "nbf", json!(now + 120));
-    refused(&verifier, &key.sign(&early), |e| *e == OidcError::NotYetValid).await;
+    refused(&verifier, &key.sign(&early), |e| {
+        *e == OidcError::NotYetValid
+    })
+    .await;
     // Another issuer, another audience, no subject.
     let issuer = with(good.clone(), "iss", json!("https://evil.example.com"));
-    refused(&verifier, &key.sign(&issuer), |e| *e == OidcError::WrongIssuer).await;
+    refused(&verifier, &key.sign(&issuer), |e| {
+        *e == OidcError::WrongIssuer
+    })
+    .await;
     let audience = with(good.clone(), "aud", json!("someone-else"));
     refused(&verifier, &key.sign(&audience), |e| {
         *e == OidcError::WrongAudience
@@ -285,7 +303,10 @@ async fn hostile_tokens_are_refused() {
     let forged_payload = other.split('.').nth(1).expect("payload");
     let mut parts: Vec<&str> = valid.split('.').collect();
     parts[1] = forged_payload;
-    refused(&verifier, &parts.join("."), |e| *e == OidcError::BadSignature).await;
+    refused(&verifier, &parts.join("."), |e| {
+        *e == OidcError::BadSignature
+    })
+    .await;
     // Within the leeway (30 s) a just-expired token still passes: clocks differ a little.
     let just_expired = with(good, "exp", json!(now - 10));
     assert!(verifier.verify(&key.sign(&just_expired)).await.is_ok());
@@ -339,7 +360,11 @@ async fn unknown_key_ids_do_not_hammer_the_provider() {
         let token = key.sign_as(&format!("made-up-{i}"), &claims);
         refused(&verifier, &token, |e| matches!(e, OidcError::UnknownKey(_))).await;
     }
-    assert_eq!(provider.jwks_hits(), 1, "unknown key ids refetched the key set");
+    assert_eq!(
+        provider.jwks_hits(),
+        1,
+        "unknown key ids refetched the key set"
+    );
     assert!(verifier.verify(&key.sign(&claims)).await.is_ok());
 }
 

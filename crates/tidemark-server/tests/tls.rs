@@ -40,7 +40,11 @@ async fn list(client: &reqwest::Client, base: &str) -> Result<u16, String> {
 async fn https_serves_a_client_trusting_the_ca_and_refuses_the_others_cleanly() {
     let ca = TestCa::new("Tidemark test CA");
     let (_dir, _files, server) = tls_server(&ca, &[]).await;
-    assert!(server.url().starts_with("https://127.0.0.1:"), "{}", server.url());
+    assert!(
+        server.url().starts_with("https://127.0.0.1:"),
+        "{}",
+        server.url()
+    );
     let trusting = ca.client();
     assert_eq!(list(&trusting, server.url()).await, Ok(200));
     // By name too: the certificate names localhost.
@@ -68,7 +72,9 @@ async fn a_client_that_never_handshakes_does_not_keep_its_slot() {
         tls_server(&ca, &["--max-connections", "1", "--header-timeout", "1"]).await;
     let addr = server.url().trim_start_matches("https://").to_owned();
     // Takes the only slot and says nothing.
-    let silent = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    let silent = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
     let started = std::time::Instant::now();
     assert_eq!(list(&ca.client(), server.url()).await, Ok(200));
     assert!(

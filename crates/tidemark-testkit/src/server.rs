@@ -124,7 +124,11 @@ impl TestServer {
         let (running, addr) = Self::run(&db_path, &config, &options, addr)
             .await
             .unwrap_or_else(|e| panic!("TestServer: cannot start on {}: {e:#}", db_path.display()));
-        let scheme = if config.tls.is_some() { "https" } else { "http" };
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         Self {
             addr,
             url: format!("{scheme}://{addr}"),

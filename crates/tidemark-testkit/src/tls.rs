@@ -49,8 +49,8 @@ impl CertFiles {
 impl TestCa {
     /// A new authority named `name`. Panics on failure (a test fixture).
     pub fn new(name: &str) -> Self {
-        let mut params = CertificateParams::new(Vec::<String>::new())
-            .unwrap_or_else(|e| panic!("TestCa: {e}"));
+        let mut params =
+            CertificateParams::new(Vec::<String>::new()).unwrap_or_else(|e| panic!("TestCa: {e}"));
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.distinguished_name.push(DnType::CommonName, name);
         let key = KeyPair::generate().unwrap_or_else(|e| panic!("TestCa: {e}"));

@@ -94,7 +94,10 @@ impl std::fmt::Debug for RemoteConfig {
             .field("max_response_bytes", &self.max_response_bytes)
             .field(
                 "extra_ca_pem",
-                &self.extra_ca_pem.as_ref().map(|pem| format!("{} bytes", pem.len())),
+                &self
+                    .extra_ca_pem
+                    .as_ref()
+                    .map(|pem| format!("{} bytes", pem.len())),
             )
             .finish()
     }

@@ -43,8 +43,7 @@ async fn push_and_pull_go_over_https_to_a_server_of_a_trusted_ca() -> TestResult
 }
 
 #[tokio::test]
-async fn a_device_not_trusting_the_ca_fails_as_a_network_error_and_keeps_its_queue() -> TestResult
-{
+async fn a_device_not_trusting_the_ca_fails_as_a_network_error_and_keeps_its_queue() -> TestResult {
     let ca = TestCa::new("Tidemark test CA");
     let (_certs, server) = https_server(&ca).await;
     let stranger = TestCa::new("Another CA");
@@ -62,6 +61,9 @@ async fn a_device_not_trusting_the_ca_fails_as_a_network_error_and_keeps_its_que
         .await
         .expect_err("untrusted server");
     assert!(pull.is_network(), "{pull}");
-    assert!(pull.to_string().to_lowercase().contains("certificate"), "{pull}");
+    assert!(
+        pull.to_string().to_lowercase().contains("certificate"),
+        "{pull}"
+    );
     Ok(())
 }

@@ -270,7 +270,10 @@ impl OidcVerifier {
                 Ok(()) => {}
                 // Stale keys still serve while the provider is away; a key never seen cannot.
                 Err(e) if again.is_some() => {
-                    log::warn!("OIDC: keeping the cached keys of {}: {e}", self.config.issuer);
+                    log::warn!(
+                        "OIDC: keeping the cached keys of {}: {e}",
+                        self.config.issuer
+                    );
                 }
                 Err(e) => return Err(e),
             }
@@ -284,9 +287,7 @@ impl OidcVerifier {
     /// algorithm), and whether the cache is due for a refresh.
     fn cached(&self, kid: &str, alg: Algorithm) -> (Option<ProviderKey>, bool) {
         let cache = self.read_cache();
-        let stale = cache
-            .fetched_at
-            .is_none_or(|t| t.elapsed() >= KEYS_MAX_AGE);
+        let stale = cache.fetched_at.is_none_or(|t| t.elapsed() >= KEYS_MAX_AGE);
         let key = if kid.is_empty() {
             let mut fitting = cache.keys.values().filter(|k| k.algorithm == alg);
             match (fitting.next(), fitting.next()) {
@@ -453,7 +454,8 @@ fn check_transport(url: &Url) -> Result<(), String> {
 fn is_loopback(url: &Url) -> bool {
     let host = url.host_str().unwrap_or_default();
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    bare.eq_ignore_ascii_case("localhost") || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    bare.eq_ignore_ascii_case("localhost")
+        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The [`OidcError`] for a failed signature or claim check (never quoting the token).
