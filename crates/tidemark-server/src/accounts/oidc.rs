@@ -35,6 +35,8 @@ pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest connecting to the provider may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most characters of a token's key id quoted in [`OidcError::UnknownKey`].
+const MAX_KID_CHARS: usize = 64;
 /// The discovery document's path under the issuer (OpenID Connect Discovery 1.0, section 4).
 const DISCOVERY_PATH: &str = ".well-known/openid-configuration";
 
@@ -278,9 +280,10 @@ impl OidcVerifier {
                 Err(e) => return Err(e),
             }
         }
+        // The key id comes from the caller: keep the message (which may be logged) short.
         self.cached(kid, alg)
             .0
-            .ok_or_else(|| OidcError::UnknownKey(kid.to_owned()))
+            .ok_or_else(|| OidcError::UnknownKey(kid.chars().take(MAX_KID_CHARS).collect()))
     }
 
     /// The cached key `kid` usable for `alg` (a token without `kid` takes the only key of its
