@@ -365,6 +365,12 @@ async fn unknown_key_ids_do_not_hammer_the_provider() {
         1,
         "unknown key ids refetched the key set"
     );
+    // A huge made-up key id is not echoed whole into the error (which may be logged).
+    let long = key.sign_as(&"x".repeat(5000), &claims);
+    match verifier.verify(&long).await {
+        Err(OidcError::UnknownKey(kid)) => assert!(kid.len() <= 64, "{}", kid.len()),
+        other => panic!("{other:?}"),
+    }
     assert!(verifier.verify(&key.sign(&claims)).await.is_ok());
 }
 
