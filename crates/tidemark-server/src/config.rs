@@ -55,6 +55,8 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     /// The most connections served at once; further ones wait in the listen backlog.
     pub max_connections: usize,
+    /// Serve HTTPS with this certificate and key (reloaded on SIGHUP); plain HTTP when `None`.
+    pub tls: Option<crate::tls::TlsConfig>,
 }
 
 /// The gzip level of responses (to clients that accept gzip; others always get plain bodies).
@@ -95,6 +97,7 @@ impl Default for ServerConfig {
             allow_origins: Vec::new(),
             public_url: None,
             max_connections: 1024,
+            tls: None,
         }
     }
 }
@@ -119,6 +122,7 @@ impl fmt::Debug for ServerConfig {
             .field("allow_origins", &self.allow_origins)
             .field("public_url", &self.public_url)
             .field("max_connections", &self.max_connections)
+            .field("tls", &self.tls)
             .finish()
     }
 }

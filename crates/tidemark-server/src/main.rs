@@ -123,6 +123,15 @@ struct Args {
     #[arg(long, env = "TIDEMARK_MAX_CONNECTIONS", default_value_t = 1024)]
     max_connections: usize,
 
+    /// Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key. Both files
+    /// are read again on SIGHUP (a renewed certificate needs no restart).
+    #[arg(long, env = "TIDEMARK_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "TIDEMARK_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+
     /// Log level: error, warn, info (one line per request), debug or trace.
     #[arg(long, env = "TIDEMARK_LOG_LEVEL", default_value = "info")]
     log_level: log::LevelFilter,
@@ -156,10 +165,22 @@ async fn main() -> anyhow::Result<()> {
         allow_origins: args.allow_origins.clone(),
         public_url: args.public_url.clone(),
         max_connections: args.max_connections,
+        tls: args
+            .tls_cert
+            .clone()
+            .zip(args.tls_key.clone())
+            .map(|(cert_path, key_path)| tidemark_server::TlsConfig {
+                cert_path,
+                key_path,
+            }),
         ..ServerConfig::default()
     };
     raise_fd_limit();
     config.validate().context("invalid configuration")?;
+    if let Some(tls) = &config.tls {
+        tls.load(&tidemark_server::tls::provider())
+            .context("cannot serve HTTPS")?;
+    }
     if args.readers == 0 {
         anyhow::bail!("invalid configuration: --readers must be at least 1");
     }
@@ -206,7 +227,12 @@ async fn run(
         .context("cannot read the listening address")?;
     // Tests that start us on port 0 read this line to learn the port; flush it right away.
     let mut stdout = std::io::stdout();
-    writeln!(stdout, "tidemark-server listening on http://{address}")
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    writeln!(stdout, "tidemark-server listening on {scheme}://{address}")
         .and_then(|()| stdout.flush())
         .context("cannot write to stdout")?;
     log::info!("serving tables [{}] from {}", config.tables.join(", "), db);
@@ -282,5 +308,20 @@ mod tests {
         for bad in ["fast", "1", ""] {
             assert!(parse(&["--compression", bad]).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn tls_cert_and_key_go_together() {
+        let parse = |extra: &[&str]| {
+            Args::try_parse_from(std::iter::once("tidemark-server").chain(extra.iter().copied()))
+        };
+        assert!(parse(&["--tls-cert", "c.pem"]).is_err());
+        assert!(parse(&["--tls-key", "k.pem"]).is_err());
+        let args = parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).expect("both parse");
+        assert_eq!(
+            args.tls_cert.as_deref(),
+            Some(std::path::Path::new("c.pem"))
+        );
+        assert!(parse(&[]).expect("neither").tls_cert.is_none());
     }
 }

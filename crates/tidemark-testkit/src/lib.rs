@@ -10,3 +10,4 @@ pub mod proxy;
 pub mod server;
 pub mod stamps;
 pub mod stock;
+pub mod tls;

@@ -124,9 +124,14 @@ impl TestServer {
         let (running, addr) = Self::run(&db_path, &config, &options, addr)
             .await
             .unwrap_or_else(|e| panic!("TestServer: cannot start on {}: {e:#}", db_path.display()));
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         Self {
             addr,
-            url: format!("http://{addr}"),
+            url: format!("{scheme}://{addr}"),
             db_path,
             config,
             options,
@@ -166,7 +171,8 @@ impl TestServer {
         Ok((Running { shutdown, task }, addr))
     }
 
-    /// The base URL, e.g. `http://127.0.0.1:40123` (no trailing slash).
+    /// The base URL, e.g. `http://127.0.0.1:40123` (no trailing slash; `https://` when the
+    /// config has `tls`).
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -353,6 +359,7 @@ impl ServerProcess {
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         self.listen = url
             .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"))
             .and_then(|a| a.parse().ok())
             .with_context(|| format!("unexpected address line: {url}"))?;
         self.url = url;
@@ -360,7 +367,8 @@ impl ServerProcess {
         Ok(())
     }
 
-    /// The base URL, e.g. `http://127.0.0.1:40123`; it stays the same across restarts.
+    /// The base URL, e.g. `http://127.0.0.1:40123` (`https://` when started with
+    /// `--tls-cert/--tls-key`); it stays the same across restarts.
     pub fn url(&self) -> &str {
         &self.url
     }

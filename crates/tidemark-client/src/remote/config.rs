@@ -31,6 +31,10 @@ pub struct RemoteConfig {
     /// default); a larger one is an error, so a small compressed body that expands without
     /// bound (a gzip bomb) cannot exhaust memory.
     pub max_response_bytes: u64,
+    /// Extra certificate authorities to trust for `https://` servers, besides the system's: PEM
+    /// bytes holding one or more `CERTIFICATE` blocks (e.g. the CA of a self-hosted server's
+    /// certificate). `None` trusts the system's authorities only.
+    pub extra_ca_pem: Option<Vec<u8>>,
 }
 
 impl RemoteConfig {
@@ -47,6 +51,12 @@ impl RemoteConfig {
         self.app_key = Some(key.into());
         self
     }
+
+    /// Trusts the CA certificates in `pem` besides the system's (builder style).
+    pub fn with_extra_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.extra_ca_pem = Some(pem.into());
+        self
+    }
 }
 
 impl Default for RemoteConfig {
@@ -61,6 +71,7 @@ impl Default for RemoteConfig {
             large_page_size: 1000,
             batch_size: 1000,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            extra_ca_pem: None,
         }
     }
 }
@@ -81,6 +92,13 @@ impl std::fmt::Debug for RemoteConfig {
             .field("large_page_size", &self.large_page_size)
             .field("batch_size", &self.batch_size)
             .field("max_response_bytes", &self.max_response_bytes)
+            .field(
+                "extra_ca_pem",
+                &self
+                    .extra_ca_pem
+                    .as_ref()
+                    .map(|pem| format!("{} bytes", pem.len())),
+            )
             .finish()
     }
 }

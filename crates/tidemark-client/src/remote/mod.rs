@@ -95,6 +95,23 @@ impl std::fmt::Debug for RemoteClient {
     }
 }
 
+/// The certificates of [`RemoteConfig::extra_ca_pem`] (none when unset); PEM that holds no
+/// certificate, or a broken one, is an error saying so.
+fn extra_ca_certificates(config: &RemoteConfig) -> Result<Vec<reqwest::Certificate>> {
+    let Some(pem) = &config.extra_ca_pem else {
+        return Ok(Vec::new());
+    };
+    let certificates = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
+        ClientError::invalid(format!("the extra CA certificates are not valid PEM: {e}"))
+    })?;
+    if certificates.is_empty() {
+        return Err(ClientError::invalid(
+            "the extra CA certificates hold no PEM CERTIFICATE block",
+        ));
+    }
+    Ok(certificates)
+}
+
 impl RemoteClient {
     /// A client for this config. An invalid URL is not an error here: every request then fails
     /// as a network error, so an app with a bad setting still works offline.
@@ -108,6 +125,7 @@ impl RemoteClient {
             // (reqwest strips only its standard credential headers), and a redirected POST
             // becomes a GET whose answer would look like an accepted write. A 3xx is an error.
             .redirect(reqwest::redirect::Policy::none())
+            .tls_certs_merge(extra_ca_certificates(&config)?)
             .build()
             .map_err(|e| ClientError::network(format!("cannot build the HTTP client: {e}")))?;
         let base = parse_base(&config.url);
@@ -448,6 +466,22 @@ impl RemoteTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extra_ca_pem_must_hold_certificates() {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let ca = rcgen::CertificateParams::new(Vec::<String>::new())
+            .expect("params")
+            .self_signed(&key)
+            .expect("cert");
+        let config = RemoteConfig::new("https://h/").with_extra_ca_pem(ca.pem());
+        assert!(RemoteClient::new(config).is_ok());
+        for bad in [&b""[..], b"not pem", b"-----BEGIN CERTIFICATE-----\nAAA\n"] {
+            let config = RemoteConfig::new("https://h/").with_extra_ca_pem(bad);
+            let e = RemoteClient::new(config).expect_err("refused");
+            assert!(matches!(e, ClientError::InvalidInput { .. }), "{e}");
+        }
+    }
 
     #[test]
     fn next_link_is_found_in_either_form() {

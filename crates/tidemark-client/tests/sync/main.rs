@@ -36,6 +36,7 @@ mod convergence;
 mod error_kinds;
 mod faults;
 mod hostile;
+mod https;
 mod network_faults;
 mod poison;
 mod pull;
