@@ -5,6 +5,7 @@
 //! [`router`] builds the axum application; [`serve`] runs it on a listener until a shutdown
 //! future completes, letting in-flight requests finish.
 
+pub mod accounts;
 pub mod config;
 pub mod error;
 mod http;
@@ -19,6 +20,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use tower::ServiceExt as _;
 
 pub use config::{Compression, ConfigError, ServerConfig};
 pub use error::ApiError;
@@ -103,7 +105,15 @@ pub async fn serve<S: TableStore>(
         if let Err(e) = stream.set_nodelay(true) {
             log::debug!("cannot set TCP_NODELAY for {peer}: {e}");
         }
-        let service = TowerToHyperService::new(app.clone());
+        // The client's address for sign-in throttling, from the connection itself.
+        let service = TowerToHyperService::new(app.clone().map_request(
+            move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                request
+            },
+        ));
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             // Timeouts, resets and malformed requests end here; hyper has answered what it could.

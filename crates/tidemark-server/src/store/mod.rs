@@ -10,6 +10,7 @@
 mod item;
 mod migrations;
 mod operations;
+mod owner;
 pub mod postgres;
 pub mod rules;
 pub mod sqlite;
@@ -23,6 +24,7 @@ use tidemark_protocol::odata::{Expr, OrderBy};
 pub use item::{Item, WireItem, WireItems, serialize_wire_option};
 pub use migrations::MigrationError;
 pub use operations::OperationRetention;
+pub use owner::Owner;
 pub use postgres::{PostgresOptions, PostgresTableStore};
 pub use sqlite::{Clock, SqliteOptions, SqliteTableStore, SystemClock};
 
@@ -332,7 +334,7 @@ impl WriteKind {
 /// `(table, tag)` exists, the store returns its outcome with `replayed: true` instead of
 /// writing. Only successful writes are recorded; a failed write changed nothing, so a retry is
 /// judged afresh.
-pub trait TableStore: Send + Sync + 'static {
+pub trait TableStore: crate::accounts::AccountStore + Send + Sync + 'static {
     /// Items of `table` matching `query`, one page.
     fn query(
         &self,

@@ -10,6 +10,8 @@ use crate::store::migrations::{MigrationError, pending};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_items_and_operations.sql"),
     include_str!("migrations/0002_filter_functions.sql"),
+    // merge: the owner package's owner migration goes before this one (the lead renumbers).
+    include_str!("migrations/0003_accounts.sql"),
 ];
 
 /// The advisory lock key every Tidemark server takes while migrating ("tidemark" in ASCII).

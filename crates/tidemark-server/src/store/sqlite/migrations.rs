@@ -6,7 +6,11 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::store::migrations::{MigrationError, pending};
 
 /// The migrations, in order; migration `n` (1-based) brings the schema to version `n`.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_items_and_operations.sql")];
+// merge: the owner package's 0002 goes between these two (the lead renumbers).
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_items_and_operations.sql"),
+    include_str!("migrations/0003_accounts.sql"),
+];
 
 /// Applies every migration the database has not seen yet, each in its own transaction.
 pub fn migrate(conn: &mut Connection) -> Result<(), MigrationError> {
