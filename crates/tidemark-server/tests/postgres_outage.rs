@@ -90,7 +90,7 @@ async fn a_database_that_goes_away_gives_503_and_service_resumes_with_nothing_lo
         BINARY,
         &url,
         dir.path().join("server.log"),
-        &["--db-pool-size", "2"],
+        &["--no-auth", "--db-pool-size", "2"],
     )
     .await;
     let api = Api::new(server.url());
