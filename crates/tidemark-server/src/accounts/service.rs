@@ -175,9 +175,14 @@ impl AccountService {
         address: IpAddr,
     ) -> Result<SignedIn, AuthError> {
         let key = comparison_key(name);
+        // Log lines name the address and user id only: never the typed name (people type
+        // their password into it), the password or a token.
         self.throttle
             .check(&key, address, Instant::now())
-            .map_err(AuthError::Throttled)?;
+            .map_err(|wait| {
+                log::warn!("sign-in from {address} refused: too many failed sign-ins");
+                AuthError::Throttled(wait)
+            })?;
         let password = Password::given(password)?;
         let user = store.user_by_name(&key).await?;
         let hash = user.as_ref().map(|u| u.password_hash.clone());
@@ -187,10 +192,12 @@ impl AccountService {
         match user {
             Some(user) if matches && user.disabled_at.is_none() => {
                 self.throttle.succeeded(&key);
+                log::debug!("user {} signed in from {address}", user.id);
                 self.start_session(store, &user).await
             }
             _ => {
                 self.throttle.failed(&key, address, Instant::now());
+                log::info!("failed sign-in from {address}");
                 Err(AuthError::WrongCredentials)
             }
         }
