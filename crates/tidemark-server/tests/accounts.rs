@@ -94,6 +94,18 @@ async fn no_auth_on_a_non_loopback_address_is_refused() {
 }
 
 #[tokio::test]
+async fn postgres_needs_a_shared_token_key_file() {
+    let output = run(
+        &["--db", "postgres://tidemark@127.0.0.1:1/tidemark", "--listen", "127.0.0.1:0"],
+        "",
+    )
+    .await;
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--token-key-file is required"), "{stderr}");
+}
+
+#[tokio::test]
 async fn the_token_key_file_is_created_private_and_a_readable_one_is_refused() {
     let (dir, db) = temp_db();
     let server = ServerProcess::spawn_binary(BINARY, &db, &[]).await;

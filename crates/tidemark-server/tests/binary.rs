@@ -249,7 +249,7 @@ fn a_database_password_never_reaches_the_output() {
         format!("postgres://tidemark:{SECRET}@127.0.0.1:1/tidemark?bogus_option=1"),
     ] {
         let output = std::process::Command::new(BINARY)
-            .args(["--listen", "127.0.0.1:0", "--log-level", "trace", "--db"])
+            .args(["--listen", "127.0.0.1:0", "--no-auth", "--log-level", "trace", "--db"])
             .arg(&url)
             .output();
         let output = match output {
