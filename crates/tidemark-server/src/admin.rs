@@ -42,7 +42,11 @@ pub async fn run<S: TableStore>(store: &S, command: &UserCommand) -> anyhow::Res
         }
         UserCommand::Disable { name } => {
             let user = users::set_enabled(store, name, false).await?;
-            writeln!(out, "disabled '{}'; their sign-ins are ended", user.display_name)?;
+            writeln!(
+                out,
+                "disabled '{}'; their sign-ins are ended",
+                user.display_name
+            )?;
         }
         UserCommand::Enable { name } => {
             let user = users::set_enabled(store, name, true).await?;

@@ -266,9 +266,19 @@ mod tests {
         assert!(args.command.is_none());
         assert!(parse(&["--allow-open-network"]).is_err(), "needs --no-auth");
         assert!(parse(&["--no-auth", "--allow-open-network"]).is_ok());
-        assert!(parse(&["--oidc-issuer", "https://id.example"]).is_err(), "needs an audience");
-        let args = parse(&["--signup", "open", "user", "add", "alice", "--password-stdin"])
-            .expect("user add parses");
+        assert!(
+            parse(&["--oidc-issuer", "https://id.example"]).is_err(),
+            "needs an audience"
+        );
+        let args = parse(&[
+            "--signup",
+            "open",
+            "user",
+            "add",
+            "alice",
+            "--password-stdin",
+        ])
+        .expect("user add parses");
         assert_eq!(args.signup, Signup::Open);
         assert!(matches!(
             args.command,

@@ -319,7 +319,10 @@ mod tests {
 
     #[test]
     fn accounts_are_required_unless_the_open_mode_is_asked_for() {
-        assert!(matches!(ServerConfig::default().auth, AuthMode::Accounts(_)));
+        assert!(matches!(
+            ServerConfig::default().auth,
+            AuthMode::Accounts(_)
+        ));
         assert_eq!(ServerConfig::open().auth, AuthMode::Open);
         assert_eq!(ServerConfig::open().validate(), Ok(()));
     }

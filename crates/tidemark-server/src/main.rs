@@ -226,4 +226,3 @@ async fn shutdown_signal() {
     }
     log::info!("shutting down: finishing in-flight requests");
 }
-

@@ -41,12 +41,9 @@ async fn run(args: &[&str], stdin: &str) -> Output {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     }
-    let output = tokio::time::timeout(
-        std::time::Duration::from_secs(30),
-        child.wait_with_output(),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("{BINARY} {args:?} did not finish"));
+    let output = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("{BINARY} {args:?} did not finish"));
     output.unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -63,7 +60,10 @@ async fn user(db: &Path, args: &[&str], stdin: &str) -> String {
 
 async fn user_output(db: &Path, args: &[&str], stdin: &str) -> Output {
     let db = db.to_string_lossy();
-    let full: Vec<&str> = ["--db", &db, "user"].into_iter().chain(args.iter().copied()).collect();
+    let full: Vec<&str> = ["--db", &db, "user"]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect();
     run(&full, stdin).await
 }
 
@@ -90,13 +90,21 @@ async fn no_auth_on_a_non_loopback_address_is_refused() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--allow-open-network"), "{stderr}");
-    assert!(String::from_utf8_lossy(&output.stdout).is_empty(), "it never listened");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).is_empty(),
+        "it never listened"
+    );
 }
 
 #[tokio::test]
 async fn postgres_needs_a_shared_token_key_file() {
     let output = run(
-        &["--db", "postgres://tidemark@127.0.0.1:1/tidemark", "--listen", "127.0.0.1:0"],
+        &[
+            "--db",
+            "postgres://tidemark@127.0.0.1:1/tidemark",
+            "--listen",
+            "127.0.0.1:0",
+        ],
         "",
     )
     .await;
@@ -124,7 +132,14 @@ async fn the_token_key_file_is_created_private_and_a_readable_one_is_refused() {
     let db = db.to_string_lossy();
     let key_arg = shared.to_string_lossy();
     let output = run(
-        &["--db", &db, "--listen", "127.0.0.1:0", "--token-key-file", &key_arg],
+        &[
+            "--db",
+            &db,
+            "--listen",
+            "127.0.0.1:0",
+            "--token-key-file",
+            &key_arg,
+        ],
         "",
     )
     .await;
@@ -136,9 +151,19 @@ async fn the_token_key_file_is_created_private_and_a_readable_one_is_refused() {
 #[tokio::test]
 async fn user_commands_add_list_passwd_disable_enable_and_delete() {
     let (_dir, db) = temp_db();
-    let added = user(&db, &["add", "Alice", "--password-stdin"], &format!("{PASSWORD}\n")).await;
+    let added = user(
+        &db,
+        &["add", "Alice", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    )
+    .await;
     assert!(added.contains("added user 'Alice'"), "{added}");
-    let taken = user_output(&db, &["add", "alice", "--password-stdin"], "another password\n").await;
+    let taken = user_output(
+        &db,
+        &["add", "alice", "--password-stdin"],
+        "another password\n",
+    )
+    .await;
     assert!(!taken.status.success(), "names compare case-insensitively");
     let short = user_output(&db, &["add", "bob", "--password-stdin"], "short\n").await;
     assert!(String::from_utf8_lossy(&short.stderr).contains("at least 8"));
@@ -154,8 +179,17 @@ async fn user_commands_add_list_passwd_disable_enable_and_delete() {
     let list = user(&db, &["list"], "").await;
     assert!(list.contains("Alice") && list.contains("enabled"), "{list}");
 
-    user(&db, &["passwd", "alice", "--password-stdin"], "brand new password\n").await;
-    assert_eq!(alice.get("/tables/todoitem").await.status, 401, "a password change revokes");
+    user(
+        &db,
+        &["passwd", "alice", "--password-stdin"],
+        "brand new password\n",
+    )
+    .await;
+    assert_eq!(
+        alice.get("/tables/todoitem").await.status,
+        401,
+        "a password change revokes"
+    );
     assert_eq!(login(&api, "alice", PASSWORD).await.status, 401);
     assert_eq!(login(&api, "alice", "brand new password").await.status, 200);
 
@@ -166,12 +200,20 @@ async fn user_commands_add_list_passwd_disable_enable_and_delete() {
     assert_eq!(login(&api, "alice", "brand new password").await.status, 200);
 
     let refused = user_output(&db, &["delete", "alice"], "not alice\n").await;
-    assert!(!refused.status.success(), "an unconfirmed delete deletes nothing");
+    assert!(
+        !refused.status.success(),
+        "an unconfirmed delete deletes nothing"
+    );
     assert_eq!(login(&api, "alice", "brand new password").await.status, 200);
     let confirmed = user(&db, &["delete", "alice"], "Alice\n").await;
     assert!(confirmed.contains("deleted user 'Alice'"), "{confirmed}");
     assert_eq!(login(&api, "alice", "brand new password").await.status, 401);
-    user(&db, &["add", "carol", "--password-stdin"], &format!("{PASSWORD}\n")).await;
+    user(
+        &db,
+        &["add", "carol", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    )
+    .await;
     user(&db, &["delete", "carol", "--yes"], "").await;
     assert!(!user(&db, &["list"], "").await.contains("carol"));
     let missing = user_output(&db, &["disable", "nobody"], "").await;
@@ -194,12 +236,21 @@ async fn a_trace_log_shows_no_password_and_no_token() {
         .await;
     assert_eq!(signed_up.status, 201, "{}", signed_up.body);
     secrets.push(token_of(&signed_up));
-    assert_eq!(login(&api, "trace", "wrong-guess-password").await.status, 401);
+    assert_eq!(
+        login(&api, "trace", "wrong-guess-password").await.status,
+        401
+    );
     let token = token_of(&login(&api, "trace", PASSWORD).await);
     secrets.push(token.clone());
     let alice = api.clone().with_token(&token);
     alice.insert(json!({"id": "a", "text": "logged?"})).await;
-    assert_eq!(alice.get("/tables/todoitem?$filter=text eq 'x'").await.status, 200);
+    assert_eq!(
+        alice
+            .get("/tables/todoitem?$filter=text eq 'x'")
+            .await
+            .status,
+        200
+    );
     let bearer = api
         .req(reqwest::Method::GET, "/tables/todoitem/a")
         .header("Authorization", &format!("Bearer {token}"))
@@ -210,7 +261,10 @@ async fn a_trace_log_shows_no_password_and_no_token() {
     let renewed = token_of(&refreshed);
     secrets.push(renewed.clone());
     let renewed_api = api.clone().with_token(&renewed);
-    assert_eq!(renewed_api.post("/.auth/logout", json!({})).await.status, 204);
+    assert_eq!(
+        renewed_api.post("/.auth/logout", json!({})).await.status,
+        204
+    );
     assert_eq!(renewed_api.get("/tables/todoitem").await.status, 401);
     server.terminate().await;
 

@@ -61,7 +61,8 @@ async fn a_killed_server_restarts_on_the_same_database_and_address_with_its_data
 #[tokio::test]
 async fn the_app_key_flag_is_enforced() {
     let (_dir, db) = temp_db();
-    let server = ServerProcess::spawn_binary(BINARY, &db, &["--no-auth", "--app-key", "sesame"]).await;
+    let server =
+        ServerProcess::spawn_binary(BINARY, &db, &["--no-auth", "--app-key", "sesame"]).await;
     assert_eq!(
         Api::new(server.url()).get("/tables/todoitem").await.status,
         401
@@ -169,7 +170,13 @@ async fn idle_connections_beyond_the_cap_wait_and_others_are_still_served() {
     let server = ServerProcess::spawn_binary(
         BINARY,
         &db,
-        &["--no-auth", "--max-connections", "8", "--header-timeout", "1"],
+        &[
+            "--no-auth",
+            "--max-connections",
+            "8",
+            "--header-timeout",
+            "1",
+        ],
     )
     .await;
     let Some(pid) = server.pid() else {
@@ -249,7 +256,14 @@ fn a_database_password_never_reaches_the_output() {
         format!("postgres://tidemark:{SECRET}@127.0.0.1:1/tidemark?bogus_option=1"),
     ] {
         let output = std::process::Command::new(BINARY)
-            .args(["--listen", "127.0.0.1:0", "--no-auth", "--log-level", "trace", "--db"])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--no-auth",
+                "--log-level",
+                "trace",
+                "--db",
+            ])
             .arg(&url)
             .output();
         let output = match output {

@@ -68,7 +68,10 @@ mod tests {
         assert_eq!(key("Ａｌｉｃｅ"), key("alice"));
         // "é" precomposed and as e + combining accent.
         assert_eq!(key("Zo\u{e9}"), key("Zoe\u{301}"));
-        assert_eq!(UserName::parse("Alice").map(|n| n.display().to_owned()), Ok("Alice".into()));
+        assert_eq!(
+            UserName::parse("Alice").map(|n| n.display().to_owned()),
+            Ok("Alice".into())
+        );
     }
 
     #[test]

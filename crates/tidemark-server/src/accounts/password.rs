@@ -9,9 +9,9 @@
 use std::fmt;
 use std::sync::LazyLock;
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::Argon2;
 
 /// The shortest password, in characters.
 pub const MIN_PASSWORD_CHARS: usize = 8;
@@ -117,8 +117,15 @@ mod tests {
     async fn a_hash_verifies_its_password_only() {
         let good = Password::new("correct horse".into()).expect("valid");
         let stored = hash(good.clone()).await.expect("hashes");
-        assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
-        assert!(verify(good.clone(), Some(stored.clone())).await.expect("verifies"));
+        assert!(
+            stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{stored}"
+        );
+        assert!(
+            verify(good.clone(), Some(stored.clone()))
+                .await
+                .expect("verifies")
+        );
         let bad = Password::given("wrong horse".into()).expect("given");
         assert!(!verify(bad, Some(stored)).await.expect("verifies"));
         assert!(!verify(good, None).await.expect("dummy verifies"));

@@ -121,7 +121,8 @@ impl Throttle {
 
     /// Counts a failed sign-in.
     pub fn failed(&self, name_key: &str, address: IpAddr, now: Instant) {
-        self.names.fail(name_key.to_owned(), self.config.window, now);
+        self.names
+            .fail(name_key.to_owned(), self.config.window, now);
         self.addresses.fail(address, self.config.window, now);
     }
 
@@ -152,7 +153,10 @@ mod tests {
         assert_eq!(throttle.check("bob", b, t0), Ok(()));
         throttle.failed("carol", a, t0);
         let later = t0 + Duration::from_secs(10);
-        assert_eq!(throttle.check("bob", a, later), Err(Duration::from_secs(50)));
+        assert_eq!(
+            throttle.check("bob", a, later),
+            Err(Duration::from_secs(50))
+        );
         let after = t0 + Duration::from_secs(60);
         assert_eq!(throttle.check("alice", a, after), Ok(()));
         throttle.failed("dave", b, t0);

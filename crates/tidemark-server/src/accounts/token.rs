@@ -80,7 +80,9 @@ impl TokenKey {
         match created {
             Ok(mut file) => {
                 let key = Self::random();
-                file.write_all(&key.0).and_then(|()| file.sync_all()).map_err(io)?;
+                file.write_all(&key.0)
+                    .and_then(|()| file.sync_all())
+                    .map_err(io)?;
                 log::info!("created a new token key in {shown}");
                 Ok(key)
             }
@@ -218,14 +220,23 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("token.key");
         let key = TokenKey::load_or_create(&path).expect("created");
-        let mode = std::fs::metadata(&path).expect("exists").permissions().mode();
+        let mode = std::fs::metadata(&path)
+            .expect("exists")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         assert_eq!(TokenKey::load_or_create(&path).expect("read"), key);
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
-        assert!(matches!(TokenKey::load_or_create(&path), Err(KeyError::NotPrivate(..))));
+        assert!(matches!(
+            TokenKey::load_or_create(&path),
+            Err(KeyError::NotPrivate(..))
+        ));
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
         std::fs::write(&path, b"short").expect("write");
-        assert!(matches!(TokenKey::load_or_create(&path), Err(KeyError::TooShort(5))));
+        assert!(matches!(
+            TokenKey::load_or_create(&path),
+            Err(KeyError::TooShort(5))
+        ));
     }
 
     #[test]

@@ -70,10 +70,7 @@ pub async fn set_enabled<S: AccountStore>(
 }
 
 /// Deletes the account `name` and its sessions (not its rows: see the caller).
-pub async fn delete_user<S: AccountStore>(
-    store: &S,
-    name: &str,
-) -> Result<UserRecord, AuthError> {
+pub async fn delete_user<S: AccountStore>(store: &S, name: &str) -> Result<UserRecord, AuthError> {
     let user = find_user(store, name).await?;
     if !store.delete_user(&user.id).await? {
         return Err(AuthError::NoSuchUser(name.to_owned()));

@@ -183,9 +183,10 @@ async fn identity<S: TableStore>(
     let caller: Caller = super::caller::authenticate(headers, state)
         .await
         .map_err(IntoResponse::into_response)?;
-    caller.identity().cloned().ok_or_else(|| {
-        AuthError::SignInRequired("no token".into()).into_response()
-    })
+    caller
+        .identity()
+        .cloned()
+        .ok_or_else(|| AuthError::SignInRequired("no token".into()).into_response())
 }
 
 async fn me<S: TableStore>(
@@ -256,9 +257,9 @@ impl IntoResponse for AuthError {
             }
             AuthError::SignupClosed => error_body(StatusCode::FORBIDDEN, message),
             AuthError::NameTaken => error_body(StatusCode::CONFLICT, message),
-            AuthError::BadName(_) | AuthError::BadPassword(_) | AuthError::NotForThisIdentity(_) => {
-                error_body(StatusCode::BAD_REQUEST, message)
-            }
+            AuthError::BadName(_)
+            | AuthError::BadPassword(_)
+            | AuthError::NotForThisIdentity(_) => error_body(StatusCode::BAD_REQUEST, message),
             AuthError::SignInRequired(_) => {
                 let mut response = error_body(StatusCode::UNAUTHORIZED, message);
                 response

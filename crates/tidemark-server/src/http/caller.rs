@@ -55,14 +55,20 @@ fn token(headers: &HeaderMap) -> Result<&str, AuthError> {
     let unreadable = || AuthError::SignInRequired("the token header is not text".into());
     if let Some(value) = headers.get(ZUMO_AUTH_HEADER) {
         let token = value.to_str().map_err(|_| unreadable())?.trim();
-        return if token.is_empty() { Err(missing()) } else { Ok(token) };
+        return if token.is_empty() {
+            Err(missing())
+        } else {
+            Ok(token)
+        };
     }
     let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
         return Err(missing());
     };
     let value = value.to_str().map_err(|_| unreadable())?.trim();
     match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
             Ok(token.trim())
         }
         _ => Err(AuthError::SignInRequired(

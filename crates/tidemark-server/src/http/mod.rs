@@ -126,9 +126,9 @@ pub fn router<S: TableStore>(
         .map(|u| u.base);
     let accounts = match &config.auth {
         AuthMode::Open => None,
-        AuthMode::Accounts(accounts) => Some(
-            AccountService::new(accounts).map_err(ConfigError::BadLimit)?,
-        ),
+        AuthMode::Accounts(accounts) => {
+            Some(AccountService::new(accounts).map_err(ConfigError::BadLimit)?)
+        }
     };
     let state = Arc::new(AppState {
         store,

@@ -59,8 +59,16 @@ async fn login(api: &Api, name: &str, password: &str) -> Reply {
 /// The token of a sign-in or sign-up reply (asserting its App Service shape).
 fn token_of(reply: &Reply) -> String {
     let body = &reply.body;
-    assert!(body["user"]["userId"].as_str().is_some_and(|id| !id.is_empty()), "{body}");
-    assert!(body["expiresAt"].as_str().is_some_and(|t| t.ends_with('Z')), "{body}");
+    assert!(
+        body["user"]["userId"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["expiresAt"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{body}"
+    );
     match body["authenticationToken"].as_str() {
         Some(token) => token.to_owned(),
         None => panic!("no token in {} {body}", reply.status),
@@ -85,7 +93,11 @@ async fn me(api: &Api) -> Reply {
 /// Asserts the 401 of a request without a valid token.
 fn assert_sign_in_required(reply: &Reply) {
     assert_eq!(reply.status, 401, "{}", reply.body);
-    assert!(reply.error().starts_with("sign-in required"), "{}", reply.error());
+    assert!(
+        reply.error().starts_with("sign-in required"),
+        "{}",
+        reply.error()
+    );
     assert_eq!(reply.www_authenticate.as_deref(), Some("Bearer"));
 }
 
@@ -124,8 +136,15 @@ async fn sign_up_sign_in_me_refresh_and_logout(backend: Backend) {
     assert_sign_in_required(&api.post("/$batch", json!({"operations": []})).await);
 
     let (alice, signup_token) = signed_up(&api, "Alice").await;
-    assert_eq!(signup(&api, "ALICE").await.status, 409, "names compare case-insensitively");
-    assert_eq!(alice.insert(json!({"id": "a", "text": "mine"})).await["text"], "mine");
+    assert_eq!(
+        signup(&api, "ALICE").await.status,
+        409,
+        "names compare case-insensitively"
+    );
+    assert_eq!(
+        alice.insert(json!({"id": "a", "text": "mine"})).await["text"],
+        "mine"
+    );
     assert_eq!(alice.get("/tables/todoitem").await.status, 200);
 
     let reply = login(&api, "alice", PASSWORD).await;
@@ -175,7 +194,11 @@ async fn revoking_changes_end_earlier_tokens(backend: Backend) {
     let server = start(backend).await;
     let api = Api::new(server.url());
     let (alice, _) = signed_up(&api, "alice").await;
-    admin!(server, |store| users::set_password(&store, "alice", new_password("new password 1")));
+    admin!(server, |store| users::set_password(
+        &store,
+        "alice",
+        new_password("new password 1")
+    ));
     assert_sign_in_required(&alice.get("/tables/todoitem").await);
     assert_eq!(login(&api, "alice", PASSWORD).await.status, 401);
     let reply = login(&api, "alice", "new password 1").await;
@@ -205,7 +228,10 @@ async fn wrong_password_unknown_user_and_bad_input_answers() {
     let wrong = login(&api, "bob", "not the password").await;
     let unknown = login(&api, "nobody", "not the password").await;
     assert_eq!(wrong.status, 401);
-    assert_eq!(wrong.body, unknown.body, "an unknown user answers as a wrong password");
+    assert_eq!(
+        wrong.body, unknown.body,
+        "an unknown user answers as a wrong password"
+    );
     assert_eq!(wrong.error(), "wrong user name or password");
 
     let short = api
@@ -221,7 +247,11 @@ async fn wrong_password_unknown_user_and_bad_input_answers() {
         .send()
         .await;
     assert_eq!(bad_name.status, 400);
-    assert!(bad_name.error().contains("user name"), "{}", bad_name.error());
+    assert!(
+        bad_name.error().contains("user name"),
+        "{}",
+        bad_name.error()
+    );
     let other_provider = api
         .req(reqwest::Method::POST, "/.auth/login/google")
         .json(&credentials("bob", PASSWORD))
@@ -242,7 +272,10 @@ async fn sign_up_is_closed_by_default_and_capabilities_say_so() {
     assert_eq!(caps.body["signup"], false);
 
     let open = start(Backend::Sqlite).await;
-    assert_eq!(Api::new(open.url()).get("/$capabilities").await.body["signup"], true);
+    assert_eq!(
+        Api::new(open.url()).get("/$capabilities").await.body["signup"],
+        true
+    );
     let no_auth = TestServer::start_open().await;
     let api = Api::new(no_auth.url());
     assert_eq!(api.get("/$capabilities").await.body["authRequired"], false);
@@ -279,7 +312,11 @@ async fn failed_sign_ins_are_throttled_per_name_and_per_address() {
     // Now even the right password waits.
     let blocked = login(&api, "FRANK", PASSWORD).await;
     assert_eq!(blocked.status, 429, "{}", blocked.body);
-    assert!(blocked.error().starts_with("too many failed sign-ins"), "{}", blocked.error());
+    assert!(
+        blocked.error().starts_with("too many failed sign-ins"),
+        "{}",
+        blocked.error()
+    );
     let wait: u64 = blocked
         .retry_after
         .as_deref()
@@ -305,7 +342,9 @@ fn forge(alg: jsonwebtoken::Algorithm, key: &[u8], claims: &Value) -> String {
 /// The claims of a token, read without checking.
 fn claims_of(token: &str) -> Value {
     let payload = token.split('.').nth(1).unwrap_or_default();
-    let bytes = URL_SAFE_NO_PAD.decode(payload).unwrap_or_else(|e| panic!("{e}"));
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap_or_else(|e| panic!("{e}"));
     serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -334,26 +373,52 @@ async fn hostile_tokens_are_refused() {
     let header_none = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
     let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
     let signature = token.rsplit('.').next().unwrap_or_default();
-    let tampered_payload =
-        URL_SAFE_NO_PAD.encode(with(json!({"sub": "someone-else"})).to_string());
+    let tampered_payload = URL_SAFE_NO_PAD.encode(with(json!({"sub": "someone-else"})).to_string());
     let mut parts = token.split('.');
     let real_header = parts.next().unwrap_or_default();
     let hostile = [
         ("alg none", format!("{header_none}.{payload}.")),
-        ("alg none, signature kept", format!("{header_none}.{payload}.{signature}")),
-        ("another key", forge(hs256, b"another key of thirty-two bytes!", &claims)),
-        ("another algorithm", forge(jsonwebtoken::Algorithm::HS512, KEY, &claims)),
-        ("expired", forge(hs256, KEY, &with(json!({"exp": now - 3600})))),
-        ("not yet valid", forge(hs256, KEY, &with(json!({"nbf": now + 3600})))),
-        ("another issuer", forge(hs256, KEY, &with(json!({"iss": "evil"})))),
-        ("another audience", forge(hs256, KEY, &with(json!({"aud": "evil"})))),
+        (
+            "alg none, signature kept",
+            format!("{header_none}.{payload}.{signature}"),
+        ),
+        (
+            "another key",
+            forge(hs256, b"another key of thirty-two bytes!", &claims),
+        ),
+        (
+            "another algorithm",
+            forge(jsonwebtoken::Algorithm::HS512, KEY, &claims),
+        ),
+        (
+            "expired",
+            forge(hs256, KEY, &with(json!({"exp": now - 3600}))),
+        ),
+        (
+            "not yet valid",
+            forge(hs256, KEY, &with(json!({"nbf": now + 3600}))),
+        ),
+        (
+            "another issuer",
+            forge(hs256, KEY, &with(json!({"iss": "evil"}))),
+        ),
+        (
+            "another audience",
+            forge(hs256, KEY, &with(json!({"aud": "evil"}))),
+        ),
         ("no expiry", {
             let mut c = claims.clone();
             c.as_object_mut().map(|m| m.remove("exp"));
             forge(hs256, KEY, &c)
         }),
-        ("unknown session", forge(hs256, KEY, &with(json!({"sid": "made-up"})))),
-        ("another user's session", forge(hs256, KEY, &with(json!({"sub": "other"})))),
+        (
+            "unknown session",
+            forge(hs256, KEY, &with(json!({"sid": "made-up"}))),
+        ),
+        (
+            "another user's session",
+            forge(hs256, KEY, &with(json!({"sub": "other"}))),
+        ),
         (
             "tampered payload",
             format!("{real_header}.{tampered_payload}.{signature}"),
@@ -367,7 +432,11 @@ async fn hostile_tokens_are_refused() {
         assert_eq!(write.status, 401, "{what}: {}", write.body);
         assert_eq!(me(&client).await.status, 401, "{what}");
     }
-    let expired = me(&api.clone().with_token(&forge(hs256, KEY, &with(json!({"exp": now - 3600}))))).await;
+    let expired =
+        me(&api
+            .clone()
+            .with_token(&forge(hs256, KEY, &with(json!({"exp": now - 3600})))))
+        .await;
     assert!(expired.error().contains("expired"), "{}", expired.error());
     // Nothing was written by any of them.
     let mallory = api.clone().with_token(&token);

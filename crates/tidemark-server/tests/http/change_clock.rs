@@ -172,7 +172,9 @@ async fn three_server_processes_on_one_postgres_keep_the_reader_complete_for_man
         let mut servers = Vec::new();
         for p in 0..PROCESSES {
             let log = dir.path().join(format!("seed{seed}-server{p}.log"));
-            servers.push(ServerProcess::spawn_with_log(SERVER_BINARY, db.url(), log, &["--no-auth"]).await);
+            servers.push(
+                ServerProcess::spawn_with_log(SERVER_BINARY, db.url(), log, &["--no-auth"]).await,
+            );
         }
         let apis: Vec<Api> = servers.iter().map(|s| Api::new(s.url())).collect();
         let done = Arc::new(AtomicBool::new(false));

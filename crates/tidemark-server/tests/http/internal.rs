@@ -3,9 +3,7 @@
 
 use serde_json::json;
 use tidemark_server::ServerConfig;
-use tidemark_server::accounts::{
-    AccountStore, ActiveSession, SessionRecord, UserRecord,
-};
+use tidemark_server::accounts::{AccountStore, ActiveSession, SessionRecord, UserRecord};
 use tidemark_server::store::{
     Item, ItemQuery, QueryPage, StoreError, StoreWrite, TableStore, WriteOutcome,
 };

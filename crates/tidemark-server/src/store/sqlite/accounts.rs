@@ -97,9 +97,11 @@ impl AccountStore for SqliteTableStore {
 
     async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError> {
         self.account_read(|conn| {
-            conn.prepare(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY name_key"))?
-                .query_map([], user_from_row)?
-                .collect()
+            conn.prepare(&format!(
+                "SELECT {USER_COLUMNS} FROM users ORDER BY name_key"
+            ))?
+            .query_map([], user_from_row)?
+            .collect()
         })
         .await
     }
