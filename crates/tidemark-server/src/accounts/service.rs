@@ -41,6 +41,9 @@ pub enum AuthError {
     /// The request cannot be served for this kind of identity.
     #[error("{0}")]
     NotForThisIdentity(String),
+    /// The server runs without accounts (`--no-auth`).
+    #[error("this server runs without accounts (--no-auth): no sign-in is needed")]
+    NoAccounts,
     /// Administration named a user that does not exist.
     #[error("no user named '{0}'")]
     NoSuchUser(String),

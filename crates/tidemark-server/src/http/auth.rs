@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -18,7 +18,6 @@ use serde::{Deserialize, Serialize};
 use tidemark_protocol::ErrorBody;
 
 use super::AppState;
-use super::caller::Caller;
 use crate::accounts::service::retry_secs;
 use crate::accounts::{AccountService, AuthError, Identity, SignedIn};
 use crate::error::ApiError;
@@ -107,13 +106,8 @@ fn signed_in(status: StatusCode, signed: SignedIn) -> Response {
 }
 
 /// The accounts of a server that has them, or 404.
-fn accounts<S>(state: &AppState<S>) -> Result<&AccountService, Response> {
-    state.accounts.as_ref().ok_or_else(|| {
-        ApiError::NotFound(
-            "this server runs without accounts (--no-auth): no sign-in is needed".into(),
-        )
-        .into_response()
-    })
+fn accounts<S>(state: &AppState<S>) -> Result<&AccountService, AuthError> {
+    state.accounts.as_ref().ok_or(AuthError::NoAccounts)
 }
 
 /// The client's address, from the connection (never from headers a client can forge); the
@@ -140,7 +134,7 @@ async fn login<S: TableStore>(
 ) -> Response {
     let accounts = match accounts(&state) {
         Ok(accounts) => accounts,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
     if provider != PROVIDER {
         return ApiError::NotFound(format!(
@@ -163,7 +157,7 @@ async fn signup<S: TableStore>(
 ) -> Response {
     let accounts = match accounts(&state) {
         Ok(accounts) => accounts,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
     match accounts
         .sign_up(&state.store, &body.username, body.password)
@@ -174,49 +168,42 @@ async fn signup<S: TableStore>(
     }
 }
 
-/// The signed-in identity of a request to an accounts route.
-async fn identity<S: TableStore>(
-    state: &AppState<S>,
-    headers: &axum::http::HeaderMap,
-) -> Result<Identity, Response> {
-    accounts(state)?;
-    let caller: Caller = super::caller::authenticate(headers, state)
-        .await
-        .map_err(IntoResponse::into_response)?;
-    caller
+/// The accounts and the signed-in identity of a request to an accounts route.
+async fn identity<'a, S: TableStore>(
+    state: &'a AppState<S>,
+    headers: &HeaderMap,
+) -> Result<(&'a AccountService, Identity), AuthError> {
+    let accounts = accounts(state)?;
+    let caller = super::caller::authenticate(headers, state).await?;
+    let identity = caller
         .identity()
         .cloned()
-        .ok_or_else(|| AuthError::SignInRequired("no token".into()).into_response())
+        .ok_or_else(|| AuthError::SignInRequired("no token".into()))?;
+    Ok((accounts, identity))
 }
 
-async fn me<S: TableStore>(
-    State(state): State<Arc<AppState<S>>>,
-    headers: axum::http::HeaderMap,
-) -> Response {
+async fn me<S: TableStore>(State(state): State<Arc<AppState<S>>>, headers: HeaderMap) -> Response {
     match identity(&state, &headers).await {
-        Ok(identity) => Json(MeResponse {
+        Ok((_, identity)) => Json(MeResponse {
             provider: identity.provider(),
             user_id: identity.user_id,
             user_name: identity.user_name,
             expires_at: iso(identity.expires_at),
         })
         .into_response(),
-        Err(response) => response,
+        Err(error) => error.into_response(),
     }
 }
 
 async fn refresh<S: TableStore>(
     State(state): State<Arc<AppState<S>>>,
-    headers: axum::http::HeaderMap,
+    headers: HeaderMap,
 ) -> Response {
-    let identity = match identity(&state, &headers).await {
-        Ok(identity) => identity,
-        Err(response) => return response,
+    let refreshed = match identity(&state, &headers).await {
+        Ok((accounts, identity)) => accounts.refresh(&state.store, &identity).await,
+        Err(error) => Err(error),
     };
-    let Some(accounts) = &state.accounts else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    match accounts.refresh(&state.store, &identity).await {
+    match refreshed {
         Ok(signed) => signed_in(StatusCode::OK, signed),
         Err(error) => error.into_response(),
     }
@@ -224,16 +211,13 @@ async fn refresh<S: TableStore>(
 
 async fn logout<S: TableStore>(
     State(state): State<Arc<AppState<S>>>,
-    headers: axum::http::HeaderMap,
+    headers: HeaderMap,
 ) -> Response {
-    let identity = match identity(&state, &headers).await {
-        Ok(identity) => identity,
-        Err(response) => return response,
+    let ended = match identity(&state, &headers).await {
+        Ok((accounts, identity)) => accounts.logout(&state.store, &identity).await,
+        Err(error) => Err(error),
     };
-    let Some(accounts) = &state.accounts else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    match accounts.logout(&state.store, &identity).await {
+    match ended {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(error) => error.into_response(),
     }
@@ -267,7 +251,9 @@ impl IntoResponse for AuthError {
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
                 response
             }
-            AuthError::NoSuchUser(_) => error_body(StatusCode::NOT_FOUND, message),
+            AuthError::NoSuchUser(_) | AuthError::NoAccounts => {
+                error_body(StatusCode::NOT_FOUND, message)
+            }
             AuthError::Store(error) => ApiError::from(error).into_response(),
             AuthError::Internal(reason) => {
                 log::error!("accounts failure: {reason}");
