@@ -190,7 +190,7 @@ async fn an_unreachable_server_keeps_the_changes() {
 
 #[tokio::test]
 async fn sync_pushes_then_pulls_and_clears_the_error() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_open().await;
     let f = open(Some(server_settings(server.url(), "", false))).await;
     f.backend.add_todo("Buy milk").await.unwrap();
     let outcome = f.backend.sync().await.unwrap();
@@ -226,7 +226,7 @@ async fn sync_pushes_then_pulls_and_clears_the_error() {
 async fn a_wrong_app_key_is_unauthorized_and_the_right_one_syncs() {
     let server = TestServer::start_with(ServerConfig {
         app_key: Some("sesame".into()),
-        ..ServerConfig::default()
+        ..ServerConfig::open()
     })
     .await;
     let f = open(Some(server_settings(server.url(), "wrong", false))).await;
@@ -255,7 +255,7 @@ async fn invalid_settings_are_refused_and_valid_ones_are_saved_and_applied() {
     assert_eq!(e.kind(), "invalidServerUrl");
     assert_eq!(f.backend.get_settings(), before);
 
-    let server = TestServer::start().await;
+    let server = TestServer::start_open().await;
     let saved = f
         .backend
         .save_settings(server_settings(&format!("{}/", server.url()), " k ", false))
@@ -294,7 +294,7 @@ async fn settings_round_trip_through_the_store() {
 
 #[tokio::test]
 async fn conflicts_are_listed_and_each_resolution_syncs() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_open().await;
     let settings = server_settings(server.url(), "", false);
     let me = open(Some(settings.clone())).await;
     let them = open(Some(settings)).await;
@@ -451,7 +451,7 @@ async fn the_status_reaches_the_ui_as_one_flat_object() {
 #[tokio::test]
 async fn sync_automatically_syncs_after_edits_and_when_the_server_is_back() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = ServerProcess::spawn(dir.path().join("server.db"), &[]).await;
+    let mut server = ServerProcess::spawn(dir.path().join("server.db"), &["--no-auth"]).await;
     let f = open(Some(server_settings(server.url(), "", true))).await;
     tokio::spawn(Arc::clone(&f.backend).auto_sync());
 
@@ -493,7 +493,7 @@ async fn sync_automatically_syncs_after_edits_and_when_the_server_is_back() {
 
 #[tokio::test]
 async fn no_sync_happens_by_default() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_open().await;
     let f = open(Some(server_settings(server.url(), "", false))).await;
     tokio::spawn(Arc::clone(&f.backend).auto_sync());
     f.backend.add_todo("Buy milk").await.unwrap();

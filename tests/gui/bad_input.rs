@@ -15,7 +15,7 @@ async fn bad_input_is_explained_inline_and_nothing_is_lost() -> Result<()> {
     }
     let server = TestServer::start_with(ServerConfig {
         app_key: Some("sesame".into()),
-        ..ServerConfig::default()
+        ..ServerConfig::open()
     })
     .await;
     // No server at first: the list works on this computer only.

@@ -12,7 +12,7 @@ async fn each_conflict_choice_leaves_the_server_and_the_app_agreeing() -> Result
     if skipped("each_conflict_choice_leaves_the_server_and_the_app_agreeing") {
         return Ok(());
     }
-    let server = TestServer::start().await;
+    let server = TestServer::start_open().await;
     let other = OtherClient::new(server.url(), None);
     let bench = Bench::start(Some(server.url())).await?;
     let app = bench.launch().await?;

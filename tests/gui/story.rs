@@ -16,7 +16,7 @@ async fn offline_changes_survive_a_restart_and_sync_on_refresh() -> Result<()> {
     }
     let dir = tempfile::tempdir()?;
     // The server's address is fixed first, then the server is stopped: the app starts offline.
-    let mut server = ServerProcess::spawn(dir.path().join("server.db"), &[]).await;
+    let mut server = ServerProcess::spawn(dir.path().join("server.db"), &["--no-auth"]).await;
     server.terminate().await;
     let bench = Bench::start(Some(server.url())).await?;
 

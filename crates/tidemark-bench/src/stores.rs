@@ -75,7 +75,9 @@ impl Db {
         let mut servers = Vec::new();
         for n in 0..processes {
             let log = dir.join(format!("server{n}.log"));
-            servers.push(ServerProcess::spawn_with_log(&binary, &self.target(), log, &[]).await);
+            servers.push(
+                ServerProcess::spawn_with_log(&binary, &self.target(), log, &["--no-auth"]).await,
+            );
         }
         Ok(servers)
     }

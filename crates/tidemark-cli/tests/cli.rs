@@ -165,7 +165,7 @@ fn a_corrupt_store_is_a_one_line_error_and_the_file_is_left_untouched() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_pushes_then_pulls_and_a_second_device_sees_the_changes() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_open().await;
     let laptop = Device::with_server(server.url());
     let id = laptop.add("Buy milk");
     laptop.add("Call mum");
@@ -202,7 +202,7 @@ async fn sync_pushes_then_pulls_and_a_second_device_sees_the_changes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_conflicting_sync_exits_2_and_resolve_keeps_mine_or_theirs() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_open().await;
     let a = Device::with_server(server.url());
     let b = Device::with_server(server.url());
     let first = a.add("first");
@@ -244,7 +244,7 @@ async fn a_conflicting_sync_exits_2_and_resolve_keeps_mine_or_theirs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn purge_refuses_with_pending_changes_and_the_next_sync_brings_rows_back() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_open().await;
     let device = Device::with_server(server.url());
     device.add("synced");
     device.ok(&["sync"]);

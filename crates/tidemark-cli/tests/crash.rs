@@ -93,7 +93,7 @@ async fn kill_when(child: &mut Child, what: &str, mut ready: impl AsyncFnMut() -
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pull_killed_midway_resumes_without_losing_or_duplicating_rows() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_open().await;
     seed_server(server.url(), PULL_ROWS).await;
     let device = Device::with_server(server.url());
     let store = device.dir.path().join("tidemark.db");
@@ -126,7 +126,7 @@ async fn a_pull_killed_midway_resumes_without_losing_or_duplicating_rows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_killed_midway_resumes_and_lands_every_change_exactly_once() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_open().await;
     let url = server.url();
     let device = Device::with_server(url);
     let lines: String = (0..PUSH_OPS).map(|i| format!("task {i}\n")).collect();

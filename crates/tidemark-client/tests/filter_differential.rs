@@ -315,8 +315,8 @@ struct Fixture {
 
 impl Fixture {
     async fn new() -> anyhow::Result<Self> {
-        let sqlite = TestServer::start_on_backend(Backend::Sqlite).await;
-        let postgres = TestServer::start_on_backend(Backend::Postgres).await;
+        let sqlite = TestServer::start_open_on_backend(Backend::Sqlite).await;
+        let postgres = TestServer::start_open_on_backend(Backend::Postgres).await;
         let sqlite_stamps = write_rows(&server_table(sqlite.url())?).await?;
         let postgres_stamps = write_rows(&server_table(postgres.url())?).await?;
         let device = Device::open_with(sqlite.url(), definition()).await?;

@@ -33,7 +33,8 @@ impl Cluster {
         let mut servers = Vec::new();
         for n in 0..3 {
             let log = dir.path().join(format!("server{n}.log"));
-            servers.push(ServerProcess::spawn_with_log(&binary, db.url(), log, &[]).await);
+            servers
+                .push(ServerProcess::spawn_with_log(&binary, db.url(), log, &["--no-auth"]).await);
         }
         Ok(Self {
             servers,

@@ -148,6 +148,10 @@ pub struct Capabilities {
     pub max_top: u64,
     /// `GET /tables/{table}/$changes` is available.
     pub changes_feed: bool,
+    /// Table and batch requests need a signed-in caller's token (`X-ZUMO-AUTH`).
+    pub auth_required: bool,
+    /// Anyone may create an account with `POST /.auth/signup`.
+    pub signup: bool,
 }
 
 #[cfg(test)]
@@ -219,13 +223,15 @@ mod tests {
             max_batch_operations: 1000,
             max_top: 10_000,
             changes_feed: false,
+            auth_required: true,
+            signup: false,
         };
         let json = serde_json::to_value(&caps).ok();
         assert_eq!(
             json,
             Some(serde_json::json!({
                 "idempotentWrites": true, "batch": true, "maxBatchOperations": 1000,
-                "maxTop": 10000, "changesFeed": false
+                "maxTop": 10000, "changesFeed": false, "authRequired": true, "signup": false
             }))
         );
     }

@@ -5,6 +5,8 @@ use std::fmt;
 use std::time::Duration;
 use tidemark_protocol::odata::params::TOP;
 
+use crate::accounts::AuthMode;
+
 /// The longest table name accepted.
 const MAX_TABLE_NAME_LEN: usize = 64;
 /// The deepest item nesting that may be configured: a page nests items two levels deeper and
@@ -57,6 +59,8 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Serve HTTPS with this certificate and key (reloaded on SIGHUP); plain HTTP when `None`.
     pub tls: Option<crate::tls::TlsConfig>,
+    /// Whether callers must sign in (the default) or share one open list.
+    pub auth: AuthMode,
 }
 
 /// The gzip level of responses (to clients that accept gzip; others always get plain bodies).
@@ -98,6 +102,18 @@ impl Default for ServerConfig {
             public_url: None,
             max_connections: 1024,
             tls: None,
+            auth: AuthMode::default(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The default configuration without accounts ([`AuthMode::Open`]): every caller works on
+    /// the single shared list, as `--no-auth` does.
+    pub fn open() -> Self {
+        Self {
+            auth: AuthMode::Open,
+            ..Self::default()
         }
     }
 }
@@ -123,6 +139,7 @@ impl fmt::Debug for ServerConfig {
             .field("public_url", &self.public_url)
             .field("max_connections", &self.max_connections)
             .field("tls", &self.tls)
+            .field("auth", &self.auth)
             .finish()
     }
 }
@@ -226,6 +243,9 @@ impl ServerConfig {
         if let Some(url) = &self.public_url {
             crate::http::origin::PublicUrl::parse(url).map_err(ConfigError::BadUrl)?;
         }
+        if let AuthMode::Accounts(accounts) = &self.auth {
+            accounts.validate().map_err(ConfigError::BadLimit)?;
+        }
         Ok(())
     }
 }
@@ -299,5 +319,15 @@ mod tests {
             ..ServerConfig::default()
         };
         assert!(!format!("{config:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn accounts_are_required_unless_the_open_mode_is_asked_for() {
+        assert!(matches!(
+            ServerConfig::default().auth,
+            AuthMode::Accounts(_)
+        ));
+        assert_eq!(ServerConfig::open().auth, AuthMode::Open);
+        assert_eq!(ServerConfig::open().validate(), Ok(()));
     }
 }

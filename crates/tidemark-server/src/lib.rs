@@ -23,6 +23,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tower::ServiceExt as _;
 
 pub use config::{Compression, ConfigError, ServerConfig};
 pub use error::ApiError;
@@ -126,7 +127,15 @@ pub async fn serve<S: TableStore>(
         if let Err(e) = stream.set_nodelay(true) {
             log::debug!("cannot set TCP_NODELAY for {peer}: {e}");
         }
-        let service = TowerToHyperService::new(app.clone());
+        // The client's address for sign-in throttling, from the connection itself.
+        let service = TowerToHyperService::new(app.clone().map_request(
+            move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                request
+            },
+        ));
         // Taken now, before any later shutdown signal, so a connection still in its TLS
         // handshake when shutdown starts is closed gracefully once it is up.
         let watcher = graceful.watcher();

@@ -22,7 +22,7 @@ fn temp_db() -> (tempfile::TempDir, std::path::PathBuf) {
 #[tokio::test]
 async fn the_binary_prints_its_address_and_serves_the_declared_tables() {
     let (_dir, db) = temp_db();
-    let server = ServerProcess::spawn_binary(BINARY, &db, &["--table", "notes"]).await;
+    let server = ServerProcess::spawn_binary(BINARY, &db, &["--no-auth", "--table", "notes"]).await;
     assert!(server.url().starts_with("http://127.0.0.1:"));
     let api = Api::new(server.url());
     let created = api.post("/tables/notes", json!({"text": "x"})).await;
@@ -33,7 +33,7 @@ async fn the_binary_prints_its_address_and_serves_the_declared_tables() {
 #[tokio::test]
 async fn sigterm_stops_the_binary_cleanly() {
     let (_dir, db) = temp_db();
-    let mut server = ServerProcess::spawn_binary(BINARY, &db, &[]).await;
+    let mut server = ServerProcess::spawn_binary(BINARY, &db, &["--no-auth"]).await;
     Api::new(server.url()).insert(json!({"id": "a"})).await;
     let status = server.terminate().await;
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
@@ -42,7 +42,7 @@ async fn sigterm_stops_the_binary_cleanly() {
 #[tokio::test]
 async fn a_killed_server_restarts_on_the_same_database_and_address_with_its_data() {
     let (_dir, db) = temp_db();
-    let mut server = ServerProcess::spawn_binary(BINARY, &db, &[]).await;
+    let mut server = ServerProcess::spawn_binary(BINARY, &db, &["--no-auth"]).await;
     let url = server.url().to_owned();
     let stored = Api::new(&url)
         .insert(json!({"id": "a", "text": "kept"}))
@@ -61,7 +61,8 @@ async fn a_killed_server_restarts_on_the_same_database_and_address_with_its_data
 #[tokio::test]
 async fn the_app_key_flag_is_enforced() {
     let (_dir, db) = temp_db();
-    let server = ServerProcess::spawn_binary(BINARY, &db, &["--app-key", "sesame"]).await;
+    let server =
+        ServerProcess::spawn_binary(BINARY, &db, &["--no-auth", "--app-key", "sesame"]).await;
     assert_eq!(
         Api::new(server.url()).get("/tables/todoitem").await.status,
         401
@@ -169,7 +170,13 @@ async fn idle_connections_beyond_the_cap_wait_and_others_are_still_served() {
     let server = ServerProcess::spawn_binary(
         BINARY,
         &db,
-        &["--max-connections", "8", "--header-timeout", "1"],
+        &[
+            "--no-auth",
+            "--max-connections",
+            "8",
+            "--header-timeout",
+            "1",
+        ],
     )
     .await;
     let Some(pid) = server.pid() else {
@@ -249,7 +256,14 @@ fn a_database_password_never_reaches_the_output() {
         format!("postgres://tidemark:{SECRET}@127.0.0.1:1/tidemark?bogus_option=1"),
     ] {
         let output = std::process::Command::new(BINARY)
-            .args(["--listen", "127.0.0.1:0", "--log-level", "trace", "--db"])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--no-auth",
+                "--log-level",
+                "trace",
+                "--db",
+            ])
             .arg(&url)
             .output();
         let output = match output {

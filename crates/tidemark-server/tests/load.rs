@@ -94,9 +94,13 @@ fn absolute(base: &str, target: &str) -> String {
     }
 }
 
-/// Starts the binary on `db` (a SQLite path or a PostgreSQL URL) with `args`.
+/// Starts the binary without accounts (`--no-auth`) on `db` (a SQLite path or a PostgreSQL
+/// URL) with `args`.
 async fn spawn(dir: &tempfile::TempDir, db: &str, args: &[&str]) -> ServerProcess {
-    ServerProcess::spawn_with_log(BINARY, db, dir.path().join("server.log"), args).await
+    let args: Vec<&str> = std::iter::once("--no-auth")
+        .chain(args.iter().copied())
+        .collect();
+    ServerProcess::spawn_with_log(BINARY, db, dir.path().join("server.log"), &args).await
 }
 
 /// Stores `n` items whose text is `bytes` long.

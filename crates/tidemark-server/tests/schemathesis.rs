@@ -59,7 +59,7 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document()
     let server = ServerProcess::spawn_binary(
         BINARY,
         dir.path().join("server.db"),
-        &["--log-level", "warn"],
+        &["--no-auth", "--log-level", "warn"],
     )
     .await;
     let report = dir.path().join("report.ndjson");

@@ -16,7 +16,9 @@ const PATIENCE: Duration = Duration::from_secs(10);
 async fn tls_server(ca: &TestCa, extra: &[&str]) -> (tempfile::TempDir, CertFiles, ServerProcess) {
     let dir = tempfile::tempdir().expect("temp dir");
     let files = ca.issue(dir.path(), "server");
+    // These tests are about the transport: the open mode, no sign-in.
     let mut args = files.args();
+    args.push("--no-auth".to_owned());
     args.extend(extra.iter().map(|s| (*s).to_owned()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let server = ServerProcess::spawn_binary(BINARY, dir.path().join("server.db"), &args).await;

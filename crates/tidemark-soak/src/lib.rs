@@ -98,7 +98,8 @@ pub async fn run(config: SoakConfig) -> anyhow::Result<SoakReport> {
         None => server_binary()?,
     };
     let dir = tempfile::tempdir().context("cannot create the soak's temporary directory")?;
-    let server = ServerProcess::spawn_binary(&binary, dir.path().join("server.db"), &[]).await;
+    let server =
+        ServerProcess::spawn_binary(&binary, dir.path().join("server.db"), &["--no-auth"]).await;
     let url = server.url().to_owned();
     let log_path = server.log_path().to_owned();
     let server = Arc::new(tokio::sync::Mutex::new(server));

@@ -59,14 +59,17 @@ struct Running {
 }
 
 impl TestServer {
-    /// Starts a server with the default configuration (table `todoitem`) on a fresh database.
-    pub async fn start() -> Self {
-        Self::start_with(ServerConfig::default()).await
+    /// Starts a server without accounts ([`ServerConfig::open`]: table `todoitem`, one shared
+    /// list, no sign-in) on a fresh database. Tests that need accounts pass a configuration
+    /// (e.g. `ServerConfig::default()`) to [`TestServer::start_with`].
+    pub async fn start_open() -> Self {
+        Self::start_with(ServerConfig::open()).await
     }
 
-    /// Starts a server with the default configuration on a fresh database of `backend`.
-    pub async fn start_on_backend(backend: Backend) -> Self {
-        Self::start_with_backend(backend, ServerConfig::default()).await
+    /// Starts a server without accounts ([`ServerConfig::open`]) on a fresh database of
+    /// `backend`.
+    pub async fn start_open_on_backend(backend: Backend) -> Self {
+        Self::start_with_backend(backend, ServerConfig::open()).await
     }
 
     /// Starts a server with `config` on a fresh database of `backend`.
@@ -258,7 +261,9 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     /// Runs the binary found by [`server_binary`] on `db_path`, listening on a free port, with
-    /// `extra_args` appended (e.g. `["--table", "notes"]`).
+    /// `extra_args` appended (e.g. `["--table", "notes"]`). The binary requires accounts unless
+    /// `extra_args` holds `--no-auth`; a SQLite server then keeps its token key next to the
+    /// database.
     pub async fn spawn(db_path: impl Into<PathBuf>, extra_args: &[&str]) -> Self {
         let binary = server_binary().unwrap_or_else(|e| panic!("ServerProcess: {e:#}"));
         Self::spawn_binary(binary, db_path, extra_args).await

@@ -103,7 +103,7 @@ impl Client {
 
 /// Our server on a fresh SQLite file in `dir`.
 async fn our_server(dir: &Path) -> ServerProcess {
-    ServerProcess::spawn(dir.join("server.db"), &[]).await
+    ServerProcess::spawn(dir.join("server.db"), &["--no-auth"]).await
 }
 
 /// Says which processes do the measured work, for `scripts/bench --profile`, which reads

@@ -67,7 +67,7 @@ pub async fn pull(rows: usize) -> anyhow::Result<Section> {
     let db = dir.path().join("server.db");
     log::info!("pull: seeding {rows} rows with random ids into the server's database");
     seed_todos(&db, rows, Ids::Random).await?;
-    let server = ServerProcess::spawn(&db, &[]).await;
+    let server = ServerProcess::spawn(&db, &["--no-auth"]).await;
     let store = dir.path().join("client.db");
     let (pulled, child, floor) =
         pull_and_floor(&server, &store, &dir.path().join("floor.db"), rows).await?;
@@ -78,7 +78,7 @@ pub async fn pull(rows: usize) -> anyhow::Result<Section> {
     let sorted_dir = tempfile::tempdir()?;
     let sorted_db = sorted_dir.path().join("server.db");
     seed_todos(&sorted_db, rows, Ids::Ascending).await?;
-    let sorted_server = ServerProcess::spawn(&sorted_db, &[]).await;
+    let sorted_server = ServerProcess::spawn(&sorted_db, &["--no-auth"]).await;
     let (sorted_pulled, sorted_child, sorted_floor) = pull_and_floor(
         &sorted_server,
         &sorted_dir.path().join("client.db"),

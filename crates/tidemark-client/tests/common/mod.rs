@@ -230,14 +230,14 @@ pub async fn server_rows(url: &str) -> anyhow::Result<Vec<Item>> {
 
 /// A real server on loopback with the default config (table `todoitem`).
 pub async fn server() -> tidemark_testkit::server::TestServer {
-    tidemark_testkit::server::TestServer::start().await
+    tidemark_testkit::server::TestServer::start_open().await
 }
 
 /// A real server that wants this application key.
 pub async fn server_with_key(key: &str) -> tidemark_testkit::server::TestServer {
     let config = tidemark_server::ServerConfig {
         app_key: Some(key.to_string()),
-        ..tidemark_server::ServerConfig::default()
+        ..tidemark_server::ServerConfig::open()
     };
     tidemark_testkit::server::TestServer::start_with(config).await
 }

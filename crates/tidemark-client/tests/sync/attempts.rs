@@ -14,7 +14,7 @@ use crate::common::{Device, Mode, TestResult, proxy, server_rows, server_text};
 /// killed, restarts it and pushes again: clean, with the last text on the server, once.
 async fn landed_then_server_killed(mode: Mode, method: &'static str) -> TestResult {
     let dir = tempfile::tempdir()?;
-    let mut server = ServerProcess::spawn(dir.path().join("server.db"), &[]).await;
+    let mut server = ServerProcess::spawn(dir.path().join("server.db"), &["--no-auth"]).await;
     let proxy = proxy(server.url()).await?;
     let device = Device::open_in(&proxy.url(), mode).await?;
     let id = if method == "PATCH" {
@@ -64,7 +64,7 @@ both_modes! {
 both_modes! {
     async fn a_delete_after_an_update_that_landed_unanswered_is_not_a_conflict(mode) -> TestResult {
         let dir = tempfile::tempdir()?;
-        let server = ServerProcess::spawn(dir.path().join("server.db"), &[]).await;
+        let server = ServerProcess::spawn(dir.path().join("server.db"), &["--no-auth"]).await;
         let proxy = proxy(server.url()).await?;
         let device = Device::open_in(&proxy.url(), mode).await?;
         let id = device.add_synced("first").await?;

@@ -211,7 +211,7 @@ async fn a_batch_over_the_body_limit_goes_in_halves_and_an_item_too_large_alone_
     let config = tidemark_server::ServerConfig {
         max_body_bytes: 8 * 1024,
         max_item_bytes: 8 * 1024,
-        ..tidemark_server::ServerConfig::default()
+        ..tidemark_server::ServerConfig::open()
     };
     let server = tidemark_testkit::server::TestServer::start_with(config).await;
     // Straight to the server: the test proxy drops a connection the server answers 413 before

@@ -14,7 +14,7 @@ async fn https_server(ca: &TestCa) -> (tempfile::TempDir, TestServer) {
     let files = ca.issue(dir.path(), "server");
     let config = ServerConfig {
         tls: Some(files.config()),
-        ..ServerConfig::default()
+        ..ServerConfig::open()
     };
     (dir, TestServer::start_with(config).await)
 }

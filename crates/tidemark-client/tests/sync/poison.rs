@@ -88,7 +88,7 @@ async fn local_ids(device: &Device) -> anyhow::Result<Vec<String>> {
 }
 
 async fn poison_rows_are_skipped_and_a_repaired_one_comes_down(backend: Backend) -> TestResult {
-    let server = TestServer::start_on_backend(backend).await;
+    let server = TestServer::start_open_on_backend(backend).await;
     let url = server.url().to_string();
     server_add(&url, "good-1").await?;
     server_add(&url, "good-2").await?;

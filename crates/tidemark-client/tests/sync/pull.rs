@@ -189,7 +189,7 @@ async fn server_with_small_pages()
 -> anyhow::Result<(tidemark_testkit::server::TestServer, Vec<String>)> {
     let config = tidemark_server::ServerConfig {
         max_page_bytes: 8 * 1024,
-        ..tidemark_server::ServerConfig::default()
+        ..tidemark_server::ServerConfig::open()
     };
     let server = tidemark_testkit::server::TestServer::start_with(config).await;
     let table = server_table(server.url())?;

@@ -15,8 +15,8 @@ use super::request::query_param;
 use crate::error::ApiError;
 use crate::store::TableStore;
 
-/// Rejects requests without a supported `ZUMO-API-VERSION` (400) or without the configured
-/// application key (401); `GET /openapi.json` passes unchecked.
+/// Rejects requests without a supported `ZUMO-API-VERSION` (400; `/.auth/*` need none) or
+/// without the configured application key (401); `GET /openapi.json` passes unchecked.
 pub async fn protocol_guard<S: TableStore>(
     State(state): State<Arc<AppState<S>>>,
     request: Request,
@@ -33,6 +33,15 @@ pub async fn protocol_guard<S: TableStore>(
 }
 
 fn check<S>(state: &AppState<S>, request: &Request) -> Result<(), ApiError> {
+    // Sign-in routes follow App Service's `/.auth`, which has no API version.
+    if !request.uri().path().starts_with(super::auth::AUTH_PREFIX) {
+        check_version(request)?;
+    }
+    check_app_key(state, request)
+}
+
+/// Requires a supported `ZUMO-API-VERSION` (header or query parameter).
+fn check_version(request: &Request) -> Result<(), ApiError> {
     let header = match request.headers().get(API_VERSION_HEADER) {
         Some(value) => Some(
             value
@@ -43,7 +52,11 @@ fn check<S>(state: &AppState<S>, request: &Request) -> Result<(), ApiError> {
         None => None,
     };
     let version = header.or_else(|| query_param(request.uri().query(), API_VERSION_QUERY));
-    check_api_version(version.as_deref()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    check_api_version(version.as_deref()).map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+/// Requires the configured application key, if any.
+fn check_app_key<S>(state: &AppState<S>, request: &Request) -> Result<(), ApiError> {
     if let Some(expected) = &state.config.app_key {
         let given = request.headers().get(APPLICATION_KEY_HEADER);
         match given {

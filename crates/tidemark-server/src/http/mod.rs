@@ -6,6 +6,7 @@
 //! [`origin`]) and CORS for allowed origins, timeout, body limit, then the protocol guard (API
 //! version, application key) in front of the routes.
 
+mod auth;
 mod batch;
 pub(crate) mod caller;
 mod guard;
@@ -36,6 +37,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
+use crate::accounts::{AccountService, AuthMode};
 use crate::config::{Compression, ConfigError, ServerConfig};
 use crate::error::ApiError;
 use crate::store::TableStore;
@@ -50,6 +52,8 @@ pub struct AppState<S> {
     query_slots: Arc<Semaphore>,
     /// The configured public URL without its trailing `/`, the base of next-page links.
     public_base: Option<String>,
+    /// Accounts, when sign-in is required; `None` in the open mode.
+    accounts: Option<AccountService>,
 }
 
 /// How long a query waits for a free slot before it is answered 503. Long enough to ride out a
@@ -120,16 +124,21 @@ pub fn router<S: TableStore>(
         .as_deref()
         .and_then(|u| origin::PublicUrl::parse(u).ok())
         .map(|u| u.base);
+    let accounts = match &config.auth {
+        AuthMode::Open => None,
+        AuthMode::Accounts(accounts) => {
+            Some(AccountService::new(accounts).map_err(ConfigError::BadLimit)?)
+        }
+    };
     let state = Arc::new(AppState {
         store,
         config,
         tables,
         query_slots,
         public_base,
+        accounts,
     });
     let app = Router::new()
-        .route(CAPABILITIES_PATH, get(capabilities::<S>))
-        .route(openapi::OPENAPI_PATH, get(openapi::document))
         .route(BATCH_PATH, post(batch::batch::<S>))
         .route(
             &format!("{TABLES_PATH}/{{table}}"),
@@ -142,6 +151,14 @@ pub fn router<S: TableStore>(
                 .delete(tables::delete::<S>)
                 .post(tables::undelete::<S>),
         )
+        // Only the routes above (tables and batch) require a signed-in caller.
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            caller::require_caller::<S>,
+        ))
+        .route(CAPABILITIES_PATH, get(capabilities::<S>))
+        .route(openapi::OPENAPI_PATH, get(openapi::document))
+        .merge(auth::routes::<S>())
         .fallback(no_route)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
@@ -190,6 +207,8 @@ async fn capabilities<S: TableStore>(State(state): Shared<S>) -> Json<Capabiliti
         max_batch_operations: u64::try_from(state.config.max_batch_operations).unwrap_or(u64::MAX),
         max_top: state.config.max_top,
         changes_feed: false,
+        auth_required: state.accounts.is_some(),
+        signup: state.accounts.as_ref().is_some_and(|a| a.signup_open()),
     })
 }
 

@@ -340,7 +340,7 @@ impl WriteKind {
 /// record for `(table, owner, tag)` exists, the store returns its outcome with `replayed: true`
 /// instead of writing. Only successful writes are recorded; a failed write changed nothing, so a
 /// retry is judged afresh. Another owner's write with the same tag is judged afresh too.
-pub trait TableStore: Send + Sync + 'static {
+pub trait TableStore: crate::accounts::AccountStore + Send + Sync + 'static {
     /// Items of `owner` in `table` matching `query`, one page.
     fn query(
         &self,

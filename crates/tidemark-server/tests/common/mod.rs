@@ -26,6 +26,10 @@ pub struct Reply {
     pub etag: Option<String>,
     /// The `Link` header.
     pub link: Option<String>,
+    /// The `Retry-After` header.
+    pub retry_after: Option<String>,
+    /// The `WWW-Authenticate` header.
+    pub www_authenticate: Option<String>,
 }
 
 impl Reply {
@@ -72,6 +76,7 @@ pub struct Api {
     http: reqwest::Client,
     base: String,
     app_key: Option<String>,
+    token: Option<String>,
 }
 
 /// A request under construction.
@@ -91,7 +96,14 @@ impl Api {
             http: reqwest::Client::new(),
             base: base.trim_end_matches('/').to_owned(),
             app_key: None,
+            token: None,
         }
+    }
+
+    /// The same client, sending `token` in `X-ZUMO-AUTH` (a signed-in user).
+    pub fn with_token(mut self, token: &str) -> Self {
+        self.token = Some(token.to_owned());
+        self
     }
 
     /// The same client, sending `key` in `X-ZUMO-APPLICATION`.
@@ -222,6 +234,9 @@ impl Req<'_> {
         if let Some(key) = &self.api.app_key {
             request = request.header("X-ZUMO-APPLICATION", key);
         }
+        if let Some(token) = &self.api.token {
+            request = request.header("X-ZUMO-AUTH", token);
+        }
         for (name, value) in &self.headers {
             request = request.header(name, value);
         }
@@ -242,6 +257,8 @@ impl Req<'_> {
         };
         let etag = header("etag");
         let link = header("link");
+        let retry_after = header("retry-after");
+        let www_authenticate = header("www-authenticate");
         let text = response.text().await.unwrap_or_default();
         let body = if text.is_empty() {
             Value::Null
@@ -253,6 +270,8 @@ impl Req<'_> {
             body,
             etag,
             link,
+            retry_after,
+            www_authenticate,
         }
     }
 }

@@ -21,7 +21,7 @@ async fn server(backend: Backend) -> (TestServer, Api) {
             max_body_bytes: 64 * 1024,
             max_item_bytes: 64 * 1024,
             max_batch_operations: 5,
-            ..ServerConfig::default()
+            ..ServerConfig::open()
         },
     )
     .await;
@@ -304,7 +304,7 @@ pub async fn every_compression_level_sends_the_same_json(backend: Backend) {
         let config = ServerConfig {
             app_key: Some(APP_KEY.into()),
             compression: level,
-            ..ServerConfig::default()
+            ..ServerConfig::open()
         };
         let server = TestServer::start_with_backend(backend, config).await;
         let operations: Vec<Value> = (0..40)

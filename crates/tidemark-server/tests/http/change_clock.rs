@@ -107,7 +107,7 @@ pub async fn an_incremental_reader_ends_with_every_row_at_its_final_version_for_
     backend: Backend,
 ) {
     for seed in 1..=SEEDS {
-        let server = TestServer::start_on_backend(backend).await;
+        let server = TestServer::start_open_on_backend(backend).await;
         let api = Api::new(server.url());
         let done = Arc::new(AtomicBool::new(false));
         let reader = {
@@ -172,7 +172,9 @@ async fn three_server_processes_on_one_postgres_keep_the_reader_complete_for_man
         let mut servers = Vec::new();
         for p in 0..PROCESSES {
             let log = dir.path().join(format!("seed{seed}-server{p}.log"));
-            servers.push(ServerProcess::spawn_with_log(SERVER_BINARY, db.url(), log, &[]).await);
+            servers.push(
+                ServerProcess::spawn_with_log(SERVER_BINARY, db.url(), log, &["--no-auth"]).await,
+            );
         }
         let apis: Vec<Api> = servers.iter().map(|s| Api::new(s.url())).collect();
         let done = Arc::new(AtomicBool::new(false));

@@ -8,7 +8,7 @@ use tidemark_testkit::server::{Backend, TestServer};
 use crate::common::Api;
 
 async fn server(backend: Backend) -> (TestServer, Api) {
-    let server = TestServer::start_on_backend(backend).await;
+    let server = TestServer::start_open_on_backend(backend).await;
     let api = Api::new(server.url());
     (server, api)
 }
@@ -279,7 +279,7 @@ pub async fn only_declared_tables_are_served_and_they_are_separate(backend: Back
         backend,
         ServerConfig {
             tables: vec!["todoitem".into(), "notes".into()],
-            ..ServerConfig::default()
+            ..ServerConfig::open()
         },
     )
     .await;
@@ -308,7 +308,7 @@ pub async fn a_configured_app_key_is_required_and_checked(backend: Backend) {
         backend,
         ServerConfig {
             app_key: Some("sesame".into()),
-            ..ServerConfig::default()
+            ..ServerConfig::open()
         },
     )
     .await;
@@ -334,7 +334,7 @@ pub async fn capabilities_advertise_idempotent_writes_batch_and_max_top(backend:
     assert_eq!(reply.status, 200);
     assert_eq!(
         reply.body,
-        json!({"idempotentWrites": true, "batch": true, "maxBatchOperations": 1000, "maxTop": 10000, "changesFeed": false})
+        json!({"idempotentWrites": true, "batch": true, "maxBatchOperations": 1000, "maxTop": 10000, "changesFeed": false, "authRequired": false, "signup": false})
     );
 }
 
@@ -365,7 +365,7 @@ pub async fn updated_at_has_six_fractional_digits(backend: Backend) {
 }
 
 pub async fn a_restarted_server_keeps_its_data_and_address(backend: Backend) {
-    let mut server = TestServer::start_on_backend(backend).await;
+    let mut server = TestServer::start_open_on_backend(backend).await;
     let url = server.url().to_owned();
     let stored = Api::new(&url).insert(json!({"id": "a"})).await;
     server.restart().await;

@@ -25,7 +25,7 @@ async fn start(backend: Backend) -> (TestServer, Api) {
         ServerConfig {
             max_item_bytes: 4 * 1024,
             allow_origins: vec![ALLOWED.into()],
-            ..ServerConfig::default()
+            ..ServerConfig::open()
         },
     )
     .await;
@@ -295,7 +295,7 @@ async fn next_page_links_ignore_hostile_host_headers(backend: Backend) {
         backend,
         ServerConfig {
             default_page_size: 2,
-            ..ServerConfig::default()
+            ..ServerConfig::open()
         },
     )
     .await;
@@ -320,7 +320,7 @@ async fn next_page_links_ignore_hostile_host_headers(backend: Backend) {
         ServerConfig {
             default_page_size: 2,
             public_url: Some("https://todo.example.test/sync/".into()),
-            ..ServerConfig::default()
+            ..ServerConfig::open()
         },
     )
     .await;

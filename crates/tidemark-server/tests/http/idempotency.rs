@@ -13,7 +13,7 @@ async fn server(backend: Backend) -> (TestServer, Api) {
         backend,
         tidemark_server::ServerConfig {
             tables: vec!["todoitem".into(), "notes".into()],
-            ..Default::default()
+            ..tidemark_server::ServerConfig::open()
         },
     )
     .await;

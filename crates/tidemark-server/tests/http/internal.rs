@@ -3,6 +3,7 @@
 
 use serde_json::json;
 use tidemark_server::ServerConfig;
+use tidemark_server::accounts::{AccountStore, ActiveSession, SessionRecord, UserRecord};
 use tidemark_server::store::{
     Item, ItemQuery, Owner, QueryPage, StoreError, StoreWrite, TableStore, WriteOutcome,
 };
@@ -39,8 +40,87 @@ impl TableStore for FailingStore {
     }
 }
 
+impl AccountStore for FailingStore {
+    async fn create_user(&self, _: &UserRecord) -> Result<bool, StoreError> {
+        Err(failure())
+    }
+
+    async fn user_by_name(&self, _: &str) -> Result<Option<UserRecord>, StoreError> {
+        Err(failure())
+    }
+
+    async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        Err(failure())
+    }
+
+    async fn set_password_hash(&self, _: &str, _: &str) -> Result<bool, StoreError> {
+        Err(failure())
+    }
+
+    async fn set_disabled(&self, _: &str, _: Option<i64>) -> Result<bool, StoreError> {
+        Err(failure())
+    }
+
+    async fn delete_user(&self, _: &str) -> Result<bool, StoreError> {
+        Err(failure())
+    }
+
+    async fn create_session(&self, _: &SessionRecord) -> Result<(), StoreError> {
+        Err(failure())
+    }
+
+    async fn active_session(
+        &self,
+        _: &str,
+        _: &str,
+        _: i64,
+    ) -> Result<Option<ActiveSession>, StoreError> {
+        Err(failure())
+    }
+
+    async fn extend_session(&self, _: &str, _: i64) -> Result<bool, StoreError> {
+        Err(failure())
+    }
+
+    async fn delete_session(&self, _: &str, _: i64) -> Result<bool, StoreError> {
+        Err(failure())
+    }
+}
+
 #[tokio::test]
 async fn a_failing_store_gives_500_with_an_error_body_that_hides_the_details() {
+    let listener = match TcpListener::bind("127.0.0.1:0").await {
+        Ok(l) => l,
+        Err(e) => panic!("{e}"),
+    };
+    let url = match listener.local_addr() {
+        Ok(addr) => format!("http://{addr}"),
+        Err(e) => panic!("{e}"),
+    };
+    let server = tokio::spawn(tidemark_server::serve(
+        listener,
+        FailingStore,
+        ServerConfig::open(),
+        std::future::pending(),
+    ));
+    let api = Api::new(&url);
+    for reply in [
+        api.get("/tables/todoitem").await,
+        api.get("/tables/todoitem/a").await,
+        api.post("/tables/todoitem", json!({"text": "x"})).await,
+        api.patch("/tables/todoitem/a", json!({"text": "x"})).await,
+        api.delete("/tables/todoitem/a").await,
+    ] {
+        assert_eq!(reply.status, 500);
+        assert!(!reply.error().contains("secret"), "{}", reply.error());
+    }
+    server.abort();
+}
+
+/// With accounts, a sign-in against a failing store is a 500 that hides the details too (not a
+/// "wrong password", which would send the user guessing).
+#[tokio::test]
+async fn a_failing_account_store_gives_500_that_hides_the_details() {
     let listener = match TcpListener::bind("127.0.0.1:0").await {
         Ok(l) => l,
         Err(e) => panic!("{e}"),
@@ -56,15 +136,13 @@ async fn a_failing_store_gives_500_with_an_error_body_that_hides_the_details() {
         std::future::pending(),
     ));
     let api = Api::new(&url);
-    for reply in [
-        api.get("/tables/todoitem").await,
-        api.get("/tables/todoitem/a").await,
-        api.post("/tables/todoitem", json!({"text": "x"})).await,
-        api.patch("/tables/todoitem/a", json!({"text": "x"})).await,
-        api.delete("/tables/todoitem/a").await,
-    ] {
-        assert_eq!(reply.status, 500);
-        assert!(!reply.error().contains("secret"), "{}", reply.error());
-    }
+    let login = api
+        .post(
+            "/.auth/login/tidemark",
+            json!({"username": "alice", "password": "password1"}),
+        )
+        .await;
+    assert_eq!(login.status, 500);
+    assert!(!login.error().contains("secret"), "{}", login.error());
     server.abort();
 }

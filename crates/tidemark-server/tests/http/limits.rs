@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 use crate::common::{Api, encode};
 
 async fn start(backend: Backend) -> (TestServer, Api) {
-    let server = TestServer::start_on_backend(backend).await;
+    let server = TestServer::start_open_on_backend(backend).await;
     let api = Api::new(server.url());
     (server, api)
 }
@@ -230,7 +230,7 @@ async fn impatient_server() -> (TestServer, Api) {
     let config = ServerConfig {
         header_read_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_secs(2),
-        ..ServerConfig::default()
+        ..ServerConfig::open()
     };
     let server = TestServer::start_with(config).await;
     let api = Api::new(server.url());

@@ -30,6 +30,7 @@ macro_rules! backend_tests {
     };
 }
 
+mod auth;
 mod batch;
 mod change_clock;
 mod crud;

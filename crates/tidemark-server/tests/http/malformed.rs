@@ -26,7 +26,7 @@ impl Fixture {
                 app_key: Some(APP_KEY.into()),
                 max_body_bytes: 64 * 1024,
                 max_item_bytes: 64 * 1024,
-                ..ServerConfig::default()
+                ..ServerConfig::open()
             },
         )
         .await;
@@ -213,5 +213,7 @@ async fn chunked_post(addr: std::net::SocketAddr, size: usize) -> Reply {
         body,
         etag: None,
         link: None,
+        retry_after: None,
+        www_authenticate: None,
     }
 }

@@ -11,7 +11,7 @@ use crate::common::{Api, link_target};
 async fn server(backend: Backend, budget: usize, n: usize) -> (TestServer, Api) {
     let config = ServerConfig {
         max_page_bytes: budget,
-        ..ServerConfig::default()
+        ..ServerConfig::open()
     };
     let server = TestServer::start_with_backend(backend, config).await;
     let api = Api::new(server.url());

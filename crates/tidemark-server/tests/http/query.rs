@@ -10,7 +10,7 @@ use tidemark_testkit::server::{Backend, TestServer};
 use crate::common::{Api, encode, link_target};
 
 async fn server_with(backend: Backend, items: Vec<Value>) -> (TestServer, Api) {
-    let server = TestServer::start_on_backend(backend).await;
+    let server = TestServer::start_open_on_backend(backend).await;
     let api = Api::new(server.url());
     for item in items {
         api.insert(item).await;

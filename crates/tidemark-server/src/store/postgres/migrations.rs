@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_items_and_operations.sql"),
     include_str!("migrations/0002_filter_functions.sql"),
     include_str!("migrations/0003_owners.sql"),
+    include_str!("migrations/0004_accounts.sql"),
 ];
 
 /// The advisory lock key every Tidemark server takes while migrating ("tidemark" in ASCII).

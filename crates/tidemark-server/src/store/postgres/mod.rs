@@ -7,6 +7,7 @@
 //! recognised. Connections come from a deadpool pool; when the database cannot be reached,
 //! requests fail with [`StoreError::Unavailable`] and the pool reconnects once it is back.
 
+mod accounts;
 pub mod clock;
 mod migrations;
 mod tls;

@@ -9,6 +9,7 @@ use crate::store::migrations::{MigrationError, pending};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_items_and_operations.sql"),
     include_str!("migrations/0002_owners.sql"),
+    include_str!("migrations/0003_accounts.sql"),
 ];
 
 /// Applies every migration the database has not seen yet, each in its own transaction.

@@ -5,6 +5,7 @@
 //! writes, and a read stops when its request is abandoned. All SQLite work runs on tokio's
 //! blocking threads.
 
+mod accounts;
 mod admin;
 mod clock;
 mod migrations;

@@ -1,0 +1,142 @@
+//! Passwords: the length rules, and hashing with argon2id.
+//!
+//! Parameters: the `argon2` crate's defaults, which are OWASP's recommendation for argon2id:
+//! m = 19 MiB (19 456 KiB), t = 2 iterations, p = 1 lane, a 16-byte random salt, a 32-byte
+//! output, stored as a PHC string (so the parameters travel with each hash and can be raised
+//! later without breaking stored ones). Hashing takes tens of milliseconds of CPU, so it runs
+//! on tokio's blocking threads, never on the request threads.
+
+use std::fmt;
+use std::sync::LazyLock;
+
+use argon2::Argon2;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+
+/// The shortest password, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// The longest password, in bytes (hashing cost grows with it; no one types more).
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// A password; its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// Why a password is refused; the message states the rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordError {
+    /// Shorter than [`MIN_PASSWORD_CHARS`].
+    #[error("a password is at least {MIN_PASSWORD_CHARS} characters")]
+    TooShort,
+    /// Longer than [`MAX_PASSWORD_BYTES`].
+    #[error("a password is at most {MAX_PASSWORD_BYTES} bytes")]
+    TooLong,
+}
+
+impl Password {
+    /// A password that may be set: 8 characters to 1024 bytes.
+    pub fn new(password: String) -> Result<Self, PasswordError> {
+        let candidate = Self::given(password)?;
+        if candidate.0.chars().count() < MIN_PASSWORD_CHARS {
+            return Err(PasswordError::TooShort);
+        }
+        Ok(candidate)
+    }
+
+    /// A password given at sign-in: only the upper bound is checked (a too short one is just
+    /// wrong, and says nothing about the account).
+    pub fn given(password: String) -> Result<Self, PasswordError> {
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Err(PasswordError::TooLong);
+        }
+        Ok(Self(password))
+    }
+}
+
+/// Why hashing failed (never for a valid password; reported as an internal error).
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed: {0}")]
+pub struct HashError(String);
+
+/// Hashes `password` with argon2id and a fresh salt, on a blocking thread.
+pub async fn hash(password: Password) -> Result<String, HashError> {
+    tokio::task::spawn_blocking(move || hash_now(&password))
+        .await
+        .map_err(|e| HashError(e.to_string()))?
+}
+
+fn hash_now(password: &Password) -> Result<String, HashError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.0.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| HashError(e.to_string()))
+}
+
+/// A hash no password matches in practice (of 32 random bytes), checked when the user does not
+/// exist so that the answer takes as long as for a wrong password.
+static DUMMY_HASH: LazyLock<Option<String>> = LazyLock::new(|| {
+    let mut bytes = [0u8; 32];
+    argon2::password_hash::rand_core::RngCore::fill_bytes(&mut OsRng, &mut bytes);
+    let random: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    hash_now(&Password(random)).ok()
+});
+
+/// True when `password` matches `stored` (a PHC string); `stored: None` checks against the
+/// dummy hash and answers false, in the same time. Runs on a blocking thread.
+pub async fn verify(password: Password, stored: Option<String>) -> Result<bool, HashError> {
+    tokio::task::spawn_blocking(move || {
+        let known = stored.is_some();
+        let phc = match stored {
+            Some(stored) => stored,
+            None => DUMMY_HASH
+                .clone()
+                .ok_or_else(|| HashError("cannot make the dummy hash".into()))?,
+        };
+        let parsed = PasswordHash::new(&phc).map_err(|e| HashError(e.to_string()))?;
+        let matches = Argon2::default()
+            .verify_password(password.0.as_bytes(), &parsed)
+            .is_ok();
+        Ok(known && matches)
+    })
+    .await
+    .map_err(|e| HashError(e.to_string()))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_hash_verifies_its_password_only() {
+        let good = Password::new("correct horse".into()).expect("valid");
+        let stored = hash(good.clone()).await.expect("hashes");
+        assert!(
+            stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{stored}"
+        );
+        assert!(
+            verify(good.clone(), Some(stored.clone()))
+                .await
+                .expect("verifies")
+        );
+        let bad = Password::given("wrong horse".into()).expect("given");
+        assert!(!verify(bad, Some(stored)).await.expect("verifies"));
+        assert!(!verify(good, None).await.expect("dummy verifies"));
+    }
+
+    #[test]
+    fn length_rules_and_redaction() {
+        assert_eq!(Password::new("short".into()), Err(PasswordError::TooShort));
+        assert_eq!(Password::new("x".repeat(1025)), Err(PasswordError::TooLong));
+        assert!(Password::new("x".repeat(1024)).is_ok());
+        let p = Password::new("hunter2hunter2".into()).expect("valid");
+        assert!(!format!("{p:?}").contains("hunter2"));
+    }
+}

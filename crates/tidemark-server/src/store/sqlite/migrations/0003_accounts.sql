@@ -1,0 +1,23 @@
+-- Accounts (issue 15). A user's id is an opaque UUID that never changes; `name_key` is the user
+-- name as compared (Unicode NFKC, lower-cased), `display_name` as the user typed it. Times are
+-- Unix seconds.
+CREATE TABLE users (
+    id            TEXT    NOT NULL PRIMARY KEY,
+    name_key      TEXT    NOT NULL UNIQUE,
+    display_name  TEXT    NOT NULL,
+    password_hash TEXT    NOT NULL,
+    created_at    INTEGER NOT NULL,
+    disabled_at   INTEGER
+) WITHOUT ROWID;
+
+-- One row per signed-in token family: a token is valid only while its session row exists, so a
+-- logout (one row) or a password change, disable or delete (every row of the user) revokes at
+-- once on every server process sharing the database.
+CREATE TABLE sessions (
+    id         TEXT    NOT NULL PRIMARY KEY,
+    user_id    TEXT    NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE INDEX sessions_by_user ON sessions (user_id);

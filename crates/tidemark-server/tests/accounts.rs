@@ -1,0 +1,281 @@
+//! Accounts through the real binary: the refusal of `--no-auth` on an open network, the token
+//! key file, the `user` administration commands, and a trace-level log that never shows a
+//! password or a token.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+use std::process::{Output, Stdio};
+
+use serde_json::json;
+use tidemark_testkit::server::ServerProcess;
+use tokio::io::AsyncWriteExt as _;
+
+use common::{Api, Reply};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_tidemark-server");
+const PASSWORD: &str = "s3cret-passw0rd-for-tests";
+
+fn temp_db() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("server.db");
+    (dir, path)
+}
+
+/// Runs the binary with `args`, `stdin` as its input, and waits for it.
+async fn run(args: &[&str], stdin: &str) -> Output {
+    let mut child = tokio::process::Command::new(BINARY)
+        .args(args)
+        .env_remove("TIDEMARK_LISTEN")
+        .env_remove("TIDEMARK_DB")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {BINARY}: {e}"));
+    if let Some(mut input) = child.stdin.take() {
+        input
+            .write_all(stdin.as_bytes())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let output = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("{BINARY} {args:?} did not finish"));
+    output.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `tidemark-server --db DB user …`, which must succeed; answers its stdout.
+async fn user(db: &Path, args: &[&str], stdin: &str) -> String {
+    let output = user_output(db, args, stdin).await;
+    assert!(
+        output.status.success(),
+        "user {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+async fn user_output(db: &Path, args: &[&str], stdin: &str) -> Output {
+    let db = db.to_string_lossy();
+    let full: Vec<&str> = ["--db", &db, "user"]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect();
+    run(&full, stdin).await
+}
+
+async fn login(api: &Api, name: &str, password: &str) -> Reply {
+    api.post(
+        "/.auth/login/tidemark",
+        json!({"username": name, "password": password}),
+    )
+    .await
+}
+
+fn token_of(reply: &Reply) -> String {
+    match reply.body["authenticationToken"].as_str() {
+        Some(token) => token.to_owned(),
+        None => panic!("no token: {} {}", reply.status, reply.body),
+    }
+}
+
+#[tokio::test]
+async fn no_auth_on_a_non_loopback_address_is_refused() {
+    let (_dir, db) = temp_db();
+    let db = db.to_string_lossy();
+    let output = run(&["--db", &db, "--listen", "0.0.0.0:0", "--no-auth"], "").await;
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--allow-open-network"), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).is_empty(),
+        "it never listened"
+    );
+}
+
+#[tokio::test]
+async fn postgres_needs_a_shared_token_key_file() {
+    let output = run(
+        &[
+            "--db",
+            "postgres://tidemark@127.0.0.1:1/tidemark",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        "",
+    )
+    .await;
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--token-key-file is required"), "{stderr}");
+}
+
+#[tokio::test]
+async fn the_token_key_file_is_created_private_and_a_readable_one_is_refused() {
+    let (dir, db) = temp_db();
+    let server = ServerProcess::spawn_binary(BINARY, &db, &[]).await;
+    let key = dir.path().join("server.db.token-key");
+    let mode = std::fs::metadata(&key)
+        .unwrap_or_else(|e| panic!("no key file {}: {e}", key.display()))
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    drop(server);
+
+    let shared = dir.path().join("shared.key");
+    std::fs::write(&shared, [7u8; 64]).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o644))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let db = db.to_string_lossy();
+    let key_arg = shared.to_string_lossy();
+    let output = run(
+        &[
+            "--db",
+            &db,
+            "--listen",
+            "127.0.0.1:0",
+            "--token-key-file",
+            &key_arg,
+        ],
+        "",
+    )
+    .await;
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("chmod 600"), "{stderr}");
+}
+
+#[tokio::test]
+async fn user_commands_add_list_passwd_disable_enable_and_delete() {
+    let (_dir, db) = temp_db();
+    let added = user(
+        &db,
+        &["add", "Alice", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    )
+    .await;
+    assert!(added.contains("added user 'Alice'"), "{added}");
+    let taken = user_output(
+        &db,
+        &["add", "alice", "--password-stdin"],
+        "another password\n",
+    )
+    .await;
+    assert!(!taken.status.success(), "names compare case-insensitively");
+    let short = user_output(&db, &["add", "bob", "--password-stdin"], "short\n").await;
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 8"));
+    let no_terminal = user_output(&db, &["add", "bob"], "").await;
+    assert!(String::from_utf8_lossy(&no_terminal.stderr).contains("--password-stdin"));
+
+    let server = ServerProcess::spawn_binary(BINARY, &db, &[]).await;
+    let api = Api::new(server.url());
+    let first = token_of(&login(&api, "alice", PASSWORD).await);
+    let alice = api.clone().with_token(&first);
+    assert_eq!(alice.get("/tables/todoitem").await.status, 200);
+
+    let list = user(&db, &["list"], "").await;
+    assert!(list.contains("Alice") && list.contains("enabled"), "{list}");
+
+    user(
+        &db,
+        &["passwd", "alice", "--password-stdin"],
+        "brand new password\n",
+    )
+    .await;
+    assert_eq!(
+        alice.get("/tables/todoitem").await.status,
+        401,
+        "a password change revokes"
+    );
+    assert_eq!(login(&api, "alice", PASSWORD).await.status, 401);
+    assert_eq!(login(&api, "alice", "brand new password").await.status, 200);
+
+    user(&db, &["disable", "alice"], "").await;
+    assert!(user(&db, &["list"], "").await.contains("disabled"));
+    assert_eq!(login(&api, "alice", "brand new password").await.status, 401);
+    user(&db, &["enable", "alice"], "").await;
+    assert_eq!(login(&api, "alice", "brand new password").await.status, 200);
+
+    let refused = user_output(&db, &["delete", "alice"], "not alice\n").await;
+    assert!(
+        !refused.status.success(),
+        "an unconfirmed delete deletes nothing"
+    );
+    assert_eq!(login(&api, "alice", "brand new password").await.status, 200);
+    let confirmed = user(&db, &["delete", "alice"], "Alice\n").await;
+    assert!(confirmed.contains("deleted user 'Alice'"), "{confirmed}");
+    assert_eq!(login(&api, "alice", "brand new password").await.status, 401);
+    user(
+        &db,
+        &["add", "carol", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    )
+    .await;
+    user(&db, &["delete", "carol", "--yes"], "").await;
+    assert!(!user(&db, &["list"], "").await.contains("carol"));
+    let missing = user_output(&db, &["disable", "nobody"], "").await;
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no user named 'nobody'"));
+}
+
+#[tokio::test]
+async fn a_trace_log_shows_no_password_and_no_token() {
+    let (_dir, db) = temp_db();
+    let mut server =
+        ServerProcess::spawn_binary(BINARY, &db, &["--log-level", "trace", "--signup", "open"])
+            .await;
+    let api = Api::new(server.url());
+    let mut secrets = vec![PASSWORD.to_owned(), "wrong-guess-password".to_owned()];
+    let signed_up = api
+        .post(
+            "/.auth/signup",
+            json!({"username": "trace", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(signed_up.status, 201, "{}", signed_up.body);
+    secrets.push(token_of(&signed_up));
+    assert_eq!(
+        login(&api, "trace", "wrong-guess-password").await.status,
+        401
+    );
+    let token = token_of(&login(&api, "trace", PASSWORD).await);
+    secrets.push(token.clone());
+    let alice = api.clone().with_token(&token);
+    alice.insert(json!({"id": "a", "text": "logged?"})).await;
+    assert_eq!(
+        alice
+            .get("/tables/todoitem?$filter=text eq 'x'")
+            .await
+            .status,
+        200
+    );
+    let bearer = api
+        .req(reqwest::Method::GET, "/tables/todoitem/a")
+        .header("Authorization", &format!("Bearer {token}"))
+        .send()
+        .await;
+    assert_eq!(bearer.status, 200);
+    let refreshed = alice.post("/.auth/refresh", json!({})).await;
+    let renewed = token_of(&refreshed);
+    secrets.push(renewed.clone());
+    let renewed_api = api.clone().with_token(&renewed);
+    assert_eq!(
+        renewed_api.post("/.auth/logout", json!({})).await.status,
+        204
+    );
+    assert_eq!(renewed_api.get("/tables/todoitem").await.status, 401);
+    server.terminate().await;
+
+    let log = std::fs::read_to_string(server.log_path()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(log.contains("DEBUG"), "debug lines are logged:\n{log}");
+    assert!(log.contains("/.auth/login/tidemark"), "requests are logged");
+    for secret in &secrets {
+        assert!(!log.contains(secret.as_str()), "the log shows a secret");
+        // Not even one of a token's three parts (its signature above all).
+        for part in secret.split('.').filter(|p| p.len() > 16) {
+            assert!(!log.contains(part), "the log shows part of a token");
+        }
+    }
+}

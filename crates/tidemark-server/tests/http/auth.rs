@@ -1,0 +1,444 @@
+//! Accounts over HTTP: sign-up, sign-in, `me`, refresh, logout, revocation by password change,
+//! disable and delete, throttling, hostile tokens, and the table routes requiring a token.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use tidemark_server::ServerConfig;
+use tidemark_server::accounts::{
+    AccountsConfig, AuthMode, Password, ThrottleConfig, TokenKey, users,
+};
+use tidemark_server::store::{PostgresTableStore, SqliteTableStore};
+use tidemark_testkit::server::{Backend, TestServer};
+
+use crate::common::{Api, Reply};
+
+/// The signing key of the servers these tests start, so they can forge tokens with it.
+const KEY: &[u8; 32] = b"0123456789abcdef0123456789abcdef";
+const PASSWORD: &str = "correct horse battery";
+
+fn accounts(signup_open: bool, throttle: ThrottleConfig) -> ServerConfig {
+    let token_key = TokenKey::from_bytes(KEY.to_vec()).unwrap_or_else(|e| panic!("{e}"));
+    ServerConfig {
+        auth: AuthMode::Accounts(AccountsConfig {
+            token_key,
+            signup_open,
+            throttle,
+            ..AccountsConfig::default()
+        }),
+        ..ServerConfig::default()
+    }
+}
+
+async fn start(backend: Backend) -> TestServer {
+    TestServer::start_with_backend(backend, accounts(true, ThrottleConfig::default())).await
+}
+
+fn credentials(name: &str, password: &str) -> Value {
+    json!({"username": name, "password": password})
+}
+
+async fn signup(api: &Api, name: &str) -> Reply {
+    api.req(reqwest::Method::POST, "/.auth/signup")
+        .without_version()
+        .json(&credentials(name, PASSWORD))
+        .send()
+        .await
+}
+
+async fn login(api: &Api, name: &str, password: &str) -> Reply {
+    api.req(reqwest::Method::POST, "/.auth/login/tidemark")
+        .without_version()
+        .json(&credentials(name, password))
+        .send()
+        .await
+}
+
+/// The token of a sign-in or sign-up reply (asserting its App Service shape).
+fn token_of(reply: &Reply) -> String {
+    let body = &reply.body;
+    assert!(
+        body["user"]["userId"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["expiresAt"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{body}"
+    );
+    match body["authenticationToken"].as_str() {
+        Some(token) => token.to_owned(),
+        None => panic!("no token in {} {body}", reply.status),
+    }
+}
+
+/// Signs `name` up and answers a client sending its token.
+async fn signed_up(api: &Api, name: &str) -> (Api, String) {
+    let reply = signup(api, name).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let token = token_of(&reply);
+    (api.clone().with_token(&token), token)
+}
+
+async fn me(api: &Api) -> Reply {
+    api.req(reqwest::Method::GET, "/.auth/me")
+        .without_version()
+        .send()
+        .await
+}
+
+/// Asserts the 401 of a request without a valid token.
+fn assert_sign_in_required(reply: &Reply) {
+    assert_eq!(reply.status, 401, "{}", reply.body);
+    assert!(
+        reply.error().starts_with("sign-in required"),
+        "{}",
+        reply.error()
+    );
+    assert_eq!(reply.www_authenticate.as_deref(), Some("Bearer"));
+}
+
+/// Runs one administration call on the server's database, through a second store on it.
+macro_rules! admin {
+    ($server:expr, |$store:ident| $call:expr) => {
+        match $server.postgres() {
+            Some(pg) => {
+                let $store = PostgresTableStore::connect(pg.url())
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+                $call.await
+            }
+            None => {
+                let $store =
+                    SqliteTableStore::open($server.db_path()).unwrap_or_else(|e| panic!("{e}"));
+                $call.await
+            }
+        }
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+}
+
+fn new_password(text: &str) -> Password {
+    Password::new(text.to_owned()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+backend_tests!(#[tokio::test]; sign_up_sign_in_me_refresh_and_logout, revoking_changes_end_earlier_tokens);
+
+async fn sign_up_sign_in_me_refresh_and_logout(backend: Backend) {
+    let server = start(backend).await;
+    let api = Api::new(server.url());
+    // Tables need a token.
+    assert_sign_in_required(&api.get("/tables/todoitem").await);
+    assert_sign_in_required(&api.post("/tables/todoitem", json!({"text": "x"})).await);
+    assert_sign_in_required(&api.post("/$batch", json!({"operations": []})).await);
+
+    let (alice, signup_token) = signed_up(&api, "Alice").await;
+    assert_eq!(
+        signup(&api, "ALICE").await.status,
+        409,
+        "names compare case-insensitively"
+    );
+    assert_eq!(
+        alice.insert(json!({"id": "a", "text": "mine"})).await["text"],
+        "mine"
+    );
+    assert_eq!(alice.get("/tables/todoitem").await.status, 200);
+
+    let reply = login(&api, "alice", PASSWORD).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["user"]["userName"], "Alice");
+    let token = token_of(&reply);
+    assert_ne!(token, signup_token);
+    let bearer = api
+        .req(reqwest::Method::GET, "/tables/todoitem/a")
+        .header("Authorization", &format!("Bearer {token}"))
+        .send()
+        .await;
+    assert_eq!(bearer.status, 200, "Authorization: Bearer is accepted");
+
+    let who = me(&api.clone().with_token(&token)).await;
+    assert_eq!(who.status, 200, "{}", who.body);
+    assert_eq!(who.body["userName"], "Alice");
+    assert_eq!(who.body["provider"], "tidemark");
+    assert_eq!(who.body["userId"], reply.body["user"]["userId"]);
+
+    let refreshed = api
+        .clone()
+        .with_token(&token)
+        .req(reqwest::Method::POST, "/.auth/refresh")
+        .without_version()
+        .send()
+        .await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.body);
+    let renewed = token_of(&refreshed);
+    assert_eq!(me(&api.clone().with_token(&renewed)).await.status, 200);
+
+    let out = api
+        .clone()
+        .with_token(&renewed)
+        .req(reqwest::Method::POST, "/.auth/logout")
+        .without_version()
+        .send()
+        .await;
+    assert_eq!(out.status, 204);
+    // The session is gone: both its tokens stop working, the other session goes on.
+    assert_sign_in_required(&me(&api.clone().with_token(&renewed)).await);
+    assert_sign_in_required(&api.clone().with_token(&token).get("/tables/todoitem").await);
+    assert_eq!(alice.get("/tables/todoitem").await.status, 200);
+}
+
+async fn revoking_changes_end_earlier_tokens(backend: Backend) {
+    let server = start(backend).await;
+    let api = Api::new(server.url());
+    let (alice, _) = signed_up(&api, "alice").await;
+    admin!(server, |store| users::set_password(
+        &store,
+        "alice",
+        new_password("new password 1")
+    ));
+    assert_sign_in_required(&alice.get("/tables/todoitem").await);
+    assert_eq!(login(&api, "alice", PASSWORD).await.status, 401);
+    let reply = login(&api, "alice", "new password 1").await;
+    let alice = api.clone().with_token(&token_of(&reply));
+    assert_eq!(alice.get("/tables/todoitem").await.status, 200);
+
+    admin!(server, |store| users::set_enabled(&store, "alice", false));
+    assert_sign_in_required(&alice.get("/tables/todoitem").await);
+    let disabled = login(&api, "alice", "new password 1").await;
+    assert_eq!(disabled.status, 401);
+    assert_eq!(disabled.error(), "wrong user name or password");
+    admin!(server, |store| users::set_enabled(&store, "alice", true));
+    let reply = login(&api, "alice", "new password 1").await;
+    let alice = api.clone().with_token(&token_of(&reply));
+    assert_eq!(alice.get("/tables/todoitem").await.status, 200);
+
+    admin!(server, |store| users::delete_user(&store, "alice"));
+    assert_sign_in_required(&alice.get("/tables/todoitem").await);
+    assert_eq!(login(&api, "alice", "new password 1").await.status, 401);
+}
+
+#[tokio::test]
+async fn wrong_password_unknown_user_and_bad_input_answers() {
+    let server = start(Backend::Sqlite).await;
+    let api = Api::new(server.url());
+    signed_up(&api, "bob").await;
+    let wrong = login(&api, "bob", "not the password").await;
+    let unknown = login(&api, "nobody", "not the password").await;
+    assert_eq!(wrong.status, 401);
+    assert_eq!(
+        wrong.body, unknown.body,
+        "an unknown user answers as a wrong password"
+    );
+    assert_eq!(wrong.error(), "wrong user name or password");
+
+    let short = api
+        .req(reqwest::Method::POST, "/.auth/signup")
+        .json(&credentials("carol", "short"))
+        .send()
+        .await;
+    assert_eq!(short.status, 400);
+    assert!(short.error().contains("at least 8"), "{}", short.error());
+    let bad_name = api
+        .req(reqwest::Method::POST, "/.auth/signup")
+        .json(&credentials(" carol", PASSWORD))
+        .send()
+        .await;
+    assert_eq!(bad_name.status, 400);
+    assert!(
+        bad_name.error().contains("user name"),
+        "{}",
+        bad_name.error()
+    );
+    let other_provider = api
+        .req(reqwest::Method::POST, "/.auth/login/google")
+        .json(&credentials("bob", PASSWORD))
+        .send()
+        .await;
+    assert_eq!(other_provider.status, 404);
+}
+
+#[tokio::test]
+async fn sign_up_is_closed_by_default_and_capabilities_say_so() {
+    let server = TestServer::start_with(ServerConfig::default()).await;
+    let api = Api::new(server.url());
+    let closed = signup(&api, "dave").await;
+    assert_eq!(closed.status, 403);
+    assert_eq!(closed.error(), "sign-up is closed on this server");
+    let caps = api.get("/$capabilities").await;
+    assert_eq!(caps.body["authRequired"], true);
+    assert_eq!(caps.body["signup"], false);
+
+    let open = start(Backend::Sqlite).await;
+    assert_eq!(
+        Api::new(open.url()).get("/$capabilities").await.body["signup"],
+        true
+    );
+    let no_auth = TestServer::start_open().await;
+    let api = Api::new(no_auth.url());
+    assert_eq!(api.get("/$capabilities").await.body["authRequired"], false);
+    assert_eq!(login(&api, "dave", PASSWORD).await.status, 404);
+}
+
+#[tokio::test]
+async fn the_application_key_is_still_checked_on_sign_in() {
+    let config = ServerConfig {
+        app_key: Some("sesame".into()),
+        ..accounts(true, ThrottleConfig::default())
+    };
+    let server = TestServer::start_with(config).await;
+    let api = Api::new(server.url());
+    assert_eq!(signup(&api, "erin").await.status, 401);
+    let keyed = api.clone().with_app_key("sesame");
+    let (erin, _) = signed_up(&keyed, "erin").await;
+    assert_eq!(erin.get("/tables/todoitem").await.status, 200);
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_throttled_per_name_and_per_address() {
+    let throttle = ThrottleConfig {
+        per_name: 3,
+        per_address: 6,
+        window: Duration::from_secs(60),
+    };
+    let server = TestServer::start_with(accounts(true, throttle)).await;
+    let api = Api::new(server.url());
+    signed_up(&api, "frank").await;
+    for _ in 0..3 {
+        assert_eq!(login(&api, "frank", "guess guess").await.status, 401);
+    }
+    // Now even the right password waits.
+    let blocked = login(&api, "FRANK", PASSWORD).await;
+    assert_eq!(blocked.status, 429, "{}", blocked.body);
+    assert!(
+        blocked.error().starts_with("too many failed sign-ins"),
+        "{}",
+        blocked.error()
+    );
+    let wait: u64 = blocked
+        .retry_after
+        .as_deref()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no Retry-After: {blocked:?}"));
+    assert!((1..=60).contains(&wait), "{wait}");
+    // Other names from this address still get their own tries, up to the address's limit.
+    for name in ["gina", "hank", "ivan"] {
+        assert_eq!(login(&api, name, "guess guess").await.status, 401);
+    }
+    let by_address = login(&api, "judy", "guess guess").await;
+    assert_eq!(by_address.status, 429);
+    assert!(by_address.retry_after.is_some());
+}
+
+/// Signs `claims` with `key` under `alg`, the header being `{"alg", "typ"}`.
+fn forge(alg: jsonwebtoken::Algorithm, key: &[u8], claims: &Value) -> String {
+    let key = jsonwebtoken::EncodingKey::from_secret(key).unwrap_or_else(|e| panic!("{e}"));
+    jsonwebtoken::encode(&jsonwebtoken::Header::new(alg), claims, &key)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The claims of a token, read without checking.
+fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap_or_default();
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap_or_else(|e| panic!("{e}"));
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test]
+async fn hostile_tokens_are_refused() {
+    let server = start(Backend::Sqlite).await;
+    let api = Api::new(server.url());
+    let (_, token) = signed_up(&api, "mallory").await;
+    let claims = claims_of(&token);
+    let now = claims["iat"].as_i64().unwrap_or_default();
+    let with = |changes: Value| {
+        let mut changed = claims.clone();
+        if let (Some(map), Some(changes)) = (changed.as_object_mut(), changes.as_object()) {
+            for (k, v) in changes {
+                map.insert(k.clone(), v.clone());
+            }
+        }
+        changed
+    };
+    let hs256 = jsonwebtoken::Algorithm::HS256;
+    // A control: the same claims signed with the server's key are accepted, so each refusal
+    // below is for the one thing changed.
+    let control = forge(hs256, KEY, &claims);
+    assert_eq!(me(&api.clone().with_token(&control)).await.status, 200);
+
+    let header_none = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let signature = token.rsplit('.').next().unwrap_or_default();
+    let tampered_payload = URL_SAFE_NO_PAD.encode(with(json!({"sub": "someone-else"})).to_string());
+    let mut parts = token.split('.');
+    let real_header = parts.next().unwrap_or_default();
+    let hostile = [
+        ("alg none", format!("{header_none}.{payload}.")),
+        (
+            "alg none, signature kept",
+            format!("{header_none}.{payload}.{signature}"),
+        ),
+        (
+            "another key",
+            forge(hs256, b"another key of thirty-two bytes!", &claims),
+        ),
+        (
+            "another algorithm",
+            forge(jsonwebtoken::Algorithm::HS512, KEY, &claims),
+        ),
+        (
+            "expired",
+            forge(hs256, KEY, &with(json!({"exp": now - 3600}))),
+        ),
+        (
+            "not yet valid",
+            forge(hs256, KEY, &with(json!({"nbf": now + 3600}))),
+        ),
+        (
+            "another issuer",
+            forge(hs256, KEY, &with(json!({"iss": "evil"}))),
+        ),
+        (
+            "another audience",
+            forge(hs256, KEY, &with(json!({"aud": "evil"}))),
+        ),
+        ("no expiry", {
+            let mut c = claims.clone();
+            c.as_object_mut().map(|m| m.remove("exp"));
+            forge(hs256, KEY, &c)
+        }),
+        (
+            "unknown session",
+            forge(hs256, KEY, &with(json!({"sid": "made-up"}))),
+        ),
+        (
+            "another user's session",
+            forge(hs256, KEY, &with(json!({"sub": "other"}))),
+        ),
+        (
+            "tampered payload",
+            format!("{real_header}.{tampered_payload}.{signature}"),
+        ),
+        ("garbage", "not.a.token".to_owned()),
+        ("empty", String::new()),
+    ];
+    for (what, token) in hostile {
+        let client = api.clone().with_token(&token);
+        let write = client.post("/tables/todoitem", json!({"id": "x"})).await;
+        assert_eq!(write.status, 401, "{what}: {}", write.body);
+        assert_eq!(me(&client).await.status, 401, "{what}");
+    }
+    let expired =
+        me(&api
+            .clone()
+            .with_token(&forge(hs256, KEY, &with(json!({"exp": now - 3600})))))
+        .await;
+    assert!(expired.error().contains("expired"), "{}", expired.error());
+    // Nothing was written by any of them.
+    let mallory = api.clone().with_token(&token);
+    assert_eq!(mallory.get("/tables/todoitem").await.items().len(), 0);
+}
