@@ -49,6 +49,8 @@
 
 #![warn(missing_docs)]
 
+pub mod auth;
+mod account;
 mod collapse;
 mod conflict;
 mod context;
@@ -69,6 +71,8 @@ mod store;
 mod store_watch;
 mod table;
 
+pub use account::Binding;
+pub use auth::{AuthClient, AuthError, Session};
 pub use conflict::{ClientWins, ConflictHandler, ConflictResolution, RecordErrors, ServerWins};
 pub use context::SyncContext;
 pub use error::{ClientError, Result};
