@@ -41,7 +41,9 @@ pub(crate) fn same_server_form(url: &str) -> String {
 pub(crate) fn read_binding(conn: &Connection) -> Result<Option<Binding>> {
     let server = ops::config_get(conn, BOUND_SERVER_KEY)?;
     let user = ops::config_get(conn, BOUND_USER_KEY)?;
-    Ok(server.zip(user).map(|(server, user_id)| Binding { server, user_id }))
+    Ok(server
+        .zip(user)
+        .map(|(server, user_id)| Binding { server, user_id }))
 }
 
 /// Checks that `config` may use a store bound to `binding`, and says what to bind when it is
@@ -183,7 +185,10 @@ mod tests {
                     matches!(e, Some(ClientError::WrongAccount { .. })),
                     "{url} {user:?}"
                 );
-                assert!(text.contains("alice") && text.contains("h.example"), "{text}");
+                assert!(
+                    text.contains("alice") && text.contains("h.example"),
+                    "{text}"
+                );
             }
         }
         // Signed out: opens, but does not sync.

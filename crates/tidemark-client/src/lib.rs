@@ -49,8 +49,8 @@
 
 #![warn(missing_docs)]
 
-pub mod auth;
 mod account;
+pub mod auth;
 mod collapse;
 mod conflict;
 mod context;

@@ -42,6 +42,7 @@ mod pull;
 mod push;
 mod resolve;
 mod seed;
+mod sign_in_stub;
 mod store;
 mod store_faults;
 mod store_watch;
