@@ -124,6 +124,21 @@ mod tests {
             via_question_mark(auth),
             Err(TodoError::Unauthorized)
         ));
+        let sign_in = ClientError::SignInRequired {
+            reason: "expired".into(),
+        };
+        assert!(matches!(
+            via_question_mark(sign_in),
+            Err(TodoError::SignInRequired { reason, .. }) if reason == "expired"
+        ));
+        assert!(matches!(
+            TodoError::from(AuthError::Unreachable("refused".into())),
+            TodoError::Unreachable(_)
+        ));
+        assert!(matches!(
+            TodoError::from(AuthError::NameTaken),
+            TodoError::Auth(AuthError::NameTaken)
+        ));
         assert!(matches!(
             via_question_mark(ClientError::Cancelled),
             Err(TodoError::Engine(ClientError::Cancelled))

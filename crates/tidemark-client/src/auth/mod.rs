@@ -33,7 +33,10 @@ pub enum AuthError {
     #[error("wrong user name or password")]
     WrongPassword,
     /// Too many failed sign-ins: the server refuses more for a while.
-    #[error("too many failed sign-ins; try again in {} s", retry_after.map_or(60, |d| d.as_secs()))]
+    #[error(
+        "too many failed sign-ins; try again {}",
+        retry_after.map_or("later".to_string(), |d| format!("in {} s", d.as_secs()))
+    )]
     Throttled {
         /// How long to wait, when the server said it (`Retry-After`).
         retry_after: Option<Duration>,
