@@ -126,6 +126,10 @@ impl CommandError {
             TodoError::Unauthorized => Self::Unauthorized,
             TodoError::ReadInput(message) => Self::Store(message),
             TodoError::Engine(engine) => Self::from_engine(&engine, server),
+            // Signing in from the app is the next issue; until then these are said as they are.
+            e @ (TodoError::SignInRequired { .. }
+            | TodoError::Auth(_)
+            | TodoError::SessionFile { .. }) => Self::Sync(sentence(&e.to_string())),
         }
     }
 
@@ -154,6 +158,9 @@ impl CommandError {
             | ErrorKind::QueueConflict
             | ErrorKind::OperationChanged
             | ErrorKind::PendingOperations
+            | ErrorKind::SignInRequired
+            | ErrorKind::InsecureTransport
+            | ErrorKind::WrongAccount
             | ErrorKind::Cancelled => Self::Sync(sentence(&error.to_string())),
         }
     }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use tidemark_todos::{TodoError, default_data_dir};
+use tidemark_todos::{SessionStore, TodoError, default_data_dir};
 
 /// Tidemark: an offline-first todo list. Every command works offline on the local store;
 /// `sync` pushes your changes to the server and pulls everyone else's.
@@ -11,7 +11,9 @@ use tidemark_todos::{TodoError, default_data_dir};
 #[command(name = "tidemark", version, about, long_about = None)]
 #[command(
     after_help = "Exit codes: 0 ok, 1 error, 2 sync finished with conflicts, \
-3 server unreachable (nothing lost)."
+3 server unreachable (nothing lost), 4 sync finished but some server items were skipped, \
+5 sign-in required: not signed in, or the session expired or was revoked (nothing lost; \
+run `tidemark login`)."
 )]
 pub struct Args {
     /// Directory of the local store (tidemark.db); defaults to the desktop app's data
@@ -33,6 +35,16 @@ pub struct Args {
     )]
     pub app_key: Option<String>,
 
+    /// The file keeping your sign-in (one session per server); defaults to the one the
+    /// desktop app reads (`~/.config/io.tidemark.app/session.json` on Linux).
+    #[arg(
+        long,
+        global = true,
+        env = "TIDEMARK_SESSION_FILE",
+        value_name = "FILE"
+    )]
+    pub session_file: Option<PathBuf>,
+
     /// Log filter for diagnostics on stderr (off, error, warn, info, debug, trace).
     #[arg(long, global = true, env = "TIDEMARK_LOG", default_value = "off")]
     pub log_level: String,
@@ -49,6 +61,14 @@ impl Args {
             .clone()
             .or_else(default_data_dir)
             .ok_or_else(|| TodoError::ReadInput("no data directory: pass --data-dir".into()))
+    }
+
+    /// The session file: the flag, the environment, or the one the app reads.
+    pub fn sessions(&self) -> Result<SessionStore, TodoError> {
+        match &self.session_file {
+            Some(path) => Ok(SessionStore::new(path)),
+            None => SessionStore::default_location(),
+        }
     }
 }
 
@@ -120,12 +140,33 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Sign in to the server; the session is kept for `sync` (and the desktop app).
+    Login(Credentials),
+    /// Create an account on the server (when it allows sign-up) and sign in.
+    Signup(Credentials),
+    /// Sign out: end the session on the server and forget it here (offline: forgotten here
+    /// only, and said so).
+    Logout,
+    /// Show who you are signed in as on the server.
+    Whoami,
     /// Show pending changes, conflicts, the server and the time of the last sync.
     Status {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
+}
+
+/// How `login` and `signup` get the user name and password.
+#[derive(Debug, clap::Args)]
+pub struct Credentials {
+    /// The user name (asked for when not given).
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Read the password from the first line of standard input instead of asking for it
+    /// (without echo) on the terminal.
+    #[arg(long)]
+    pub password_stdin: bool,
 }
 
 /// Whose copy wins a conflict.

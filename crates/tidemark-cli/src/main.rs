@@ -2,8 +2,14 @@
 //! same local store as the desktop app. Every command works offline; `sync` talks to the server.
 //!
 //! Exit codes: 0 ok, 1 error, 2 sync finished with conflicts, 3 server unreachable (nothing lost),
-//! 4 sync finished but some server items could not be read (they were skipped and listed).
+//! 4 sync finished but some server items could not be read (they were skipped and listed),
+//! 5 sign-in required: not signed in, or the session expired or was revoked (nothing lost; the
+//! queued changes go out with the first sync after `tidemark login`).
+//!
+//! Accounts: `login`, `signup`, `logout` and `whoami` keep one session per server in the
+//! session file the desktop app reads (see `tidemark_todos::session`); `sync` uses it.
 
+mod account;
 mod cli;
 mod output;
 
@@ -11,7 +17,7 @@ use std::io::Read;
 use std::process::ExitCode;
 
 use clap::Parser;
-use tidemark_todos::{Resolution, TodoError, TodoList};
+use tidemark_todos::{Resolution, SessionStore, TodoError, TodoList};
 
 use cli::{Args, Command, Keep};
 
@@ -21,6 +27,9 @@ const EXIT_CONFLICTS: u8 = 2;
 const EXIT_UNREACHABLE: u8 = 3;
 /// Exit code: the sync finished, but some server items could not be read and were skipped.
 const EXIT_SKIPPED: u8 = 4;
+/// Exit code: the server wants a signed-in user (none, or an expired or revoked session);
+/// nothing was lost.
+const EXIT_SIGN_IN: u8 = 5;
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -37,6 +46,10 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(args)) {
         Ok(code) => ExitCode::from(code),
+        Err(TodoError::SignInRequired { pending, .. }) => fail(
+            &format!("sign in again to sync: tidemark login — your {pending} changes are kept"),
+            EXIT_SIGN_IN,
+        ),
         Err(error) => {
             let code = match &error {
                 TodoError::Unreachable(_) => EXIT_UNREACHABLE,
@@ -54,8 +67,38 @@ fn fail(message: &str, code: u8) -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<u8, TodoError> {
+    let app_key = args.app_key.as_deref();
+    let server = || account::server_of(args.server.as_deref());
+    match &args.command {
+        Command::Login(c) | Command::Signup(c) => {
+            let how = match &args.command {
+                Command::Signup(_) => account::Enter::SignUp,
+                _ => account::Enter::SignIn,
+            };
+            account::enter(how, &server()?, app_key, &args.sessions()?, c).await?;
+            return Ok(0);
+        }
+        Command::Logout => {
+            account::logout(&server()?, app_key, &args.sessions()?).await?;
+            return Ok(0);
+        }
+        Command::Whoami => {
+            return account::whoami(&server()?, app_key, &args.sessions()?, EXIT_SIGN_IN).await;
+        }
+        _ => {}
+    }
     let data_dir = args.data_dir()?;
-    let list = TodoList::open(&data_dir, args.server.as_deref(), args.app_key.as_deref()).await?;
+    // Only a sync needs the session: every other command works offline on the store.
+    let session = match (&args.command, args.server.as_deref()) {
+        (Command::Sync, Some(_)) => args.sessions()?.load(&server()?)?,
+        _ => None,
+    };
+    let list = TodoList::open_as(&data_dir, args.server.as_deref(), app_key, session).await?;
+    if let (Command::Sync, Some(server)) = (&args.command, list.server()) {
+        let code = sync(&list, &args.sessions()?, server).await;
+        list.close().await;
+        return code;
+    }
     let code = execute(&list, args.command).await;
     list.close().await;
     code
@@ -87,15 +130,9 @@ async fn execute(list: &TodoList, command: Command) -> Result<u8, TodoError> {
             let added = list.add_many(lines).await?;
             println!("imported {} todo(s)", added.len());
         }
+        // With a server, `run` syncs (saving a renewed session); without, this says so.
         Command::Sync => {
-            let outcome = list.sync().await?;
-            output::sync(&outcome);
-            if outcome.conflicts > 0 {
-                return Ok(EXIT_CONFLICTS);
-            }
-            if !outcome.skipped.is_empty() {
-                return Ok(EXIT_SKIPPED);
-            }
+            list.sync().await?;
         }
         Command::Pending => println!("{}", list.pending().await?),
         Command::Conflicts { json } => output::conflicts(&list.conflicts().await?, json),
@@ -111,6 +148,23 @@ async fn execute(list: &TodoList, command: Command) -> Result<u8, TodoError> {
             println!("purged {removed} local todo(s)");
         }
         Command::Status { json } => output::status(&list.status().await?, json),
+        Command::Login(_) | Command::Signup(_) | Command::Logout | Command::Whoami => {}
+    }
+    Ok(0)
+}
+
+/// `sync`: pushes and pulls as the saved session, saving it again when the sync renewed it.
+async fn sync(list: &TodoList, sessions: &SessionStore, server: &str) -> Result<u8, TodoError> {
+    let outcome = list.sync().await?;
+    if let Some(renewed) = &outcome.renewed_session {
+        sessions.save(server, renewed)?;
+    }
+    output::sync(&outcome);
+    if outcome.conflicts > 0 {
+        return Ok(EXIT_CONFLICTS);
+    }
+    if !outcome.skipped.is_empty() {
+        return Ok(EXIT_SKIPPED);
     }
     Ok(0)
 }

@@ -9,6 +9,7 @@ use std::sync::{Arc, RwLock};
 use chrono::{DateTime, Utc};
 use tokio::sync::{Mutex, MutexGuard, watch};
 
+use crate::account;
 use crate::conflict::{ConflictHandler, RecordErrors};
 use crate::error::{ClientError, Result};
 use crate::queue::{Operation, OperationError};
@@ -66,6 +67,10 @@ impl SyncContext {
             }
         }
         let store = LocalStore::open(path, &tables).await?;
+        // Another signed-in account than the store's is refused at once; signed out, the store
+        // opens (offline use) and only a sync asks to sign in.
+        let binding = store.call(|c| account::read_binding(c)).await?;
+        account::check(binding.as_ref(), &remote, false)?;
         let client = RemoteClient::new(remote)?;
         let pending = store.call(|c| ops::count(c)).await?;
         // The last successful sync is kept in the store, so "synced 2 minutes ago" survives a
@@ -111,8 +116,9 @@ impl SyncContext {
         self.remote().config().clone()
     }
 
-    /// Switches to another server or key (the settings screen); later pushes and pulls use it.
-    /// A push already running finishes with the old one.
+    /// Switches to another server, key or session (the settings screen, a sign-in); later
+    /// pushes and pulls use it. A push already running finishes with the old one. Whether the
+    /// store may sync with it is checked by each sync (see [`SyncContext::prepare_account`]).
     pub fn set_remote(&self, config: RemoteConfig) -> Result<()> {
         let client = RemoteClient::new(config)?;
         if let Ok(mut r) = self.inner.remote.write() {

@@ -79,6 +79,41 @@ pub enum ClientError {
         /// The raw response body.
         body: String,
     },
+    /// The server wants a signed-in user and the session is missing, expired or revoked (401
+    /// with `WWW-Authenticate: Bearer`): the sync stopped, every queued change is kept, and
+    /// the next sync after signing in sends them.
+    #[error("sign-in required: {reason}")]
+    SignInRequired {
+        /// Why, as the server or the engine said it (missing, expired, revoked...).
+        reason: String,
+    },
+    /// A password or token was about to go over plain `http://` to a host that is not this
+    /// machine; nothing was sent.
+    #[error(
+        "refusing to send a password or token to {url} over plain http: anyone on the way \
+         could read it; use an https:// server URL (plain http is allowed to this machine only: \
+         localhost, 127.0.0.0/8, ::1)"
+    )]
+    InsecureTransport {
+        /// The server URL.
+        url: String,
+    },
+    /// The local store belongs to another account or server than the one asked for: nothing
+    /// was sent, so no change queued by one user goes out as another.
+    #[error(
+        "this local store belongs to user {store_user} on {store_server}; it cannot be used as \
+         {user} on {server}: use another data directory, or sign in as {store_user}"
+    )]
+    WrongAccount {
+        /// The server the store is bound to.
+        store_server: String,
+        /// The user id the store is bound to.
+        store_user: String,
+        /// The server asked for.
+        server: String,
+        /// The user id asked for (`signed out` when there is no session).
+        user: String,
+    },
     /// The server answered with an error status other than 401.
     #[error("server answered {status}: {body}")]
     Http {

@@ -28,6 +28,12 @@ pub enum ErrorKind {
     Network,
     /// The server refused the key or token ([`ClientError::Auth`]).
     Unauthorized,
+    /// The user must sign in (again) to sync ([`ClientError::SignInRequired`]).
+    SignInRequired,
+    /// A secret would have gone over plain http ([`ClientError::InsecureTransport`]).
+    InsecureTransport,
+    /// The store belongs to another account or server ([`ClientError::WrongAccount`]).
+    WrongAccount,
     /// The server answered an error status ([`ClientError::Http`]).
     ServerError,
     /// The server's answer could not be understood or was not used: malformed
@@ -81,6 +87,9 @@ impl ClientError {
             Self::Store { .. } => ErrorKind::Store,
             Self::Network { .. } => ErrorKind::Network,
             Self::Auth { .. } => ErrorKind::Unauthorized,
+            Self::SignInRequired { .. } => ErrorKind::SignInRequired,
+            Self::InsecureTransport { .. } => ErrorKind::InsecureTransport,
+            Self::WrongAccount { .. } => ErrorKind::WrongAccount,
             Self::Http { .. } => ErrorKind::ServerError,
             Self::Protocol { .. } | Self::ResponseTooLarge { .. } | Self::Redirected { .. } => {
                 ErrorKind::Protocol

@@ -15,7 +15,9 @@
 //!   .cancel_and_discard_item(&err)                 resolution: drop local change and row
 //!   .update_operation(&err, item)                  resolution: edit (item carries server version)
 //!   .set_conflict_handler(Arc<dyn ConflictHandler>) consulted per refused op during push
-//!   .set_remote(RemoteConfig) / .remote_config()   change server at runtime
+//!   .set_remote(RemoteConfig) / .remote_config()   change server or session at runtime
+//!   .prepare_account() -> Result<Option<Session>>  bind the store, renew a token due (push/pull do it too)
+//!   .bound_account() -> Result<Option<Binding>>    the (server, user id) the store belongs to
 //!   .subscribe() -> watch::Receiver<SyncStatus>    {pending, syncing, last_sync, last_error, connectivity}
 //!   .watch_store(every).await?.changed().await    wakes on other programs' commits to the store
 //!   .remote_table("todoitem") -> RemoteTable       online-only access
@@ -27,6 +29,11 @@
 //!       -> Result<PullResult {received, requests, upserted, deleted, skipped_pending,
 //!          unreadable: Vec<UnreadableItem {id, position, updated_at, reason}>}>
 //!   .purge(Option<query_id>, &Query, force) -> Result<u64>
+//! AuthClient::new(&RemoteConfig)                    the server's /.auth routes
+//!   .sign_in(name, password) / .sign_up(..) -> Session {token, user_id, user_name, expires_at}
+//!   .me(&Session) / .refresh(&Session) / .logout(&Session); errors: AuthError (WrongPassword,
+//!   Throttled {retry_after}, SignupClosed, NameTaken, BadInput, SignInRequired, Unreachable...)
+//! RemoteConfig::new(url).with_session(Session)    the token goes as X-ZUMO-AUTH
 //! Query::new().filter(prop("complete").equals(false)).order_by("text").skip(10).take(20)
 //!   (filters are `tidemark_protocol::odata::Expr`; build them with `odata::builder::{prop, lit}`)
 //! TableDefinition::new("todoitem").column("text", ColumnType::Text).column("complete", ColumnType::Boolean)
@@ -46,9 +53,17 @@
 //!   capped after decompression ([`RemoteConfig::max_response_bytes`]); redirects are never
 //!   followed (credentials go to the configured server only); an answer to a write about
 //!   another item than the operation's is refused and the operation stays queued.
+//! - Accounts: a 401 asking for a bearer token stops push and pull with
+//!   [`ClientError::SignInRequired`] ([`PushStatus::CancelledBySignInRequired`]), every queued
+//!   operation kept; a store is bound to the (server, user) of its first signed-in sync and
+//!   refuses any other ([`ClientError::WrongAccount`]), so nothing queued by one user is sent
+//!   as another; a password or token never goes over plain http except to a loopback host
+//!   ([`ClientError::InsecureTransport`]).
 
 #![warn(missing_docs)]
 
+mod account;
+pub mod auth;
 mod collapse;
 mod conflict;
 mod context;
@@ -69,6 +84,8 @@ mod store;
 mod store_watch;
 mod table;
 
+pub use account::Binding;
+pub use auth::{AuthClient, AuthError, Session};
 pub use conflict::{ClientWins, ConflictHandler, ConflictResolution, RecordErrors, ServerWins};
 pub use context::SyncContext;
 pub use error::{ClientError, Result};

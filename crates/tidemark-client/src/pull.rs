@@ -76,7 +76,10 @@ pub(crate) async fn run(
         }
     }
     ctx.set_syncing(true);
-    let outcome = pull_pages(ctx, def, query_id, query, cancel).await;
+    let outcome = match ctx.prepare_account().await {
+        Ok(_) => pull_pages(ctx, def, query_id, query, cancel).await,
+        Err(e) => Err(e),
+    };
     match &outcome {
         Ok(r) => {
             log::info!(

@@ -15,6 +15,9 @@ pub enum PushStatus {
     CancelledByNetworkError,
     /// The server did not accept the credentials; unsent operations are kept.
     CancelledByAuthenticationError,
+    /// The server wants a signed-in user (no session, or an expired or revoked one); unsent
+    /// operations are kept and go out with the next sync after signing in.
+    CancelledBySignInRequired,
     /// The local store failed; unsent operations are kept.
     CancelledByLocalStoreError,
     /// The caller's [`crate::CancelToken`] was cancelled; unsent operations are kept.

@@ -3,7 +3,9 @@
 //! in through one `From` (so `?` and an explicit conversion agree); the rest keep the engine's
 //! error, whose [`ClientError::kind`] says what it is.
 
-use tidemark_client::ClientError;
+use std::path::PathBuf;
+
+use tidemark_client::{AuthError, ClientError};
 
 /// Everything a todo operation can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +39,26 @@ pub enum TodoError {
     /// The server refused the application key or user token (401).
     #[error("the server refused the application key (401): check the key in the settings")]
     Unauthorized,
+    /// The server wants a signed-in user and the session is missing, expired or revoked:
+    /// nothing was lost, the `pending` changes stay queued for the sync after signing in.
+    #[error("sign in again to sync ({reason}); your {pending} change(s) are kept")]
+    SignInRequired {
+        /// Why, in the server's or the engine's words.
+        reason: String,
+        /// How many changes wait to be pushed.
+        pending: u64,
+    },
+    /// A sign-in, sign-up, sign-out or "who am I" call failed; the variant says why.
+    #[error(transparent)]
+    Auth(AuthError),
+    /// The session file could not be read or written.
+    #[error("session file {}: {message}", path.display())]
+    SessionFile {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
     /// Any other engine failure (local store, protocol, queue rules...); its `kind()` says
     /// which.
     #[error(transparent)]
@@ -50,8 +72,22 @@ impl From<ClientError> for TodoError {
         match error {
             ClientError::Network { message } => TodoError::Unreachable(message),
             ClientError::Auth { .. } => TodoError::Unauthorized,
+            // The caller that knows the queue's length fills it in (see `TodoList::sync`).
+            ClientError::SignInRequired { reason } => {
+                TodoError::SignInRequired { reason, pending: 0 }
+            }
             ClientError::NotFound { id, .. } => TodoError::NotFound(id),
             other => TodoError::Engine(other),
+        }
+    }
+}
+
+impl From<AuthError> for TodoError {
+    /// An unreachable server is the same trouble as for a sync; the rest stay typed.
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Unreachable(message) => TodoError::Unreachable(message),
+            other => TodoError::Auth(other),
         }
     }
 }
@@ -87,6 +123,21 @@ mod tests {
         assert!(matches!(
             via_question_mark(auth),
             Err(TodoError::Unauthorized)
+        ));
+        let sign_in = ClientError::SignInRequired {
+            reason: "expired".into(),
+        };
+        assert!(matches!(
+            via_question_mark(sign_in),
+            Err(TodoError::SignInRequired { reason, .. }) if reason == "expired"
+        ));
+        assert!(matches!(
+            TodoError::from(AuthError::Unreachable("refused".into())),
+            TodoError::Unreachable(_)
+        ));
+        assert!(matches!(
+            TodoError::from(AuthError::NameTaken),
+            TodoError::Auth(AuthError::NameTaken)
         ));
         assert!(matches!(
             via_question_mark(ClientError::Cancelled),

@@ -8,10 +8,12 @@
 
 mod error;
 mod list;
+pub mod session;
 mod settings;
 
 pub use error::TodoError;
-pub use list::{Conflict, Resolution, SyncOutcome, Todo, TodoList, TodoStatus};
+pub use list::{Conflict, Resolution, SyncOutcome, Todo, TodoList, TodoStatus, auth_client};
+pub use session::{SessionStore, default_session_file};
 pub use settings::{
     APP_IDENTIFIER, STORE_FILE_NAME, default_data_dir, normalize_server_url, validate_text,
 };

@@ -8,8 +8,9 @@ use serde_json::{Map, Value};
 use tidemark_client::tidemark_protocol::odata::builder::{lit, prop};
 use tidemark_client::tidemark_protocol::system;
 use tidemark_client::{
-    ClientError, ColumnType, Connectivity, Item, OperationError, OperationKind, PushStatus, Query,
-    RemoteConfig, SyncContext, SyncTable, TableDefinition, UnreadableItem,
+    AuthClient, ClientError, ColumnType, Connectivity, Item, OperationError, OperationKind,
+    PushStatus, Query, RemoteConfig, Session, SyncContext, SyncTable, TableDefinition,
+    UnreadableItem,
 };
 
 use crate::{
@@ -101,6 +102,10 @@ pub struct SyncOutcome {
     /// Server rows the pull could not read and skipped (every other row came down); empty
     /// when the pull did not run.
     pub skipped: Vec<UnreadableItem>,
+    /// The session renewed before this sync (its token was close to expiry): save it in place
+    /// of the old one. Never serialised (it holds the token).
+    #[serde(skip)]
+    pub renewed_session: Option<Session>,
 }
 
 /// The state behind the badge and the status line.
@@ -148,11 +153,23 @@ impl TodoList {
         server: Option<&str>,
         app_key: Option<&str>,
     ) -> Result<Self, TodoError> {
+        Self::open_as(data_dir, server, app_key, None).await
+    }
+
+    /// Like [`TodoList::open`], syncing as the signed-in user of `session`. A store already
+    /// bound to another account or server is refused ([`ClientError::WrongAccount`]).
+    pub async fn open_as(
+        data_dir: &Path,
+        server: Option<&str>,
+        app_key: Option<&str>,
+        session: Option<Session>,
+    ) -> Result<Self, TodoError> {
         let server = server.map(normalize_server_url).transpose()?;
         std::fs::create_dir_all(data_dir).map_err(|e| {
             ClientError::from_store_io(data_dir, "cannot create the data directory", &e)
         })?;
-        let remote = remote_config(server.as_deref(), app_key);
+        let mut remote = remote_config(server.as_deref(), app_key);
+        remote.session = session;
         let ctx = SyncContext::open(
             data_dir.join(STORE_FILE_NAME),
             vec![Self::table_definition()],
@@ -184,6 +201,11 @@ impl TodoList {
             .set_remote(remote_config(server.as_deref(), app_key))?;
         self.server = server;
         Ok(())
+    }
+
+    /// The session the list syncs as (renewed by a sync when its token was close to expiry).
+    pub fn session(&self) -> Option<Session> {
+        self.ctx.remote_config().session
     }
 
     /// The todos, oldest first; completed ones only when `include_completed`.
@@ -254,6 +276,10 @@ impl TodoList {
         if self.server.is_none() {
             return Err(TodoError::NoServer);
         }
+        let renewed_session = match self.ctx.prepare_account().await {
+            Ok(renewed) => renewed,
+            Err(e) => return Err(self.with_pending(e).await),
+        };
         let push = self.ctx.push().await;
         match push.status {
             PushStatus::Complete => {}
@@ -263,6 +289,12 @@ impl TodoList {
                 ));
             }
             PushStatus::CancelledByAuthenticationError => return Err(TodoError::Unauthorized),
+            PushStatus::CancelledBySignInRequired => {
+                return Err(TodoError::SignInRequired {
+                    reason: push.message.unwrap_or_default(),
+                    pending: self.pending().await?,
+                });
+            }
             _ => {
                 return Err(TodoError::Engine(ClientError::PushFailed(Box::new(push))));
             }
@@ -274,18 +306,32 @@ impl TodoList {
                 pulled: None,
                 conflicts,
                 skipped: Vec::new(),
+                renewed_session,
             });
         }
-        let pull = self
-            .table
-            .pull(Some(ALL_TODOS_QUERY), &Query::new())
-            .await?;
+        let pull = match self.table.pull(Some(ALL_TODOS_QUERY), &Query::new()).await {
+            Ok(pull) => pull,
+            Err(e) => return Err(self.with_pending(e).await),
+        };
         Ok(SyncOutcome {
             pushed: push.pushed,
             pulled: Some(pull.received),
             conflicts: 0,
             skipped: pull.unreadable,
+            renewed_session,
         })
+    }
+
+    /// The todo error of an engine error, with the queue's length when the user must sign in
+    /// (so the message says what is kept).
+    async fn with_pending(&self, error: ClientError) -> TodoError {
+        match TodoError::from(error) {
+            TodoError::SignInRequired { reason, .. } => TodoError::SignInRequired {
+                reason,
+                pending: self.ctx.pending_operations().await.unwrap_or_default(),
+            },
+            other => other,
+        }
     }
 
     /// The changes the server refused, with both sides.
@@ -428,6 +474,13 @@ fn remote_config(server: Option<&str>, app_key: Option<&str>) -> RemoteConfig {
     let mut config = RemoteConfig::new(server.unwrap_or_default());
     config.app_key = app_key.filter(|k| !k.is_empty()).map(str::to_owned);
     config
+}
+
+/// The `/.auth` client of `server` (sign-in, sign-up, who am I, sign-out), with the same URL
+/// rules and application key as a sync.
+pub fn auth_client(server: &str, app_key: Option<&str>) -> Result<AuthClient, TodoError> {
+    let server = normalize_server_url(server)?;
+    Ok(AuthClient::new(&remote_config(Some(&server), app_key))?)
 }
 
 fn conflict_message(error: &OperationError) -> String {

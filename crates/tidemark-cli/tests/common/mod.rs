@@ -92,7 +92,9 @@ pub fn command_for(data_dir: &Path, server: Option<&str>, args: &[&str]) -> Comm
     let mut cmd = Command::new(BIN);
     cmd.env_remove("TIDEMARK_SERVER")
         .env_remove("TIDEMARK_APP_KEY")
-        .env("TIDEMARK_DATA_DIR", data_dir);
+        .env("TIDEMARK_DATA_DIR", data_dir)
+        // Never the user's own sign-in: each device keeps its session next to its store.
+        .env("TIDEMARK_SESSION_FILE", data_dir.join("session.json"));
     if let Some(url) = server {
         cmd.env("TIDEMARK_SERVER", url);
     }

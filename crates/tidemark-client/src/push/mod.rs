@@ -46,6 +46,12 @@ impl From<ClientError> for Stop {
         match e {
             ClientError::Network { message } => Stop(PushStatus::CancelledByNetworkError, message),
             ClientError::Auth { body } => Stop(PushStatus::CancelledByAuthenticationError, body),
+            ClientError::SignInRequired { reason } => {
+                Stop(PushStatus::CancelledBySignInRequired, reason)
+            }
+            e @ (ClientError::WrongAccount { .. } | ClientError::InsecureTransport { .. }) => {
+                Stop(PushStatus::CancelledByAuthenticationError, e.to_string())
+            }
             // The server answered something unusable: nothing was lost, try again later.
             e @ (ClientError::Http { .. }
             | ClientError::Protocol { .. }
@@ -111,6 +117,8 @@ async fn push_all(
     cancel: &CancelToken,
     result: &mut PushResult,
 ) -> Result<(), Stop> {
+    // The account first: nothing goes out as another user, or with a token about to expire.
+    ctx.prepare_account().await?;
     let store = &ctx.inner.store;
     if store.call(|c| ops::count(c)).await? == 0 {
         return Ok(());

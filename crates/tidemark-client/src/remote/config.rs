@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::auth::Session;
+
 /// The default [`RemoteConfig::max_response_bytes`]: 64 MiB, four times the server's page
 /// budget, so a legitimate answer never comes near it.
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
@@ -14,8 +16,10 @@ pub struct RemoteConfig {
     pub url: String,
     /// The application key sent as `X-ZUMO-APPLICATION`, if the server wants one.
     pub app_key: Option<String>,
-    /// A user token sent as `X-ZUMO-AUTH`, if any.
-    pub auth_token: Option<String>,
+    /// The signed-in user's session, whose token is sent as `X-ZUMO-AUTH`; `None` when signed
+    /// out. A sync renews a token close to expiry and puts the new one here (read it back with
+    /// `SyncContext::remote_config` to save it).
+    pub session: Option<Session>,
     /// The longest a whole request may take.
     pub timeout: Duration,
     /// The longest connecting may take.
@@ -57,6 +61,12 @@ impl RemoteConfig {
         self.extra_ca_pem = Some(pem.into());
         self
     }
+
+    /// Sets the signed-in user's session (builder style).
+    pub fn with_session(mut self, session: Session) -> Self {
+        self.session = Some(session);
+        self
+    }
 }
 
 impl Default for RemoteConfig {
@@ -64,7 +74,7 @@ impl Default for RemoteConfig {
         Self {
             url: String::new(),
             app_key: None,
-            auth_token: None,
+            session: None,
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             page_size: 50,
@@ -82,10 +92,7 @@ impl std::fmt::Debug for RemoteConfig {
         f.debug_struct("RemoteConfig")
             .field("url", &self.url)
             .field("app_key", &self.app_key.as_ref().map(|_| "<redacted>"))
-            .field(
-                "auth_token",
-                &self.auth_token.as_ref().map(|_| "<redacted>"),
-            )
+            .field("session", &self.session)
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("page_size", &self.page_size)
@@ -109,7 +116,12 @@ mod tests {
 
     #[test]
     fn debug_hides_secrets() {
-        let c = RemoteConfig::new("http://h/").with_app_key("s3cret");
-        assert!(!format!("{c:?}").contains("s3cret"));
+        let c = RemoteConfig::new("http://h/")
+            .with_app_key("s3cret")
+            .with_session(Session::new("t0k3n", "user-1"));
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(!shown.contains("t0k3n"), "{shown}");
+        assert!(shown.contains("user-1"), "{shown}");
     }
 }

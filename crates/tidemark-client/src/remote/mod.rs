@@ -7,11 +7,14 @@ mod guard;
 mod page;
 mod reply;
 pub(crate) mod status;
+mod transport;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{ETAG, HeaderMap, HeaderValue, IF_MATCH, LINK, RETRY_AFTER};
+use reqwest::header::{
+    ETAG, HeaderMap, HeaderValue, IF_MATCH, LINK, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use reqwest::{Method, RequestBuilder, Url};
 use tidemark_protocol::batch::{BATCH_PATH, BatchRequest, BatchResponse};
 use tidemark_protocol::etag::quote_etag;
@@ -25,8 +28,9 @@ use tokio::sync::OnceCell;
 pub use self::config::{DEFAULT_MAX_RESPONSE_BYTES, RemoteConfig};
 pub use self::page::{MAX_ITEM_DEPTH, QueryPage};
 use self::reply::Raw;
-pub(crate) use self::reply::{BatchReply, Refusal, Reply};
+pub(crate) use self::reply::{BatchReply, Refusal, Reply, error_text};
 use self::status::Meaning;
+pub(crate) use self::transport::AuthAnswer;
 use crate::error::{ClientError, Result};
 use crate::item::Item;
 use crate::queue::OperationKind;
@@ -233,7 +237,7 @@ impl RemoteClient {
             v.set_sensitive(true);
             headers.insert(APPLICATION_KEY_HEADER, v);
         }
-        if let Some(token) = self.config.auth_token.as_deref()
+        if let Some(token) = self.config.session.as_ref().map(|s| s.token.as_str())
             && let Ok(mut v) = HeaderValue::from_str(token)
         {
             v.set_sensitive(true);
@@ -242,7 +246,19 @@ impl RemoteClient {
         self.http.request(method, url).headers(headers)
     }
 
+    /// Sends a table, batch or capabilities request. A token goes only where it is safe (see
+    /// `transport`), and a 401 asking for a bearer token (the server wants a signed-in user)
+    /// is [`ClientError::SignInRequired`].
     async fn send(&self, request: RequestBuilder) -> Result<Raw> {
+        if self.config.session.is_some() {
+            self.secure_base()?;
+        }
+        self.exchange(request, true).await
+    }
+
+    /// Sends a request and reads its answer; with `sign_in_errors`, a 401 with a bearer
+    /// challenge is an error rather than an answer.
+    async fn exchange(&self, request: RequestBuilder, sign_in_errors: bool) -> Result<Raw> {
         let response = request.send().await.map_err(network_error)?;
         if let Some(refused) = guard::redirect(&response) {
             return Err(refused);
@@ -262,7 +278,14 @@ impl RemoteClient {
         let retry_after = header(RETRY_AFTER)
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
+        let challenge = header(WWW_AUTHENTICATE)
+            .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("bearer"));
         let body = guard::read_body(response, self.config.max_response_bytes).await?;
+        if sign_in_errors && challenge && status == 401 {
+            return Err(ClientError::SignInRequired {
+                reason: reply::error_text(&body),
+            });
+        }
         Ok(Raw {
             status,
             body,

@@ -121,6 +121,16 @@ fn as_item(item: Option<Value>) -> Option<Item> {
     }
 }
 
+/// The server's words in an error body (`{"error": "..."}`), or the body itself, shortened:
+/// a reason to show people.
+pub(crate) fn error_text(body: &str) -> String {
+    let said = serde_json::from_str::<ErrorBody>(body)
+        .map(|b| b.error)
+        .unwrap_or_else(|_| body.trim().to_string());
+    let said = said.strip_prefix("sign-in required: ").unwrap_or(&said);
+    said.chars().take(300).collect()
+}
+
 /// A raw server answer: status, body text and the headers the engine reads.
 #[derive(Debug, Clone)]
 pub(super) struct Raw {

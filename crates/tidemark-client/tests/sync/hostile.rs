@@ -119,7 +119,7 @@ async fn a_redirect_to_another_origin_is_refused_and_credentials_stay_home() -> 
         let server = HostileServer::start(Abuse::Redirect { status }).await;
         let credentials = |c: &mut RemoteConfig| {
             c.app_key = Some("s3cret-key".into());
-            c.auth_token = Some("user-token".into());
+            c.session = Some(tidemark_client::Session::new("user-token", "user-1"));
         };
         let device = open_device(server.url(), credentials).await?;
         // A device with nothing queued, so its pull goes straight to the page request.

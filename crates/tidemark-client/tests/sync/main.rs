@@ -29,6 +29,7 @@ macro_rules! both_modes {
     };
 }
 
+mod accounts;
 mod attempts;
 mod batch;
 mod collapse;
@@ -43,6 +44,7 @@ mod pull;
 mod push;
 mod resolve;
 mod seed;
+mod sign_in_stub;
 mod store;
 mod store_faults;
 mod store_watch;
