@@ -18,7 +18,8 @@ use anyhow::{Context as _, ensure};
 use serde_json::{Map, Value, json};
 use tempfile::TempDir;
 use tidemark_client::{
-    ColumnType, Item, PullResult, Query, RemoteConfig, SyncContext, SyncTable, TableDefinition,
+    AuthClient, ColumnType, Item, PullResult, Query, RemoteConfig, Session, SyncContext, SyncTable,
+    TableDefinition,
 };
 use tidemark_testkit::server::ServerProcess;
 
@@ -101,9 +102,84 @@ impl Client {
     }
 }
 
-/// Our server on a fresh SQLite file in `dir`.
-async fn our_server(dir: &Path) -> ServerProcess {
-    ServerProcess::spawn(dir.join("server.db"), &["--no-auth"]).await
+/// The user every phase signs in as on our server.
+const BENCH_USER: &str = "bench";
+
+/// Our server as it is deployed: accounts on, every request carrying a token that is checked
+/// (signature, then the session in the database), and the session the benchmark signed in with.
+struct OurServer {
+    process: ServerProcess,
+    session: Session,
+}
+
+impl OurServer {
+    /// The server's URL.
+    fn url(&self) -> &str {
+        self.process.url()
+    }
+
+    /// The server's process id.
+    fn pid(&self) -> Option<u32> {
+        self.process.pid()
+    }
+
+    /// `config` for this server, signed in.
+    fn signed_in(&self, config: RemoteConfig) -> RemoteConfig {
+        config.with_session(self.session.clone())
+    }
+}
+
+/// Our server on a fresh SQLite file in `dir`, with the benchmark's user signed up.
+async fn our_server(dir: &Path) -> anyhow::Result<OurServer> {
+    let process = ServerProcess::spawn(dir.join("server.db"), &["--signup", "open"]).await;
+    let password = bench_password();
+    let session = AuthClient::new(&RemoteConfig::new(process.url()))?
+        .sign_up(BENCH_USER, &password)
+        .await
+        .context("signing up the benchmark's user")?;
+    Ok(OurServer { process, session })
+}
+
+/// Our server on the existing database `db`, whose unowned rows are first given to the
+/// benchmark's user with `tidemark-server user add --adopt-unowned` (how an administrator
+/// hands a database from before accounts to its user); then signed in as that user.
+async fn our_server_adopting(db: &Path) -> anyhow::Result<OurServer> {
+    use tokio::io::AsyncWriteExt as _;
+    let password = bench_password();
+    let binary = tidemark_testkit::server::server_binary()?;
+    let mut add = tokio::process::Command::new(binary)
+        .arg("--db")
+        .arg(db)
+        .args([
+            "user",
+            "add",
+            BENCH_USER,
+            "--adopt-unowned",
+            "--password-stdin",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .context("running tidemark-server user add")?;
+    if let Some(mut stdin) = add.stdin.take() {
+        stdin.write_all(format!("{password}\n").as_bytes()).await?;
+    }
+    let status = add.wait().await?;
+    ensure!(
+        status.success(),
+        "tidemark-server user add failed ({status})"
+    );
+    let process = ServerProcess::spawn(db, &[]).await;
+    let session = AuthClient::new(&RemoteConfig::new(process.url()))?
+        .sign_in(BENCH_USER, &password)
+        .await
+        .context("signing in as the benchmark's user")?;
+    Ok(OurServer { process, session })
+}
+
+/// A fresh random password for the benchmark's user (never printed).
+fn bench_password() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 /// Says which processes do the measured work, for `scripts/bench --profile`, which reads

@@ -6,13 +6,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, ensure};
 use serde::{Deserialize, Serialize};
-use tidemark_client::{Query, RemoteConfig, SyncContext};
+use tidemark_client::{Query, RemoteConfig, Session, SyncContext};
 use tidemark_server::store::SqliteTableStore;
 use tidemark_testkit::proxy::FaultProxy;
-use tidemark_testkit::server::ServerProcess;
 
 use super::floor::{Floor, sqlite_floor};
-use super::{QUERY_ID, TABLE, log_pids, percentile, todo, todo_table};
+use super::{
+    OurServer, QUERY_ID, TABLE, log_pids, our_server_adopting, percentile, todo, todo_table,
+};
 use crate::report::{Row, Section, group, millis, per_sec, pull_figure, ratio, secs};
 use crate::seed::{Ids, seed};
 
@@ -33,8 +34,17 @@ struct ChildFigures {
 }
 
 /// The child side of the big pull: pull everything into a new store and print the figures.
+///
+/// The session to pull as comes as one JSON line on standard input (never on the command line,
+/// where other users could read the token).
 pub async fn pull_child(url: &str, store: &Path) -> anyhow::Result<()> {
-    let ctx = SyncContext::open(store, vec![todo_table()], RemoteConfig::new(url)).await?;
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the session from standard input")?;
+    let session: Session = serde_json::from_str(&line).context("reading the session")?;
+    let remote = RemoteConfig::new(url).with_session(session);
+    let ctx = SyncContext::open(store, vec![todo_table()], remote).await?;
     let table = ctx.table(TABLE)?;
     let started = Instant::now();
     let result = table.pull(Some(QUERY_ID), &Query::new()).await?;
@@ -67,7 +77,7 @@ pub async fn pull(rows: usize) -> anyhow::Result<Section> {
     let db = dir.path().join("server.db");
     log::info!("pull: seeding {rows} rows with random ids into the server's database");
     seed_todos(&db, rows, Ids::Random).await?;
-    let server = ServerProcess::spawn(&db, &["--no-auth"]).await;
+    let server = our_server_adopting(&db).await?;
     let store = dir.path().join("client.db");
     let (pulled, child, floor) =
         pull_and_floor(&server, &store, &dir.path().join("floor.db"), rows).await?;
@@ -78,7 +88,7 @@ pub async fn pull(rows: usize) -> anyhow::Result<Section> {
     let sorted_dir = tempfile::tempdir()?;
     let sorted_db = sorted_dir.path().join("server.db");
     seed_todos(&sorted_db, rows, Ids::Ascending).await?;
-    let sorted_server = ServerProcess::spawn(&sorted_db, &["--no-auth"]).await;
+    let sorted_server = our_server_adopting(&sorted_db).await?;
     let (sorted_pulled, sorted_child, sorted_floor) = pull_and_floor(
         &sorted_server,
         &sorted_dir.path().join("client.db"),
@@ -89,7 +99,7 @@ pub async fn pull(rows: usize) -> anyhow::Result<Section> {
     drop(sorted_server);
 
     log::info!("pull: incremental pulls with no changes");
-    let quiet = no_change_pulls(&store, server.url()).await?;
+    let quiet = no_change_pulls(&store, &server).await?;
 
     let mut section = Section::new(format!(
         "Pull of {} rows into an empty store",
@@ -147,7 +157,7 @@ pub async fn pull(rows: usize) -> anyhow::Result<Section> {
         quiet.requests.len() == 1,
     ));
     section.notes.push(format!(
-        "the server's SQLite file is filled through its store before it starts (not timed), once with ids drawn at random (UUID v4, what the app creates) and once with ids in ascending order; the RSS is the larger of the two pulls'; the pull runs in a child process (`tidemark-bench pull-child`) whose `VmHWM` is the peak RSS, timing `SyncTable::pull` with a query id; the floor copies the pulled rows into a new file with the same table and indexes (WAL, synchronous=NORMAL) with one prepared statement in one transaction; the no-change pull is timed {NO_CHANGE_RUNS} times on the pulled store after a first pull that learned the server's capabilities, and its requests are counted by a `FaultProxy` in front of the server."
+        "the server's SQLite file is filled through its store before it starts (not timed), once with ids drawn at random (UUID v4, what the app creates) and once with ids in ascending order; the RSS is the larger of the two pulls'; the pull runs in a child process (`tidemark-bench pull-child`) whose `VmHWM` is the peak RSS, timing `SyncTable::pull` with a query id; the floor copies the pulled rows into a new file with the same table and indexes (WAL, synchronous=NORMAL) with one prepared statement in one transaction; the no-change pull is timed {NO_CHANGE_RUNS} times on the pulled store after a first pull that learned the server's capabilities, and its requests are counted by a `FaultProxy` in front of the server, on a second store that pulled everything through it (a store stays bound to the server address it first synced with). Every request is signed in: the pulls run as the user the seeded rows were given to (`tidemark-server user add bench --adopt-unowned`)."
     ));
     Ok(section)
 }
@@ -155,14 +165,14 @@ pub async fn pull(rows: usize) -> anyhow::Result<Section> {
 /// Pulls everything from `server` into a new store at `store` in a child process, checks the
 /// counts, then measures the bare SQLite floor for the same rows into `floor_db`.
 async fn pull_and_floor(
-    server: &ServerProcess,
+    server: &OurServer,
     store: &Path,
     floor_db: &Path,
     rows: usize,
 ) -> anyhow::Result<(Duration, ChildFigures, Floor)> {
     log::info!("pull: {rows} rows into an empty store (child process)");
     flush_writes();
-    let child = run_pull_child(server.url(), server.pid(), store).await?;
+    let child = run_pull_child(server, store).await?;
     ensure!(
         child.received == rows as u64 && child.upserted == rows as u64,
         "the pull received {} and stored {} of {rows} rows",
@@ -194,23 +204,24 @@ async fn seed_todos(db: &Path, rows: usize, ids: Ids) -> anyhow::Result<()> {
 }
 
 /// Runs this binary's `pull-child` against `url` and reads its figures.
-async fn run_pull_child(
-    url: &str,
-    server_pid: Option<u32>,
-    store: &Path,
-) -> anyhow::Result<ChildFigures> {
+async fn run_pull_child(server: &OurServer, store: &Path) -> anyhow::Result<ChildFigures> {
+    use tokio::io::AsyncWriteExt as _;
     let exe = std::env::current_exe().context("locating the benchmark binary")?;
-    let child = tokio::process::Command::new(exe)
+    let mut child = tokio::process::Command::new(exe)
         .arg("pull-child")
-        .arg(url)
+        .arg(server.url())
         .arg(store)
-        .stdin(std::process::Stdio::null())
+        .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
         .spawn()
         .context("running the pull child")?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let session = serde_json::to_string(&server.session)?;
+        stdin.write_all(format!("{session}\n").as_bytes()).await?;
+    }
     if let Some(pid) = child.id() {
-        log_pids(pid, server_pid);
+        log_pids(pid, server.pid());
     }
     let output = child
         .wait_with_output()
@@ -237,8 +248,14 @@ struct Quiet {
 }
 
 /// Times incremental pulls on an up-to-date store, then counts one's requests through a proxy.
-async fn no_change_pulls(store: &Path, url: &str) -> anyhow::Result<Quiet> {
-    let ctx = SyncContext::open(store, vec![todo_table()], RemoteConfig::new(url)).await?;
+async fn no_change_pulls(store: &Path, server: &OurServer) -> anyhow::Result<Quiet> {
+    let url = server.url();
+    let ctx = SyncContext::open(
+        store,
+        vec![todo_table()],
+        server.signed_in(RemoteConfig::new(url)),
+    )
+    .await?;
     let table = ctx.table(TABLE)?;
     // The first pull of a session also asks for the server's capabilities (once per client).
     let first = table.pull(Some(QUERY_ID), &Query::new()).await?;
@@ -252,13 +269,23 @@ async fn no_change_pulls(store: &Path, url: &str) -> anyhow::Result<Quiet> {
     }
     times.sort();
 
-    let proxy = FaultProxy::start(url).await?;
-    ctx.set_remote(RemoteConfig::new(proxy.url()))?;
-    table.pull(Some(QUERY_ID), &Query::new()).await?;
-    let before = proxy.requests().len();
-    table.pull(Some(QUERY_ID), &Query::new()).await?;
-    let requests = proxy.requests().split_off(before);
     ctx.close().await;
+
+    // The requests are counted on a second store that syncs through a proxy from the start: a
+    // store is bound to the server it first synced with, and the proxy has another address.
+    let proxy = FaultProxy::start(url).await?;
+    let counted = SyncContext::open(
+        store.with_extension("counted.db"),
+        vec![todo_table()],
+        server.signed_in(RemoteConfig::new(proxy.url())),
+    )
+    .await?;
+    let counted_table = counted.table(TABLE)?;
+    counted_table.pull(Some(QUERY_ID), &Query::new()).await?;
+    let before = proxy.requests().len();
+    counted_table.pull(Some(QUERY_ID), &Query::new()).await?;
+    let requests = proxy.requests().split_off(before);
+    counted.close().await;
     Ok(Quiet {
         median: percentile(&times, 50.0),
         max: times.last().copied().unwrap_or_default(),

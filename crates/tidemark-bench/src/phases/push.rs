@@ -58,8 +58,8 @@ pub async fn push(
 /// Pushes `n` queued inserts to a fresh server of ours with this config; the time of the push.
 async fn push_ours(n: usize, config: impl Fn(&str) -> RemoteConfig) -> anyhow::Result<Duration> {
     let dir = tempfile::tempdir()?;
-    let server = our_server(dir.path()).await;
-    let client = Client::open(config(server.url())).await?;
+    let server = our_server(dir.path()).await?;
+    let client = Client::open(server.signed_in(config(server.url()))).await?;
     client.queue_inserts(n).await?;
     log_pids(std::process::id(), server.pid());
     client.timed_push(n).await

@@ -38,8 +38,8 @@ pub async fn stock(n: usize) -> anyhow::Result<Section> {
     };
     log::info!("stock: the same against our server");
     let dir = tempfile::tempdir()?;
-    let server = our_server(dir.path()).await;
-    let ours = push_then_pull(n, default_config, server.url()).await?;
+    let server = our_server(dir.path()).await?;
+    let ours = push_then_pull(n, |url| server.signed_in(default_config(url)), server.url()).await?;
 
     section.rows.push(Row::info(
         "push to stock (one request per operation: it has no batch)",
