@@ -388,3 +388,80 @@ async fn an_unreachable_provider_is_an_error_that_says_so() {
     let token = key.sign(&json!({"sub": "x", "exp": now() + 60}));
     refused(&verifier, &token, |e| matches!(e, OidcError::Provider(_))).await;
 }
+
+/// The server end to end: with `--oidc-issuer`, the provider's tokens are accepted on the table
+/// routes (in `X-ZUMO-AUTH` and as a bearer token), each subject sees only its own rows, and a
+/// token the verifier refuses is answered 401 with nothing written.
+#[tokio::test]
+async fn the_server_accepts_the_providers_tokens_and_keeps_each_subjects_rows_apart() {
+    use tidemark_server::ServerConfig;
+    use tidemark_server::accounts::{AccountsConfig, AuthMode};
+    use tidemark_testkit::server::TestServer;
+
+    let key = SigningKey::ec("ec-1");
+    let stranger = SigningKey::ec("ec-1");
+    let provider = Provider::start(&[&key]).await;
+    let server = TestServer::start_with(ServerConfig {
+        auth: AuthMode::Accounts(AccountsConfig {
+            oidc: Some(OidcConfig {
+                issuer: provider.issuer.clone(),
+                audience: AUDIENCE.into(),
+            }),
+            ..AccountsConfig::default()
+        }),
+        ..ServerConfig::default()
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let items = format!("{}/tables/todoitem", server.url());
+    let send = |request: reqwest::RequestBuilder| async move {
+        let response = request
+            .header("ZUMO-API-VERSION", "2.0.0")
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    };
+    let alice = key.sign(&provider.claims("alice"));
+    let bob = key.sign(&provider.claims("bob"));
+
+    let (status, _) = send(
+        http.post(&items)
+            .header("X-ZUMO-AUTH", &alice)
+            .json(&json!({"id": "a1", "text": "alice's"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, body) = send(http.get(&items).bearer_auth(&alice)).await;
+    assert_eq!((status, body[0]["id"].clone()), (200, json!("a1")));
+    let (status, body) = send(http.get(&items).header("X-ZUMO-AUTH", &bob)).await;
+    assert_eq!((status, body), (200, json!([])), "bob sees none of alice's rows");
+    let (status, _) = send(http.get(format!("{items}/a1")).header("X-ZUMO-AUTH", &bob)).await;
+    assert_eq!(status, 404);
+
+    let (status, me) = send(
+        http.get(format!("{}/.auth/me", server.url()))
+            .header("X-ZUMO-AUTH", &alice),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(me["provider"], json!("oidc"));
+    assert_eq!(
+        me["userId"],
+        json!(format!("oidc:{}#alice", provider.issuer))
+    );
+
+    // Signed by a key the provider does not publish (same key id): refused, nothing written.
+    let forged = stranger.sign(&provider.claims("alice"));
+    let (status, _) = send(
+        http.post(&items)
+            .header("X-ZUMO-AUTH", &forged)
+            .json(&json!({"id": "forged"})),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (_, body) = send(http.get(&items).header("X-ZUMO-AUTH", &alice)).await;
+    assert_eq!(body.as_array().map(Vec::len), Some(1), "{body}");
+}

@@ -118,6 +118,9 @@ pub struct Claims {
     pub nbf: i64,
     /// Expires at, Unix seconds.
     pub exp: i64,
+    /// This token's own random id: two tokens are never equal, even when made in the same
+    /// second for the same session (a refresh right after sign-in).
+    pub jti: String,
 }
 
 impl fmt::Debug for Claims {
@@ -184,6 +187,7 @@ impl TokenSigner {
             iat: now,
             nbf: now,
             exp: expires_at,
+            jti: uuid::Uuid::new_v4().simple().to_string(),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| format!("cannot sign a token: {e}"))
