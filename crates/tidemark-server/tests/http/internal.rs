@@ -87,8 +87,13 @@ impl AccountStore for FailingStore {
     }
 }
 
-#[tokio::test]
-async fn a_failing_store_gives_500_with_an_error_body_that_hides_the_details() {
+/// Serves [`FailingStore`] with `config` on a free loopback port; abort the task to stop it.
+async fn serve_failing(
+    config: ServerConfig,
+) -> (
+    tokio::task::JoinHandle<Result<(), tidemark_server::ServeError>>,
+    Api,
+) {
     let listener = match TcpListener::bind("127.0.0.1:0").await {
         Ok(l) => l,
         Err(e) => panic!("{e}"),
@@ -100,10 +105,15 @@ async fn a_failing_store_gives_500_with_an_error_body_that_hides_the_details() {
     let server = tokio::spawn(tidemark_server::serve(
         listener,
         FailingStore,
-        ServerConfig::open(),
+        config,
         std::future::pending(),
     ));
-    let api = Api::new(&url);
+    (server, Api::new(&url))
+}
+
+#[tokio::test]
+async fn a_failing_store_gives_500_with_an_error_body_that_hides_the_details() {
+    let (server, api) = serve_failing(ServerConfig::open()).await;
     for reply in [
         api.get("/tables/todoitem").await,
         api.get("/tables/todoitem/a").await,
@@ -121,21 +131,7 @@ async fn a_failing_store_gives_500_with_an_error_body_that_hides_the_details() {
 /// "wrong password", which would send the user guessing).
 #[tokio::test]
 async fn a_failing_account_store_gives_500_that_hides_the_details() {
-    let listener = match TcpListener::bind("127.0.0.1:0").await {
-        Ok(l) => l,
-        Err(e) => panic!("{e}"),
-    };
-    let url = match listener.local_addr() {
-        Ok(addr) => format!("http://{addr}"),
-        Err(e) => panic!("{e}"),
-    };
-    let server = tokio::spawn(tidemark_server::serve(
-        listener,
-        FailingStore,
-        ServerConfig::default(),
-        std::future::pending(),
-    ));
-    let api = Api::new(&url);
+    let (server, api) = serve_failing(ServerConfig::default()).await;
     let login = api
         .post(
             "/.auth/login/tidemark",
