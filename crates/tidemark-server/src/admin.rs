@@ -24,7 +24,7 @@ pub async fn run<S: TableStore>(store: &S, command: &UserCommand) -> anyhow::Res
             let user = users::add_user(store, name, password).await?;
             writeln!(out, "added user '{}' (id {})", user.display_name, user.id)?;
             if *adopt {
-                let moved = adopt_unowned(store, &Owner::user(user.id.clone())).await?;
+                let moved = store.adopt_unowned(&Owner::user(user.id.clone())).await?;
                 writeln!(out, "gave {moved} unowned rows to '{}'", user.display_name)?;
             }
         }
@@ -74,7 +74,7 @@ pub async fn run<S: TableStore>(store: &S, command: &UserCommand) -> anyhow::Res
             if !yes && !confirm_delete(&user.display_name)? {
                 anyhow::bail!("not confirmed: nothing was deleted");
             }
-            let rows = delete_rows_of(store, &Owner::user(user.id.clone())).await?;
+            let rows = store.delete_rows_of(&Owner::user(user.id.clone())).await?;
             users::delete_user(store, name).await?;
             writeln!(
                 out,
@@ -84,21 +84,6 @@ pub async fn run<S: TableStore>(store: &S, command: &UserCommand) -> anyhow::Res
         }
     }
     Ok(())
-}
-
-/// Hard-deletes `owner`'s rows.
-// merge: with the owner package this is `store.delete_rows_of(owner).await`; on this branch
-// no row has an owner yet, so a user has none.
-async fn delete_rows_of<S: TableStore>(_store: &S, _owner: &Owner) -> Result<u64, StoreError> {
-    Ok(0)
-}
-
-/// Gives every unowned row to `owner`.
-// merge: with the owner package this is `store.adopt_unowned(owner).await`.
-async fn adopt_unowned<S: TableStore>(_store: &S, _owner: &Owner) -> Result<u64, StoreError> {
-    Err(StoreError::BadRequest(
-        "this build cannot give rows to a user yet".into(),
-    ))
 }
 
 /// The new password of `name`: the first line of stdin, or typed twice at a prompt that does

@@ -279,3 +279,56 @@ async fn a_trace_log_shows_no_password_and_no_token() {
         }
     }
 }
+
+/// A database from before accounts: its rows are served only without accounts until
+/// `user add NAME --adopt-unowned` gives them to that user; `user delete --yes` then deletes
+/// the user's rows with the account.
+#[tokio::test]
+async fn adopt_unowned_gives_old_rows_to_a_user_and_delete_takes_them_away() {
+    let (_dir, db) = temp_db();
+    let open = ServerProcess::spawn_binary(BINARY, &db, &["--no-auth"]).await;
+    let shared = Api::new(open.url());
+    for id in ["old-1", "old-2"] {
+        assert_eq!(
+            shared
+                .post("/tables/todoitem", json!({"id": id, "text": "from before"}))
+                .await
+                .status,
+            201
+        );
+    }
+    drop(open);
+
+    let added = user(
+        &db,
+        &["add", "dana", "--adopt-unowned", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    )
+    .await;
+    assert!(added.contains("dana"), "{added}");
+    let server = ServerProcess::spawn_binary(BINARY, &db, &[]).await;
+    let api = Api::new(server.url());
+    let dana = api
+        .clone()
+        .with_token(&token_of(&login(&api, "dana", PASSWORD).await));
+    let mut ids = dana.get("/tables/todoitem").await.ids();
+    ids.sort();
+    assert_eq!(ids, ["old-1", "old-2"], "the old rows are dana's now");
+    drop(server);
+
+    let open = ServerProcess::spawn_binary(BINARY, &db, &["--no-auth"]).await;
+    let shared = Api::new(open.url());
+    assert!(
+        shared.get("/tables/todoitem").await.ids().is_empty(),
+        "adopted rows are no longer the shared list's"
+    );
+    drop(open);
+
+    let deleted = user(&db, &["delete", "dana", "--yes"], "").await;
+    assert!(deleted.contains("their 2 rows"), "{deleted}");
+    let conn = rusqlite::Connection::open(&db).unwrap_or_else(|e| panic!("{e}"));
+    let left: i64 = conn
+        .query_row("SELECT count(*) FROM items", [], |r| r.get(0))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(left, 0, "the user's rows went with the account");
+}

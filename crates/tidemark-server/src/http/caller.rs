@@ -31,8 +31,6 @@ pub struct Caller {
 
 impl Caller {
     /// Whose rows this request reads and writes.
-    // merge: the owner package's table and batch handlers call this.
-    #[allow(dead_code)]
     pub fn owner(&self) -> &Owner {
         &self.owner
     }
