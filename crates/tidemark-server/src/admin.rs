@@ -7,7 +7,7 @@ use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use anyhow::Context as _;
 use tidemark_server::TableStore;
 use tidemark_server::accounts::{Password, users};
-use tidemark_server::store::{Owner, StoreError};
+use tidemark_server::store::Owner;
 
 use crate::cli::UserCommand;
 

@@ -437,7 +437,11 @@ async fn the_server_accepts_the_providers_tokens_and_keeps_each_subjects_rows_ap
     let (status, body) = send(http.get(&items).bearer_auth(&alice)).await;
     assert_eq!((status, body[0]["id"].clone()), (200, json!("a1")));
     let (status, body) = send(http.get(&items).header("X-ZUMO-AUTH", &bob)).await;
-    assert_eq!((status, body), (200, json!([])), "bob sees none of alice's rows");
+    assert_eq!(
+        (status, body),
+        (200, json!([])),
+        "bob sees none of alice's rows"
+    );
     let (status, _) = send(http.get(format!("{items}/a1")).header("X-ZUMO-AUTH", &bob)).await;
     assert_eq!(status, 404);
 

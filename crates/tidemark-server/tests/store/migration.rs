@@ -85,7 +85,10 @@ async fn a_sqlite_database_of_schema_1_is_migrated_and_its_rows_are_unowned() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(version, 3, "migrated to the newest schema (owners, then accounts)");
+    assert_eq!(
+        version, 3,
+        "migrated to the newest schema (owners, then accounts)"
+    );
     let check: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap_or_else(|e| panic!("{e}"));
