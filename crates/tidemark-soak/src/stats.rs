@@ -23,8 +23,8 @@ pub(crate) struct Stats {
     pub(crate) failures: Mutex<Vec<String>>,
     pub(crate) push_times: Mutex<Vec<Duration>>,
     pub(crate) pull_times: Mutex<Vec<Duration>>,
-    /// Per shared item: (server `updatedAt`, text) of every acknowledged write.
-    pub(crate) shared_acks: Mutex<HashMap<String, Vec<(String, String)>>>,
+    /// Per (user, shared item): (server `updatedAt`, text) of every acknowledged write.
+    pub(crate) shared_acks: Mutex<HashMap<(usize, String), Vec<(String, String)>>>,
 }
 
 impl Stats {
