@@ -249,11 +249,24 @@ fn compare_with_model(
 mod tests {
     use super::*;
 
-    fn row(id: &str, text: &str) -> (String, Item) {
-        let mut item = Item::new();
-        item.insert(system::ID.into(), Value::String(id.into()));
-        item.insert("text".into(), Value::String(text.into()));
-        (id.to_owned(), item)
+    /// Rows with these (id, text) pairs.
+    fn rows(pairs: &[(&str, &str)]) -> BTreeMap<String, Item> {
+        pairs
+            .iter()
+            .map(|(id, text)| {
+                let mut item = Item::new();
+                item.insert(system::ID.into(), Value::String((*id).into()));
+                item.insert("text".into(), Value::String((*text).into()));
+                ((*id).to_owned(), item)
+            })
+            .collect()
+    }
+
+    /// The one crossed row `user` sees among `pairs` (with two users).
+    fn the_crossed_row(user: usize, pairs: &[(&str, &str)]) -> String {
+        let crossed = crossed_rows(user, 2, &rows(pairs));
+        assert_eq!(crossed.len(), 1, "{crossed:?}");
+        crossed.into_iter().next().unwrap_or_default()
     }
 
     #[test]
@@ -268,44 +281,40 @@ mod tests {
     #[test]
     fn a_user_s_own_rows_and_the_seed_do_not_cross() {
         // Two users: even devices are user 0's, odd ones user 1's.
-        let rows = BTreeMap::from([
-            row("d000-1", "d002:4"),
-            row("d002-7", "d002:9"),
-            row("shared-0", SEED_TEXT),
-            row("shared-1", "d004:3"),
+        let own = rows(&[
+            ("d000-1", "d002:4"),
+            ("d002-7", "d002:9"),
+            ("shared-0", SEED_TEXT),
+            ("shared-1", "d004:3"),
         ]);
-        assert!(crossed_rows(0, 2, &rows).is_empty());
+        assert!(crossed_rows(0, 2, &own).is_empty());
     }
 
     #[test]
     fn a_row_of_another_user_s_device_is_crossed() {
-        let rows = BTreeMap::from([row("d000-1", "d000:1"), row("d001-3", "d001:2")]);
-        let crossed = crossed_rows(0, 2, &rows);
-        assert_eq!(crossed.len(), 1, "{crossed:?}");
-        assert!(crossed[0].contains("'d001-3'"), "{crossed:?}");
-        assert!(crossed[0].contains("user 1"), "{crossed:?}");
+        let crossed = the_crossed_row(0, &[("d000-1", "d000:1"), ("d001-3", "d001:2")]);
+        assert!(crossed.contains("'d001-3'"), "{crossed}");
+        assert!(crossed.contains("user 1"), "{crossed}");
     }
 
     #[test]
     fn a_shared_value_written_by_another_user_s_device_is_crossed() {
         // Same ids for every user: only the writer of the value tells whose it is.
-        let rows = BTreeMap::from([row("shared-0", "d003:5"), row("shared-1", "d002:1")]);
-        let crossed = crossed_rows(0, 2, &rows);
-        assert_eq!(crossed.len(), 1, "{crossed:?}");
-        assert!(crossed[0].contains("'shared-0'"), "{crossed:?}");
+        let crossed = the_crossed_row(0, &[("shared-0", "d003:5"), ("shared-1", "d002:1")]);
+        assert!(crossed.contains("'shared-0'"), "{crossed}");
         // Seen by user 1, the same row is its own.
-        assert!(crossed_rows(1, 2, &BTreeMap::from([row("shared-0", "d003:5")])).is_empty());
+        assert!(crossed_rows(1, 2, &rows(&[("shared-0", "d003:5")])).is_empty());
     }
 
     #[test]
     fn an_own_id_holding_another_user_s_value_is_crossed() {
-        let rows = BTreeMap::from([row("d000-1", "d001:1")]);
-        assert_eq!(crossed_rows(0, 2, &rows).len(), 1);
+        let crossed = the_crossed_row(0, &[("d000-1", "d001:1")]);
+        assert!(crossed.contains("device 1"), "{crossed}");
     }
 
     #[test]
     fn with_one_user_nothing_crosses() {
-        let rows = BTreeMap::from([row("d001-3", "d005:2"), row("shared-0", "d007:1")]);
-        assert!(crossed_rows(0, 1, &rows).is_empty());
+        let all = rows(&[("d001-3", "d005:2"), ("shared-0", "d007:1")]);
+        assert!(crossed_rows(0, 1, &all).is_empty());
     }
 }

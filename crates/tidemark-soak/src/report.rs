@@ -159,3 +159,20 @@ impl fmt::Display for SoakReport {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_crossed_row_fails_the_soak_and_shows_in_the_summary() {
+        let clean = SoakReport::default();
+        assert!(clean.is_clean());
+        let crossed = SoakReport {
+            crossed: 1,
+            ..SoakReport::default()
+        };
+        assert!(!crossed.is_clean());
+        assert!(crossed.to_string().contains("crossed users 1"), "{crossed}");
+    }
+}
