@@ -1,5 +1,6 @@
-//! One simulated device: a real sync engine on its own SQLite file, its random edits, its syncs,
-//! and its part of the model (the items it owns, the shared writes it saw acknowledged).
+//! One simulated device: a real sync engine on its own SQLite file, signed in as one of the
+//! soak's users, its random edits, its syncs, and its part of the model (the items it owns, the
+//! shared writes of its user it saw acknowledged).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -13,10 +14,10 @@ use serde_json::{Value, json};
 use tidemark_client::tidemark_protocol::system;
 use tidemark_client::{
     ClientError, ColumnType, ConflictHandler, ConflictResolution, Item, OperationError, PushResult,
-    PushStatus, Query, RemoteConfig, SyncContext, SyncTable, TableDefinition,
+    PushStatus, Query, RemoteConfig, Session, SyncContext, SyncTable, TableDefinition,
 };
 
-use crate::model::{Fields, fields_of, is_shared, shared_id};
+use crate::model::{Fields, fields_of, is_shared, shared_id, user_of, writer_of};
 use crate::stats::Stats;
 use crate::{SoakConfig, TABLE};
 
@@ -41,11 +42,6 @@ fn item(id: &str, (text, complete, priority): &Fields) -> Item {
         Value::Object(map) => map,
         _ => Item::new(),
     }
-}
-
-/// The device that wrote a value (values are `d<device>:<n>`), `None` for the seed.
-fn writer_of(text: &str) -> Option<usize> {
-    text.strip_prefix('d')?.split(':').next()?.parse().ok()
 }
 
 /// True when a push or pull failed only because the server could not be reached (it is down
@@ -86,6 +82,8 @@ impl ConflictHandler for SoakHandler {
 /// One simulated device.
 pub(crate) struct SimDevice {
     number: usize,
+    /// The user it is signed in as.
+    user: usize,
     ctx: SyncContext,
     table: SyncTable,
     rng: StdRng,
@@ -100,18 +98,20 @@ pub(crate) struct SimDevice {
 }
 
 impl SimDevice {
-    /// Opens device `number`'s store in `dir`, talking to `url`.
+    /// Opens device `number`'s store in `dir`, talking to `url` signed in with `session` (of
+    /// the user [`user_of`] deals it to).
     pub(crate) async fn open(
         number: usize,
         dir: &Path,
         url: &str,
+        session: Session,
         rng: StdRng,
         stats: Arc<Stats>,
         config: SoakConfig,
     ) -> anyhow::Result<Self> {
         let remote = RemoteConfig {
             timeout: REQUEST_TIMEOUT,
-            ..RemoteConfig::new(url)
+            ..RemoteConfig::new(url).with_session(session)
         };
         let ctx = SyncContext::open(
             dir.join(format!("device-{number:03}.db")),
@@ -126,6 +126,7 @@ impl SimDevice {
         let table = ctx.table(TABLE)?;
         Ok(Self {
             number,
+            user: user_of(number, config.users),
             ctx,
             table,
             rng,
@@ -141,6 +142,11 @@ impl SimDevice {
     /// The device's number.
     pub(crate) fn number(&self) -> usize {
         self.number
+    }
+
+    /// The user the device is signed in as.
+    pub(crate) fn user(&self) -> usize {
+        self.user
     }
 
     /// The owned items and their last values.
@@ -348,7 +354,7 @@ impl SimDevice {
                     .unwrap_or_default()
                     .to_owned();
                 if let Ok(mut acks) = self.stats.shared_acks.lock() {
-                    acks.entry(id).or_default().push((at, sent));
+                    acks.entry((self.user, id)).or_default().push((at, sent));
                 }
             }
         }
@@ -379,7 +385,8 @@ impl SimDevice {
         }
     }
 
-    /// True when the device's rows (and versions) equal the server's and nothing is queued.
+    /// True when the device's rows (and versions) equal its user's server rows and nothing is
+    /// queued.
     pub(crate) async fn equals_server(&self, server: &BTreeMap<String, Item>) -> bool {
         match (self.ctx.pending_operations().await, self.ctx.errors().await) {
             (Ok(0), Ok(errors)) if errors.is_empty() => {}

@@ -10,13 +10,18 @@ use clap::Parser;
 use tidemark_soak::SoakConfig;
 
 /// Many real sync engines against one real tidemark-server that is killed and restarted;
-/// checks that nothing is lost, duplicated or falsely conflicted, and prints the figures.
+/// devices sign in as several users; checks that nothing is lost, duplicated, falsely conflicted
+/// or crossed from one user to another, and prints the figures.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
     /// Simulated devices (each a sync engine on its own SQLite file).
     #[arg(long, default_value_t = 100)]
     devices: usize,
+    /// Users the devices sign in as (device n as user n % users; each user's rows are checked
+    /// apart, and no row may cross from one user to another).
+    #[arg(long, default_value_t = 4)]
+    users: usize,
     /// Rounds per device (offline edits, then push and pull).
     #[arg(long, default_value_t = 40)]
     rounds: usize,
@@ -26,7 +31,8 @@ struct Args {
     /// SIGKILLs of the server during the rounds (each followed by a restart).
     #[arg(long, default_value_t = 25)]
     kills: usize,
-    /// Items every device edits (conflicts resolved by "server wins").
+    /// Items every device of a user edits (each user has its own; conflicts resolved by
+    /// "server wins").
     #[arg(long, default_value_t = 10)]
     shared_items: usize,
     /// At most this many local edits per device per round.
@@ -64,6 +70,7 @@ fn main() -> ExitCode {
 fn run(args: Args) -> anyhow::Result<bool> {
     let config = SoakConfig {
         devices: args.devices,
+        users: args.users,
         rounds: args.rounds,
         seed: args.seed,
         kills: args.kills,

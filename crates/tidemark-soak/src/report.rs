@@ -10,6 +10,8 @@ use crate::figures::Latency;
 pub struct SoakReport {
     /// Devices simulated.
     pub devices: usize,
+    /// Users the devices signed in as.
+    pub users: usize,
     /// Rounds per device.
     pub rounds: usize,
     /// The seed of the run.
@@ -41,9 +43,12 @@ pub struct SoakReport {
     pub lost: u64,
     /// Server rows the model does not have (duplicates, resurrections, strays).
     pub duplicated: u64,
-    /// Devices whose rows differ from the server's at the end.
+    /// Devices whose rows differ from their user's server rows at the end.
     pub diverged_devices: u64,
-    /// Every failure: false conflicts, lost, duplicated, diverged, refused operations,
+    /// Rows a user saw that belong to another user (an item of, or a value written by, a device
+    /// of another user); must be 0 (each is also counted in `errors`).
+    pub crossed: u64,
+    /// Every failure: false conflicts, lost, duplicated, diverged, crossed, refused operations,
     /// unexpected errors, server 5xx answers, missed kills.
     pub errors: u64,
     /// The first failure messages.
@@ -67,9 +72,9 @@ pub struct SoakReport {
 }
 
 impl SoakReport {
-    /// True when nothing went wrong: no error of any kind.
+    /// True when nothing went wrong: no error of any kind, no row crossed users.
     pub fn is_clean(&self) -> bool {
-        self.errors == 0 && self.failures.is_empty()
+        self.errors == 0 && self.failures.is_empty() && self.crossed == 0
     }
 
     /// Server requests per second of wall time.
@@ -87,8 +92,8 @@ impl fmt::Display for SoakReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "soak: {} devices x {} rounds, seed {}",
-            self.devices, self.rounds, self.seed
+            "soak: {} devices ({} users) x {} rounds, seed {}",
+            self.devices, self.users, self.rounds, self.seed
         )?;
         writeln!(
             f,
@@ -109,8 +114,8 @@ impl fmt::Display for SoakReport {
         writeln!(f, "  server rows       {}", self.server_rows)?;
         writeln!(
             f,
-            "  lost {}, duplicated {}, false conflicts {}, diverged devices {}",
-            self.lost, self.duplicated, self.false_conflicts, self.diverged_devices
+            "  lost {}, duplicated {}, false conflicts {}, diverged devices {}, crossed users {}",
+            self.lost, self.duplicated, self.false_conflicts, self.diverged_devices, self.crossed
         )?;
         writeln!(
             f,
@@ -152,5 +157,22 @@ impl fmt::Display for SoakReport {
             write!(f, "\n  FAILURE: {failure}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_crossed_row_fails_the_soak_and_shows_in_the_summary() {
+        let clean = SoakReport::default();
+        assert!(clean.is_clean());
+        let crossed = SoakReport {
+            crossed: 1,
+            ..SoakReport::default()
+        };
+        assert!(!crossed.is_clean());
+        assert!(crossed.to_string().contains("crossed users 1"), "{crossed}");
     }
 }

@@ -8,6 +8,9 @@ use std::time::Duration;
 /// How many failure messages a report keeps (the counters keep counting).
 const MAX_FAILURE_MESSAGES: usize = 50;
 
+/// (server `updatedAt`, text) of each acknowledged write of one shared item.
+pub(crate) type SharedWrites = Vec<(String, String)>;
+
 /// Counters and samples shared by the devices, the killer and the checks.
 #[derive(Default)]
 pub(crate) struct Stats {
@@ -23,8 +26,8 @@ pub(crate) struct Stats {
     pub(crate) failures: Mutex<Vec<String>>,
     pub(crate) push_times: Mutex<Vec<Duration>>,
     pub(crate) pull_times: Mutex<Vec<Duration>>,
-    /// Per shared item: (server `updatedAt`, text) of every acknowledged write.
-    pub(crate) shared_acks: Mutex<HashMap<String, Vec<(String, String)>>>,
+    /// Per (user, shared item): (server `updatedAt`, text) of every acknowledged write.
+    pub(crate) shared_acks: Mutex<HashMap<(usize, String), SharedWrites>>,
 }
 
 impl Stats {
