@@ -5,9 +5,17 @@
 //! output, stored as a PHC string (so the parameters travel with each hash and can be raised
 //! later without breaking stored ones). Hashing takes tens of milliseconds of CPU, so it runs
 //! on tokio's blocking threads, never on the request threads.
+//!
+//! Each hash also takes 19 MiB of memory while it runs, and tokio would run hundreds at once:
+//! a burst of sign-ins (100 devices at the soak's start) took the server from 80 to 420 MiB,
+//! and a flood of sign-in attempts could take far more. So at most one hash per core runs at
+//! a time ([`HASH_SLOTS`]); the others wait their turn, which is where they would wait for a
+//! core anyway.
 
 use std::fmt;
 use std::sync::LazyLock;
+
+use tokio::sync::Semaphore;
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
@@ -59,6 +67,25 @@ impl Password {
     }
 }
 
+/// Permits of the hashes that may run at once: one per core (at least 1, at most 16).
+static HASH_SLOTS: LazyLock<Semaphore> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    Semaphore::new(cores.clamp(1, 16))
+});
+
+/// Runs `work` (one argon2 computation) on a blocking thread once a hash slot is free.
+async fn with_hash_slot<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
+) -> Result<T, HashError> {
+    let _slot = HASH_SLOTS
+        .acquire()
+        .await
+        .map_err(|e| HashError(e.to_string()))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| HashError(e.to_string()))?
+}
+
 /// Why hashing failed (never for a valid password; reported as an internal error).
 #[derive(Debug, thiserror::Error)]
 #[error("password hashing failed: {0}")]
@@ -66,9 +93,7 @@ pub struct HashError(String);
 
 /// Hashes `password` with argon2id and a fresh salt, on a blocking thread.
 pub async fn hash(password: Password) -> Result<String, HashError> {
-    tokio::task::spawn_blocking(move || hash_now(&password))
-        .await
-        .map_err(|e| HashError(e.to_string()))?
+    with_hash_slot(move || hash_now(&password)).await
 }
 
 fn hash_now(password: &Password) -> Result<String, HashError> {
@@ -91,7 +116,7 @@ static DUMMY_HASH: LazyLock<Option<String>> = LazyLock::new(|| {
 /// True when `password` matches `stored` (a PHC string); `stored: None` checks against the
 /// dummy hash and answers false, in the same time. Runs on a blocking thread.
 pub async fn verify(password: Password, stored: Option<String>) -> Result<bool, HashError> {
-    tokio::task::spawn_blocking(move || {
+    with_hash_slot(move || {
         let known = stored.is_some();
         let phc = match stored {
             Some(stored) => stored,
@@ -106,7 +131,6 @@ pub async fn verify(password: Password, stored: Option<String>) -> Result<bool, 
         Ok(known && matches)
     })
     .await
-    .map_err(|e| HashError(e.to_string()))?
 }
 
 #[cfg(test)]
@@ -129,6 +153,34 @@ mod tests {
         let bad = Password::given("wrong horse".into()).expect("given");
         assert!(!verify(bad, Some(stored)).await.expect("verifies"));
         assert!(!verify(good, None).await.expect("dummy verifies"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn no_more_hashes_run_at_once_than_there_are_slots() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let slots = HASH_SLOTS.available_permits();
+        let running = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..(slots * 4 + 4) {
+            let (running, peak) = (Arc::clone(&running), Arc::clone(&peak));
+            tasks.spawn(with_hash_slot(move || {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                running.fetch_sub(1, Ordering::SeqCst);
+                Ok(())
+            }));
+        }
+        while let Some(done) = tasks.join_next().await {
+            assert!(matches!(done, Ok(Ok(()))));
+        }
+        let peak = peak.load(Ordering::SeqCst);
+        assert!(
+            peak >= 1 && peak <= slots,
+            "{peak} ran at once with {slots} slots"
+        );
     }
 
     #[test]
