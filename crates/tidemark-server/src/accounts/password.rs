@@ -6,16 +6,15 @@
 //! later without breaking stored ones). Hashing takes tens of milliseconds of CPU, so it runs
 //! on tokio's blocking threads, never on the request threads.
 //!
-//! Each hash also takes 19 MiB of memory while it runs, and tokio would run hundreds at once:
-//! a burst of sign-ins (100 devices at the soak's start) took the server from 80 to 420 MiB,
-//! and a flood of sign-in attempts could take far more. So at most one hash per core runs at
-//! a time ([`HASH_SLOTS`]); the others wait their turn, which is where they would wait for a
-//! core anyway.
+//! Each hash also takes 19 MiB of memory while it runs. On tokio's blocking threads, a burst
+//! of sign-ins (100 devices at the soak's start) took the server from 80 to 420 MiB: many
+//! hashes at once, and glibc keeps each thread's freed block in that thread's arena. So hashes
+//! run on a few threads of their own, one per core ([`HASH_THREADS`]), queued in order: at
+//! most that many blocks exist, and a queued hash waits where it would wait for a core anyway.
 
 use std::fmt;
-use std::sync::LazyLock;
-
-use tokio::sync::Semaphore;
+use std::sync::mpsc;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
@@ -67,23 +66,63 @@ impl Password {
     }
 }
 
-/// Permits of the hashes that may run at once: one per core (at least 1, at most 16).
-static HASH_SLOTS: LazyLock<Semaphore> = LazyLock::new(|| {
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    Semaphore::new(cores.clamp(1, 16))
+/// The threads that compute hashes: one per core, at least 1, at most 16.
+static HASH_THREADS: LazyLock<usize> = LazyLock::new(|| {
+    std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, 16)
 });
 
-/// Runs `work` (one argon2 computation) on a blocking thread once a hash slot is free.
+/// One hash to compute.
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// The queue of the hash threads, started on first use; `None` when no thread could start.
+static HASH_QUEUE: LazyLock<Option<mpsc::Sender<HashJob>>> = LazyLock::new(|| {
+    let (sender, receiver) = mpsc::channel::<HashJob>();
+    let receiver = Arc::new(Mutex::new(receiver));
+    let mut started = 0;
+    for n in 0..*HASH_THREADS {
+        let receiver = Arc::clone(&receiver);
+        let spawned = std::thread::Builder::new()
+            .name(format!("argon2-{n}"))
+            .spawn(move || {
+                loop {
+                    // The lock is held only to take a job, not while it runs.
+                    let job = match receiver.lock() {
+                        Ok(queue) => queue.recv(),
+                        Err(poisoned) => poisoned.into_inner().recv(),
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            });
+        match spawned {
+            Ok(_) => started += 1,
+            Err(e) => log::error!("cannot start a password hashing thread: {e}"),
+        }
+    }
+    (started > 0).then_some(sender)
+});
+
+/// Runs `work` (one argon2 computation) on a hash thread and waits for its result.
 async fn with_hash_slot<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
 ) -> Result<T, HashError> {
-    let _slot = HASH_SLOTS
-        .acquire()
+    let queue = HASH_QUEUE
+        .as_ref()
+        .ok_or_else(|| HashError("no password hashing thread is running".into()))?;
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    queue
+        .send(Box::new(move || {
+            // The caller may have gone (its request was abandoned): nothing to tell then.
+            let _ = reply.send(work());
+        }))
+        .map_err(|_| HashError("the password hashing threads have stopped".into()))?;
+    answer
         .await
-        .map_err(|e| HashError(e.to_string()))?;
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| HashError(e.to_string()))?
+        .map_err(|_| HashError("a password hash was abandoned".into()))?
 }
 
 /// Why hashing failed (never for a valid password; reported as an internal error).
@@ -157,9 +196,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn no_more_hashes_run_at_once_than_there_are_slots() {
-        use std::sync::Arc;
         use std::sync::atomic::{AtomicUsize, Ordering};
-        let slots = HASH_SLOTS.available_permits();
+        let slots = *HASH_THREADS;
         let running = Arc::new(AtomicUsize::new(0));
         let peak = Arc::new(AtomicUsize::new(0));
         let mut tasks = tokio::task::JoinSet::new();
