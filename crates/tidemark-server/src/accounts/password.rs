@@ -6,19 +6,21 @@
 //! later without breaking stored ones). Hashing takes tens of milliseconds of CPU, so it runs
 //! on tokio's blocking threads, never on the request threads.
 //!
-//! Each hash also takes 19 MiB of memory while it runs. On tokio's blocking threads, a burst
-//! of sign-ins (100 devices at the soak's start) took the server from 80 to 420 MiB: many
-//! hashes at once, and glibc keeps each thread's freed block in that thread's arena. So hashes
-//! run on a few threads of their own, one per core ([`HASH_THREADS`]), queued in order: at
-//! most that many blocks exist, and a queued hash waits where it would wait for a core anyway.
+//! Each hash also takes 19 MiB of memory while it runs. Allocated afresh per hash on tokio's
+//! blocking threads, a burst of sign-ins (100 devices at the soak's start) took the server from
+//! 80 to 420 MiB: glibc keeps freed blocks in each thread's arena, several per arena. So hashes
+//! run on a few threads of their own, one per core ([`HASH_THREADS`]), queued in order, and
+//! each thread hashes in one memory area it allocates once and reuses (zeroed after every
+//! hash): the server holds at most `HASH_THREADS` x 19 MiB for passwords, whatever the load.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::mpsc;
 use std::sync::{Arc, LazyLock, Mutex};
 
-use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 /// The shortest password, in characters.
 pub const MIN_PASSWORD_CHARS: usize = 8;
@@ -135,12 +137,92 @@ pub async fn hash(password: Password) -> Result<String, HashError> {
     with_hash_slot(move || hash_now(&password)).await
 }
 
+/// The largest memory cost (KiB) of a stored hash this server computes: a hash stored with a
+/// larger one (not ours) is refused rather than allowed to take that much memory.
+const MAX_MEMORY_KIB: u32 = 256 * 1024;
+
+thread_local! {
+    /// The hash thread's argon2 memory, allocated on its first hash and reused after.
+    static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The argon2 output of `password` and `salt` with `argon2`'s parameters, computed in this
+/// thread's reused memory, `len` bytes long.
+fn compute(
+    argon2: &Argon2<'_>,
+    params: &Params,
+    password: &[u8],
+    salt: &[u8],
+    len: usize,
+) -> Result<Output, HashError> {
+    if params.m_cost() > MAX_MEMORY_KIB {
+        return Err(HashError(format!(
+            "a stored hash asks for {} KiB of memory, more than the {MAX_MEMORY_KIB} KiB allowed",
+            params.m_cost()
+        )));
+    }
+    BLOCKS.with_borrow_mut(|blocks| {
+        let count = params.block_count();
+        if blocks.len() < count {
+            blocks.resize(count, Block::default());
+        }
+        let area = &mut blocks[..count];
+        let output = Output::init_with(len, |out| {
+            argon2
+                .hash_password_into_with_memory(password, salt, out, &mut *area)
+                .map_err(argon2::password_hash::Error::from)
+        });
+        // The blocks hold values derived from the password: they do not outlive the hash.
+        area.fill(Block::default());
+        output.map_err(|e| HashError(e.to_string()))
+    })
+}
+
 fn hash_now(password: &Password) -> Result<String, HashError> {
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.0.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|e| HashError(e.to_string()))
+    let mut salt_buffer = [0u8; 64];
+    let salt_bytes = salt
+        .decode_b64(&mut salt_buffer)
+        .map_err(|e| HashError(e.to_string()))?;
+    let params = Params::default();
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    let output = compute(&argon2, &params, password.0.as_bytes(), salt_bytes, len)?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(|e| HashError(e.to_string()))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(output),
+    };
+    Ok(phc.to_string())
+}
+
+/// True when `password` gives the hash stored in `phc`, compared in constant time.
+fn matches_now(password: &Password, phc: &str) -> Result<bool, HashError> {
+    let bad = |e: argon2::password_hash::Error| HashError(e.to_string());
+    let parsed = PasswordHash::new(phc).map_err(bad)?;
+    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(bad)?;
+    let version = match parsed.version {
+        Some(v) => Version::try_from(v).map_err(|e| HashError(e.to_string()))?,
+        None => Version::default(),
+    };
+    let params = Params::try_from(&parsed).map_err(bad)?;
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return Err(HashError("a stored hash has no salt or no output".into()));
+    };
+    let mut salt_buffer = [0u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_buffer).map_err(bad)?;
+    let argon2 = Argon2::new(algorithm, version, params.clone());
+    let computed = compute(
+        &argon2,
+        &params,
+        password.0.as_bytes(),
+        salt_bytes,
+        expected.len(),
+    )?;
+    // `Output`'s equality is constant-time.
+    Ok(computed == expected)
 }
 
 /// A hash no password matches in practice (of 32 random bytes), checked when the user does not
@@ -163,10 +245,7 @@ pub async fn verify(password: Password, stored: Option<String>) -> Result<bool, 
                 .clone()
                 .ok_or_else(|| HashError("cannot make the dummy hash".into()))?,
         };
-        let parsed = PasswordHash::new(&phc).map_err(|e| HashError(e.to_string()))?;
-        let matches = Argon2::default()
-            .verify_password(password.0.as_bytes(), &parsed)
-            .is_ok();
+        let matches = matches_now(&password, &phc)?;
         Ok(known && matches)
     })
     .await
@@ -192,6 +271,51 @@ mod tests {
         let bad = Password::given("wrong horse".into()).expect("given");
         assert!(!verify(bad, Some(stored)).await.expect("verifies"));
         assert!(!verify(good, None).await.expect("dummy verifies"));
+    }
+
+    #[tokio::test]
+    async fn hashes_agree_with_the_argon2_crates_own_hasher_both_ways() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let password = Password::new("correct horse".into()).expect("valid");
+        // A hash made the crate's usual way (as stored before the reused memory) verifies here.
+        let salt = SaltString::generate(&mut OsRng);
+        let theirs = Argon2::default()
+            .hash_password(b"correct horse", &salt)
+            .expect("hashes")
+            .to_string();
+        assert!(
+            verify(password.clone(), Some(theirs))
+                .await
+                .expect("verifies")
+        );
+        // Ours verifies with the crate's verifier, and only for its password.
+        let ours = hash(password).await.expect("hashes");
+        let parsed = PasswordHash::new(&ours).expect("a PHC string");
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse", &parsed)
+                .is_ok()
+        );
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horsE", &parsed)
+                .is_err()
+        );
+        // Two hashes of one password differ (fresh salts).
+        let again = hash(Password::new("correct horse".into()).expect("valid")).await;
+        assert_ne!(again.expect("hashes"), ours);
+    }
+
+    #[tokio::test]
+    async fn a_stored_hash_asking_for_too_much_memory_is_an_error_not_a_match() {
+        let stored = "$argon2id$v=19$m=1048576,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$\
+                      AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        let password = Password::given("anything".into()).expect("given");
+        let answer = verify(password, Some(stored.into())).await;
+        assert!(
+            answer.as_ref().is_err_and(|e| e.to_string().contains("KiB")),
+            "{answer:?}"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
