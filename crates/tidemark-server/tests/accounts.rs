@@ -1,14 +1,17 @@
 //! Accounts through the real binary: the refusal of `--no-auth` on an open network, the token
-//! key file, the `user` administration commands, and a trace-level log that never shows a
-//! password or a token.
+//! key file, the `user` administration commands, a trace-level log that never shows a
+//! password or a token, and several processes on one PostgreSQL database sharing sessions.
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt as _;
+use std::ffi::OsStr;
+use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::Path;
 use std::process::{Output, Stdio};
 
 use serde_json::json;
+use tidemark_testkit::postgres::PgDatabase;
 use tidemark_testkit::server::ServerProcess;
 use tokio::io::AsyncWriteExt as _;
 
@@ -47,8 +50,9 @@ async fn run(args: &[&str], stdin: &str) -> Output {
     output.unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// `tidemark-server --db DB user …`, which must succeed; answers its stdout.
-async fn user(db: &Path, args: &[&str], stdin: &str) -> String {
+/// `tidemark-server --db DB user …` (DB a SQLite path or a PostgreSQL URL), which must
+/// succeed; answers its stdout.
+async fn user(db: impl AsRef<OsStr>, args: &[&str], stdin: &str) -> String {
     let output = user_output(db, args, stdin).await;
     assert!(
         output.status.success(),
@@ -58,8 +62,8 @@ async fn user(db: &Path, args: &[&str], stdin: &str) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-async fn user_output(db: &Path, args: &[&str], stdin: &str) -> Output {
-    let db = db.to_string_lossy();
+async fn user_output(db: impl AsRef<OsStr>, args: &[&str], stdin: &str) -> Output {
+    let db = db.as_ref().to_string_lossy();
     let full: Vec<&str> = ["--db", &db, "user"]
         .into_iter()
         .chain(args.iter().copied())
@@ -331,4 +335,139 @@ async fn adopt_unowned_gives_old_rows_to_a_user_and_delete_takes_them_away() {
         .query_row("SELECT count(*) FROM items", [], |r| r.get(0))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(left, 0, "the user's rows went with the account");
+}
+
+/// Writes a fresh random token key to `path`, readable by its owner only.
+fn write_private_key(path: &Path) {
+    let key: Vec<u8> = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()]
+        .iter()
+        .flat_map(|u| *u.as_bytes())
+        .collect();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    file.write_all(&key).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// `GET /.auth/me`: its status and the user name it names.
+async fn me(api: &Api) -> (u16, String) {
+    let reply = api.get("/.auth/me").await;
+    let name = reply.body["userName"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    (reply.status, name)
+}
+
+/// Three processes on one PostgreSQL database and one token key file: a token from any of
+/// them works on all, rows written through one are read through another, a refresh on one
+/// is honoured by the others, and so are a logout and a password change. A fourth process
+/// with another key accepts none of their tokens, which shows it is the shared key at work.
+#[tokio::test]
+async fn three_processes_on_one_postgres_share_tokens_and_honour_a_logout() {
+    let pg = PgDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let key = dir.path().join("token.key");
+    write_private_key(&key);
+    let key = key.to_string_lossy().into_owned();
+    user(
+        pg.url(),
+        &["add", "Alice", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    )
+    .await;
+    let mut servers = Vec::new();
+    for n in 1..=3 {
+        let log = dir.path().join(format!("server-{n}.log"));
+        let args = ["--token-key-file", key.as_str()];
+        servers.push(ServerProcess::spawn_with_log(BINARY, pg.url(), log, &args).await);
+    }
+    let apis: Vec<Api> = servers.iter().map(|s| Api::new(s.url())).collect();
+    let on = |process: usize, token: &str| apis[process - 1].clone().with_token(token);
+
+    let signed_in = login(&apis[0], "alice", PASSWORD).await;
+    assert_eq!(signed_in.status, 200, "{}", signed_in.body);
+    let token = token_of(&signed_in);
+    for process in 1..=3 {
+        assert_eq!(me(&on(process, &token)).await, (200, "Alice".to_owned()));
+    }
+    let stored = on(2, &token)
+        .insert(json!({"id": "shared", "text": "through process 2"}))
+        .await;
+    assert_eq!(
+        on(3, &token).get("/tables/todoitem/shared").await.body,
+        stored
+    );
+
+    let refreshed = on(3, &token).post("/.auth/refresh", json!({})).await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.body);
+    let renewed = token_of(&refreshed);
+    assert_ne!(renewed, token);
+    let patched = on(1, &renewed)
+        .patch(
+            "/tables/todoitem/shared",
+            json!({"text": "through process 1"}),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    let read = on(2, &renewed).get("/tables/todoitem/shared").await;
+    assert_eq!(read.body["text"], "through process 1");
+
+    // Another session, signed in on process 3, outlives the logout of the first.
+    let other = token_of(&login(&apis[2], "alice", PASSWORD).await);
+    // A process with a key of its own accepts none of these tokens, nor they its.
+    let stranger_log = dir.path().join("stranger.log");
+    let stranger_key = dir.path().join("stranger.key");
+    let stranger_key = stranger_key.to_string_lossy();
+    let stranger = ServerProcess::spawn_with_log(
+        BINARY,
+        pg.url(),
+        stranger_log,
+        &["--token-key-file", &stranger_key],
+    )
+    .await;
+    let stranger = Api::new(stranger.url());
+    assert_eq!(me(&stranger.clone().with_token(&other)).await.0, 401);
+    let strangers = token_of(&login(&stranger, "alice", PASSWORD).await);
+    assert_eq!(me(&stranger.clone().with_token(&strangers)).await.0, 200);
+    assert_eq!(me(&on(1, &strangers)).await.0, 401);
+
+    let out = on(2, &renewed).post("/.auth/logout", json!({})).await;
+    assert_eq!(out.status, 204, "{}", out.body);
+    for process in 1..=3 {
+        for (which, ended) in [("signed-in", &token), ("refreshed", &renewed)] {
+            let api = on(process, ended);
+            assert_eq!(me(&api).await.0, 401, "{which} token on process {process}");
+            let write = api
+                .post("/tables/todoitem", json!({"text": "after logout"}))
+                .await;
+            assert_eq!(write.status, 401, "{which} token on process {process}");
+        }
+        let still = on(process, &other).get("/tables/todoitem").await;
+        assert_eq!(
+            still.ids(),
+            ["shared"],
+            "the other session on process {process}"
+        );
+    }
+
+    // A password change made by `user passwd` ends every earlier session on every process.
+    user(
+        pg.url(),
+        &["passwd", "alice", "--password-stdin"],
+        "a new password for alice\n",
+    )
+    .await;
+    for process in 1..=3 {
+        assert_eq!(me(&on(process, &other)).await.0, 401, "process {process}");
+    }
+    assert_eq!(me(&stranger.clone().with_token(&strangers)).await.0, 401);
+    assert_eq!(login(&apis[1], "alice", PASSWORD).await.status, 401);
+    let fresh = token_of(&login(&apis[1], "alice", "a new password for alice").await);
+    for process in 1..=3 {
+        assert_eq!(me(&on(process, &fresh)).await.0, 200, "process {process}");
+    }
 }

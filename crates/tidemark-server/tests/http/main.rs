@@ -30,6 +30,7 @@ macro_rules! backend_tests {
     };
 }
 
+mod accounts_kit;
 mod auth;
 mod batch;
 mod change_clock;
@@ -37,6 +38,7 @@ mod crud;
 mod edge;
 mod idempotency;
 mod internal;
+mod isolation;
 mod limits;
 mod malformed;
 mod openapi;
