@@ -6,7 +6,9 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::connect_info::ConnectInfo;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -14,10 +16,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde_json::Value;
 use tidemark_protocol::ErrorBody;
 
 use super::AppState;
+use super::request::{body_bytes, json_kind};
 use crate::accounts::service::retry_secs;
 use crate::accounts::{AccountService, AuthError, Identity, SignedIn};
 use crate::error::ApiError;
@@ -39,11 +43,58 @@ pub fn routes<S: TableStore>() -> Router<Arc<AppState<S>>> {
 }
 
 /// A sign-in or sign-up body; `Debug` hides the password.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Credentials {
     username: String,
     password: String,
+}
+
+impl Credentials {
+    /// Reads `{"username": "…", "password": "…"}` from a request body. Anything else (no body,
+    /// not JSON, not an object, a missing, extra or non-string field) is 400 with the
+    /// protocol's error body, as a malformed item is on the table routes. The messages name
+    /// fields and JSON kinds, never a value: a password typed into the wrong field stays out of
+    /// the answer.
+    fn from_body(body: Result<Bytes, BytesRejection>) -> Result<Self, ApiError> {
+        let bytes = body_bytes(body)?;
+        let bad = |what: String| {
+            ApiError::BadRequest(format!(
+                "{what}; send {{\"username\": \"…\", \"password\": \"…\"}} as JSON"
+            ))
+        };
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(bad("the body is empty".into()));
+        }
+        let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            bad(format!(
+                "the body is not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+        })?;
+        let Value::Object(mut object) = value else {
+            return Err(bad(format!(
+                "the body must be a JSON object, not {}",
+                json_kind(&value)
+            )));
+        };
+        let mut field = |name: &str| match object.remove(name) {
+            Some(Value::String(text)) => Ok(text),
+            Some(other) => Err(bad(format!(
+                "'{name}' must be a string, not {}",
+                json_kind(&other)
+            ))),
+            None => Err(bad(format!("'{name}' is missing"))),
+        };
+        let username = field("username")?;
+        let password = field("password")?;
+        if let Some(extra) = object.keys().next() {
+            return Err(bad(format!(
+                "unknown property '{}': only 'username' and 'password' are read",
+                extra.chars().take(64).collect::<String>()
+            )));
+        }
+        Ok(Self { username, password })
+    }
 }
 
 impl fmt::Debug for Credentials {
@@ -130,7 +181,7 @@ async fn login<S: TableStore>(
     State(state): State<Arc<AppState<S>>>,
     Path(provider): Path<String>,
     ClientAddress(address): ClientAddress,
-    Json(body): Json<Credentials>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let accounts = match accounts(&state) {
         Ok(accounts) => accounts,
@@ -142,6 +193,10 @@ async fn login<S: TableStore>(
         ))
         .into_response();
     }
+    let body = match Credentials::from_body(body) {
+        Ok(body) => body,
+        Err(error) => return error.into_response(),
+    };
     match accounts
         .sign_in(&state.store, &body.username, body.password, address)
         .await
@@ -153,10 +208,14 @@ async fn login<S: TableStore>(
 
 async fn signup<S: TableStore>(
     State(state): State<Arc<AppState<S>>>,
-    Json(body): Json<Credentials>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let accounts = match accounts(&state) {
         Ok(accounts) => accounts,
+        Err(error) => return error.into_response(),
+    };
+    let body = match Credentials::from_body(body) {
+        Ok(body) => body,
         Err(error) => return error.into_response(),
     };
     match accounts

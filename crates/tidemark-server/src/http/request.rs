@@ -226,7 +226,8 @@ fn decode_component(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn json_kind(value: &Value) -> &'static str {
+/// "an array", "a string"…: the kind of a JSON value, for error messages.
+pub fn json_kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -187,6 +187,110 @@ async fn wrong_password_unknown_user_and_bad_input_answers() {
 }
 
 #[tokio::test]
+async fn sign_in_bodies_of_the_wrong_shape_answer_400() {
+    let server = start(Backend::Sqlite).await;
+    let api = Api::new(server.url());
+    let before = crate::dump(&server).await;
+    let json = |body: Value| body.to_string().into_bytes();
+    // (what, the body, a phrase the message must hold)
+    let cases: [(&str, Vec<u8>, &str); 9] = [
+        (
+            "a number as user name",
+            json(json!({"username": 5, "password": PASSWORD})),
+            "'username' must be a string, not a number",
+        ),
+        (
+            "no password",
+            json(json!({"username": "kim"})),
+            "'password' is missing",
+        ),
+        (
+            "no user name",
+            json(json!({"password": PASSWORD})),
+            "'username' is missing",
+        ),
+        (
+            "a null password",
+            json(json!({"username": "kim", "password": null})),
+            "'password' must be a string, not null",
+        ),
+        (
+            "an extra property",
+            json(json!({"username": "kim", "password": PASSWORD, "admin": true})),
+            "unknown property 'admin'",
+        ),
+        (
+            "an array",
+            json(json!([{"username": "kim", "password": PASSWORD}])),
+            "must be a JSON object, not an array",
+        ),
+        (
+            "a string",
+            json(json!("kim")),
+            "must be a JSON object, not a string",
+        ),
+        (
+            "not JSON",
+            b"username=kim&password=correct+horse".to_vec(),
+            "not valid JSON",
+        ),
+        ("an empty body", Vec::new(), "the body is empty"),
+    ];
+    for path in ["/.auth/signup", "/.auth/login/tidemark"] {
+        for (what, body, phrase) in &cases {
+            let reply = api
+                .req(reqwest::Method::POST, path)
+                .without_version()
+                .header("Content-Type", "application/json")
+                .raw(body.clone())
+                .send()
+                .await;
+            assert_eq!(reply.status, 400, "{path}, {what}: {}", reply.body);
+            let message = reply.error();
+            assert!(message.contains(phrase), "{path}, {what}: {message}");
+            assert!(
+                message.contains("\"username\""),
+                "{path}, {what}: says what to send: {message}"
+            );
+            assert!(
+                !message.contains(PASSWORD),
+                "{path}, {what}: echoes the password"
+            );
+        }
+        // No body and no Content-Type at all: the same 400, not axum's 415 or 422.
+        let bare = api
+            .req(reqwest::Method::POST, path)
+            .without_version()
+            .send()
+            .await;
+        assert_eq!(bare.status, 400, "{path}, no body: {}", bare.body);
+        assert!(
+            bare.error().contains("the body is empty"),
+            "{}",
+            bare.error()
+        );
+        // A body declared as something else is refused at the edge, as on the table routes.
+        let form = api
+            .req(reqwest::Method::POST, path)
+            .without_version()
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .raw("username=kim&password=correct+horse")
+            .send()
+            .await;
+        assert_eq!(form.status, 415, "{path}, a form: {}", form.body);
+        assert!(
+            form.error().contains("application/json"),
+            "{}",
+            form.error()
+        );
+    }
+    assert_eq!(crate::dump(&server).await, before, "nothing was created");
+    // The same server signs a well-formed body up, so the refusals above were for the shape.
+    signed_up(&api, "kim").await;
+    assert_ne!(crate::dump(&server).await, before);
+}
+
+#[tokio::test]
 async fn sign_up_is_closed_by_default_and_capabilities_say_so() {
     let server = TestServer::start_with(ServerConfig::default()).await;
     let api = Api::new(server.url());
