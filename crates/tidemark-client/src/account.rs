@@ -94,8 +94,17 @@ impl SyncContext {
     /// renews a token close to expiry. Returns the renewed session, for the caller to save (it
     /// is also in [`SyncContext::remote_config`] from now on).
     pub async fn prepare_account(&self) -> Result<Option<Session>> {
-        let config = self.remote_config();
         let binding = self.bound_account().await?;
+        self.prepare_account_bound(binding).await
+    }
+
+    /// [`SyncContext::prepare_account`] with the store's binding already read (a pull reads it
+    /// with its pending count, in one trip to the store thread).
+    pub(crate) async fn prepare_account_bound(
+        &self,
+        binding: Option<Binding>,
+    ) -> Result<Option<Session>> {
+        let config = self.remote_config();
         if let Some(new) = check(binding.as_ref(), &config, true)? {
             log::info!(
                 "binding the local store to user {} on {}",

@@ -12,6 +12,7 @@ use tidemark_protocol::odata::builder::prop;
 use tidemark_protocol::odata::{Direction, Expr, OrderBy, TableQuery};
 use tidemark_protocol::system;
 
+use crate::account;
 use crate::context::SyncContext;
 use crate::error::{ClientError, Result};
 use crate::query::Query;
@@ -64,19 +65,29 @@ pub(crate) async fn run(
     }
     let guard = ctx.sync_lock().await;
     let table = def.name.clone();
-    let pending = ctx
+    // One trip to the store thread for both: a no-change pull is a millisecond, and each trip
+    // is a noticeable part of it.
+    let (pending, binding) = ctx
         .inner
         .store
-        .call(move |c| ops::count_for_table(c, &table))
+        .call(move |c| Ok((ops::count_for_table(c, &table)?, account::read_binding(c)?)))
         .await?;
-    if pending > 0 {
+    let binding = if pending > 0 {
         let pushed = ctx.push_locked(&guard, cancel).await;
         if !pushed.is_success() {
             return Err(ClientError::PushFailed(Box::new(pushed)));
         }
-    }
+        // The push may have bound the store: read the binding again.
+        ctx.bound_account().await
+    } else {
+        Ok(binding)
+    };
     ctx.set_syncing(true);
-    let outcome = match ctx.prepare_account().await {
+    let prepared = match binding {
+        Ok(binding) => ctx.prepare_account_bound(binding).await,
+        Err(e) => Err(e),
+    };
+    let outcome = match prepared {
         Ok(_) => pull_pages(ctx, def, query_id, query, cancel).await,
         Err(e) => Err(e),
     };

@@ -313,7 +313,9 @@ mod tests {
         let password = Password::given("anything".into()).expect("given");
         let answer = verify(password, Some(stored.into())).await;
         assert!(
-            answer.as_ref().is_err_and(|e| e.to_string().contains("KiB")),
+            answer
+                .as_ref()
+                .is_err_and(|e| e.to_string().contains("KiB")),
             "{answer:?}"
         );
     }

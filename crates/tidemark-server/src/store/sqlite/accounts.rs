@@ -57,6 +57,29 @@ impl SqliteTableStore {
     }
 }
 
+/// The session `session_id` of `user_id` if it is still valid at `now` and its user enabled.
+fn find_active_session(
+    conn: &Connection,
+    session_id: &str,
+    user_id: &str,
+    now: i64,
+) -> rusqlite::Result<Option<ActiveSession>> {
+    conn.prepare_cached(
+        "SELECT u.id, u.display_name, s.expires_at FROM sessions s \
+         JOIN users u ON u.id = s.user_id \
+         WHERE s.id = ?1 AND s.user_id = ?2 AND s.expires_at > ?3 \
+         AND u.disabled_at IS NULL",
+    )?
+    .query_row(params![session_id, user_id, now], |row| {
+        Ok(ActiveSession {
+            user_id: row.get(0)?,
+            display_name: row.get(1)?,
+            expires_at: row.get(2)?,
+        })
+    })
+    .optional()
+}
+
 /// Deletes every session of `user_id`.
 fn end_sessions(tx: &Connection, user_id: &str) -> rusqlite::Result<usize> {
     tx.execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])
@@ -180,24 +203,17 @@ impl AccountStore for SqliteTableStore {
         user_id: &str,
         now: i64,
     ) -> Result<Option<ActiveSession>, StoreError> {
+        // Every request asks this: on the quick connection when it is free (no thread hop).
+        if let Some(answer) = self
+            .inner
+            .readers
+            .run_quick(|conn| find_active_session(conn, session_id, user_id, now))
+        {
+            return answer;
+        }
         let (session_id, user_id) = (session_id.to_owned(), user_id.to_owned());
-        self.account_read(move |conn| {
-            conn.prepare_cached(
-                "SELECT u.id, u.display_name, s.expires_at FROM sessions s \
-                 JOIN users u ON u.id = s.user_id \
-                 WHERE s.id = ?1 AND s.user_id = ?2 AND s.expires_at > ?3 \
-                 AND u.disabled_at IS NULL",
-            )?
-            .query_row(params![session_id, user_id, now], |row| {
-                Ok(ActiveSession {
-                    user_id: row.get(0)?,
-                    display_name: row.get(1)?,
-                    expires_at: row.get(2)?,
-                })
-            })
-            .optional()
-        })
-        .await
+        self.account_read(move |conn| find_active_session(conn, &session_id, &user_id, now))
+            .await
     }
 
     async fn extend_session(&self, session_id: &str, expires_at: i64) -> Result<bool, StoreError> {
