@@ -8,12 +8,11 @@ use std::ffi::OsStr;
 use std::io::Write as _;
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Output;
 
 use serde_json::json;
 use tidemark_testkit::postgres::PgDatabase;
 use tidemark_testkit::server::ServerProcess;
-use tokio::io::AsyncWriteExt as _;
 
 use common::{Api, Reply};
 
@@ -28,26 +27,7 @@ fn temp_db() -> (tempfile::TempDir, std::path::PathBuf) {
 
 /// Runs the binary with `args`, `stdin` as its input, and waits for it.
 async fn run(args: &[&str], stdin: &str) -> Output {
-    let mut child = tokio::process::Command::new(BINARY)
-        .args(args)
-        .env_remove("TIDEMARK_LISTEN")
-        .env_remove("TIDEMARK_DB")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {BINARY}: {e}"));
-    if let Some(mut input) = child.stdin.take() {
-        input
-            .write_all(stdin.as_bytes())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-    let output = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("{BINARY} {args:?} did not finish"));
-    output.unwrap_or_else(|e| panic!("{e}"))
+    common::run_binary(BINARY, args, stdin).await
 }
 
 /// `tidemark-server --db DB user …` (DB a SQLite path or a PostgreSQL URL), which must

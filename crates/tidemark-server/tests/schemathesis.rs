@@ -19,13 +19,13 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tidemark_testkit::server::ServerProcess;
-use tokio::io::AsyncWriteExt as _;
 
 use common::Api;
 
@@ -85,28 +85,16 @@ fn schemathesis() -> Option<PathBuf> {
 
 /// `tidemark-server --db DB user add USER --password-stdin`, which must succeed.
 async fn add_user(db: &Path) {
-    let mut child = tokio::process::Command::new(BINARY)
-        .arg("--db")
-        .arg(db)
-        .args(["user", "add", USER, "--password-stdin"])
-        .env_remove("TIDEMARK_LISTEN")
-        .env_remove("TIDEMARK_DB")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {BINARY}: {e}"));
-    if let Some(mut input) = child.stdin.take() {
-        input
-            .write_all(format!("{PASSWORD}\n").as_bytes())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("user add did not finish"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let args = [
+        db.as_os_str(),
+        OsStr::new("user"),
+        OsStr::new("add"),
+        OsStr::new(USER),
+        OsStr::new("--password-stdin"),
+    ];
+    let mut full = vec![OsStr::new("--db")];
+    full.extend(args);
+    let output = common::run_binary(BINARY, &full, &format!("{PASSWORD}\n")).await;
     assert!(
         output.status.success(),
         "user add failed: {}",

@@ -3,8 +3,10 @@
 
 #![allow(dead_code)] // Each test binary uses a different subset.
 
+use std::ffi::OsStr;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use reqwest::Method;
@@ -367,4 +369,29 @@ pub async fn lookups_until(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     slowest
+}
+
+/// Runs `binary` with `args` (without the server's address and database variables from the
+/// environment), `stdin` as its input, and waits up to 30 s for it.
+pub async fn run_binary<A: AsRef<OsStr>>(binary: &str, args: &[A], stdin: &str) -> Output {
+    let mut child = tokio::process::Command::new(binary)
+        .args(args)
+        .env_remove("TIDEMARK_LISTEN")
+        .env_remove("TIDEMARK_DB")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {binary}: {e}"));
+    if let Some(mut input) = child.stdin.take() {
+        input
+            .write_all(stdin.as_bytes())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("{binary} did not finish"));
+    output.unwrap_or_else(|e| panic!("{e}"))
 }
