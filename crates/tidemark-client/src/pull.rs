@@ -83,14 +83,11 @@ pub(crate) async fn run(
         Ok(binding)
     };
     ctx.set_syncing(true);
-    let prepared = match binding {
-        Ok(binding) => ctx.prepare_account_bound(binding).await,
-        Err(e) => Err(e),
-    };
-    let outcome = match prepared {
-        Ok(_) => pull_pages(ctx, def, query_id, query, cancel).await,
-        Err(e) => Err(e),
-    };
+    let outcome = async {
+        ctx.prepare_account_bound(binding?).await?;
+        pull_pages(ctx, def, query_id, query, cancel).await
+    }
+    .await;
     match &outcome {
         Ok(r) => {
             log::info!(

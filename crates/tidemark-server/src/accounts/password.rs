@@ -4,7 +4,7 @@
 //! m = 19 MiB (19 456 KiB), t = 2 iterations, p = 1 lane, a 16-byte random salt, a 32-byte
 //! output, stored as a PHC string (so the parameters travel with each hash and can be raised
 //! later without breaking stored ones). Hashing takes tens of milliseconds of CPU, so it runs
-//! on tokio's blocking threads, never on the request threads.
+//! on threads of its own, never on the request threads.
 //!
 //! Each hash also takes 19 MiB of memory while it runs. Allocated afresh per hash on tokio's
 //! blocking threads, a burst of sign-ins (100 devices at the soak's start) took the server from
@@ -150,11 +150,11 @@ thread_local! {
 /// thread's reused memory, `len` bytes long.
 fn compute(
     argon2: &Argon2<'_>,
-    params: &Params,
     password: &[u8],
     salt: &[u8],
     len: usize,
 ) -> Result<Output, HashError> {
+    let params = argon2.params();
     if params.m_cost() > MAX_MEMORY_KIB {
         return Err(HashError(format!(
             "a stored hash asks for {} KiB of memory, more than the {MAX_MEMORY_KIB} KiB allowed",
@@ -185,13 +185,14 @@ fn hash_now(password: &Password) -> Result<String, HashError> {
         .decode_b64(&mut salt_buffer)
         .map_err(|e| HashError(e.to_string()))?;
     let params = Params::default();
-    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
     let len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
-    let output = compute(&argon2, &params, password.0.as_bytes(), salt_bytes, len)?;
+    let params_string = ParamsString::try_from(&params).map_err(|e| HashError(e.to_string()))?;
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+    let output = compute(&argon2, password.0.as_bytes(), salt_bytes, len)?;
     let phc = PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
-        params: ParamsString::try_from(&params).map_err(|e| HashError(e.to_string()))?,
+        params: params_string,
         salt: Some(salt.as_salt()),
         hash: Some(output),
     };
@@ -213,14 +214,8 @@ fn matches_now(password: &Password, phc: &str) -> Result<bool, HashError> {
     };
     let mut salt_buffer = [0u8; 64];
     let salt_bytes = salt.decode_b64(&mut salt_buffer).map_err(bad)?;
-    let argon2 = Argon2::new(algorithm, version, params.clone());
-    let computed = compute(
-        &argon2,
-        &params,
-        password.0.as_bytes(),
-        salt_bytes,
-        expected.len(),
-    )?;
+    let argon2 = Argon2::new(algorithm, version, params);
+    let computed = compute(&argon2, password.0.as_bytes(), salt_bytes, expected.len())?;
     // `Output`'s equality is constant-time.
     Ok(computed == expected)
 }

@@ -65,9 +65,9 @@ impl Readers {
         let quick = open_reader(path, &settings)?;
         // A quick read never waits for a lock: busy, it goes the pooled way instead.
         quick.busy_timeout(Duration::ZERO)?;
-        // A small page cache: in WAL mode a connection drops its whole cache when it finds the
-        // database changed, which after any write it does, and dropping 32 MiB of cache cost
-        // 5 % of a write's CPU (perf: pcache1TruncateUnsafe). A point lookup reads few pages.
+        // A small page cache: a point lookup reads few pages, and in WAL mode a connection
+        // drops its whole cache whenever it finds the database changed (after every write), a
+        // cost that grows with the cache (pcache1TruncateUnsafe in a profile of writes).
         quick.pragma_update(None, "cache_size", QUICK_CACHE_SIZE)?;
         let readers = Self {
             path: path.to_path_buf(),
