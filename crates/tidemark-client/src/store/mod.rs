@@ -249,6 +249,8 @@ fn open_connection_inner(path: &Path, tables: &[TableDefinition]) -> Result<Conn
     conn.pragma_update(None, "wal_autocheckpoint", 8192)
         .map_err(store_err)?;
     conn.set_prepared_statement_cache_capacity(64);
+    // Cached statements are not parsed and planned again for each new `LIMIT ?` value.
+    tidemark_sql::sqlite::keep_plans(&conn).map_err(store_err)?;
     // The SQL functions local queries use (Unicode case mapping, dates…), as on the server.
     tidemark_sql::sqlite::register(&conn).map_err(store_err)?;
     // Every transaction here writes. Taking the write lock when it begins lets SQLite wait

@@ -7,33 +7,33 @@ use super::{Owner, StoreError};
 /// How many colliding ids a refused adoption names.
 const SHOWN: usize = 5;
 
-/// The `(table, id)` of unowned items whose id the owner `$1` already has, at most
+/// The `(table, id)` of unowned items whose id the owner keyed `$1` already has, at most
 /// [`SHOWN`] + 1 (one more tells whether there are others).
 pub(crate) const COLLISIONS: &str = "
     SELECT u.tbl, u.id FROM items AS u
-    WHERE u.owner = '' AND EXISTS (
+    WHERE u.owner = 0 AND EXISTS (
         SELECT 1 FROM items AS o WHERE o.tbl = u.tbl AND o.owner = $1 AND o.id = u.id)
     ORDER BY u.tbl, u.id LIMIT 6";
 
-/// Drops the unowned operation records whose tag the owner `$1` already used: adopted, they
+/// Drops the unowned operation records whose tag the owner keyed `$1` already used: adopted, they
 /// would collide with the owner's own, and they could only replay into another item.
 pub(crate) const DROP_SHADOWED_RECORDS: &str = "
     DELETE FROM operations
-    WHERE owner = '' AND EXISTS (
+    WHERE owner = 0 AND EXISTS (
         SELECT 1 FROM operations AS o
         WHERE o.tbl = operations.tbl AND o.owner = $1
           AND o.operation_id = operations.operation_id AND o.op_version = operations.op_version)";
 
-/// Gives the unowned operation records to the owner `$1`.
-pub(crate) const ADOPT_RECORDS: &str = "UPDATE operations SET owner = $1 WHERE owner = ''";
+/// Gives the unowned operation records to the owner keyed `$1`.
+pub(crate) const ADOPT_RECORDS: &str = "UPDATE operations SET owner = $1 WHERE owner = 0";
 
-/// Gives the unowned items to the owner `$1`; the row count is the answer.
-pub(crate) const ADOPT_ITEMS: &str = "UPDATE items SET owner = $1 WHERE owner = ''";
+/// Gives the unowned items to the owner keyed `$1`; the row count is the answer.
+pub(crate) const ADOPT_ITEMS: &str = "UPDATE items SET owner = $1 WHERE owner = 0";
 
-/// Deletes the operation records of the owner `$1`.
+/// Deletes the operation records of the owner keyed `$1`.
 pub(crate) const DELETE_RECORDS: &str = "DELETE FROM operations WHERE owner = $1";
 
-/// Deletes the items of the owner `$1`; the row count is the answer.
+/// Deletes the items of the owner keyed `$1`; the row count is the answer.
 pub(crate) const DELETE_ITEMS: &str = "DELETE FROM items WHERE owner = $1";
 
 /// Refuses an adoption by nobody: the unowned rows already are nobody's.

@@ -26,6 +26,7 @@ pub use item::{Item, WireItem, WireItems, serialize_wire_option};
 pub use migrations::MigrationError;
 pub use operations::OperationRetention;
 pub use owner::Owner;
+pub(crate) use owner::{NO_ROWS_KEY, OwnerKeys};
 pub use postgres::{PostgresOptions, PostgresTableStore};
 pub use sqlite::{Clock, SqliteOptions, SqliteTableStore, SystemClock};
 

@@ -279,7 +279,9 @@ impl Req<'_> {
 }
 
 /// Every row of every table of the SQLite database at `path`, as text, in a stable order: two
-/// dumps are equal exactly when the database content is.
+/// dumps are equal exactly when the database content is. A row of a table with an `owner`
+/// column (an owner's key) ends with the owner's user id too, `owner_id=…`, so a test can find
+/// a user's rows by the id it knows.
 pub fn dump_database(path: &Path) -> Vec<String> {
     let conn =
         rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
@@ -297,18 +299,33 @@ pub fn dump_database(path: &Path) -> Vec<String> {
         }
     }
     let mut out = Vec::new();
+    let has_owners = tables.iter().any(|t| t == "owners");
     for table in tables {
         // Table names come from sqlite_master of our own test database.
-        let mut st = conn
+        let st = conn
             .prepare(&format!("SELECT * FROM \"{table}\""))
             .unwrap_or_else(|e| panic!("{e}"));
         let columns = st.column_count();
+        let owned = has_owners && table != "owners" && st.column_index("owner").is_ok();
+        drop(st);
+        let sql = if owned {
+            format!(
+                "SELECT t.*, o.user_id FROM \"{table}\" AS t LEFT JOIN owners AS o ON o.key = t.owner"
+            )
+        } else {
+            format!("SELECT * FROM \"{table}\"")
+        };
+        let mut st = conn.prepare(&sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
         let rows = st
             .query_map([], |r| {
-                let mut cells = Vec::with_capacity(columns);
+                let mut cells = Vec::with_capacity(columns + 1);
                 for i in 0..columns {
                     let v: rusqlite::types::Value = r.get(i)?;
                     cells.push(format!("{v:?}"));
+                }
+                if owned {
+                    let id: Option<String> = r.get(columns)?;
+                    cells.push(format!("owner_id={id:?}"));
                 }
                 Ok(format!("{table}: {}", cells.join(" | ")))
             })

@@ -61,9 +61,23 @@ async fn dump_postgres(url: &str) -> Vec<String> {
     };
     tokio::spawn(connection);
     let mut out = Vec::new();
-    // Every column as text, so one query shape serves every table of our schema.
-    for table in ["items", "operations", "change_clocks", "tidemark_schema"] {
-        let sql = format!("SELECT t::text FROM {table} t");
+    // Every column as text, so one query shape serves every table of our schema; rows of the
+    // owned tables end with their owner's user id (see `common::dump_database`).
+    for table in [
+        "items",
+        "operations",
+        "owners",
+        "change_clocks",
+        "tidemark_schema",
+    ] {
+        let sql = if matches!(table, "items" | "operations") {
+            format!(
+                "SELECT t::text || ' owner_id=' || o.user_id FROM {table} t \
+                 JOIN owners o ON o.key = t.owner"
+            )
+        } else {
+            format!("SELECT t::text FROM {table} t")
+        };
         let rows = match client.query(&sql, &[]).await {
             Ok(r) => r,
             Err(e) => panic!("{sql}: {e}"),

@@ -1,6 +1,8 @@
 //! A database from before owners (SQLite schema version 1, PostgreSQL version 2), with rows in
 //! it, opens: it is migrated, its rows and operation records are unowned and still served to
-//! `Owner::unowned()` (and to no user), and new writes work on the rebuilt tables.
+//! `Owner::unowned()` (and to no user), and new writes work on the rebuilt tables. A database
+//! whose owners are user ids (SQLite 3, PostgreSQL 4) opens with every row still its owner's,
+//! the owners now keys.
 
 use serde_json::json;
 use tidemark_protocol::headers::OperationTag;
@@ -19,6 +21,73 @@ const POSTGRES_V2: [&str; 2] = [
     include_str!("../../src/store/postgres/migrations/0001_items_and_operations.sql"),
     include_str!("../../src/store/postgres/migrations/0002_filter_functions.sql"),
 ];
+
+/// The SQL of a schema-3 SQLite database (owners as user ids, accounts).
+const SQLITE_V3: [&str; 3] = [
+    include_str!("../../src/store/sqlite/migrations/0001_items_and_operations.sql"),
+    include_str!("../../src/store/sqlite/migrations/0002_owners.sql"),
+    include_str!("../../src/store/sqlite/migrations/0003_accounts.sql"),
+];
+/// The SQL of a schema-4 PostgreSQL database (owners as user ids, accounts).
+const POSTGRES_V4: [&str; 4] = [
+    include_str!("../../src/store/postgres/migrations/0001_items_and_operations.sql"),
+    include_str!("../../src/store/postgres/migrations/0002_filter_functions.sql"),
+    include_str!("../../src/store/postgres/migrations/0003_owners.sql"),
+    include_str!("../../src/store/postgres/migrations/0004_accounts.sql"),
+];
+
+/// Rows of Alice (`a1`, with the record of its tagged insert), of Bob (`b1`) and of nobody
+/// (`n1`), owned by user id as schema 3 (SQLite) and 4 (PostgreSQL) stored them.
+const OWNED_ROWS: &str = "
+    INSERT INTO items (tbl, owner, id, created_at, updated_at, version, deleted, data) VALUES
+        ('todoitem', 'alice-id', 'a1', 1000, 2000, 'va', FALSE, '{\"text\": \"alice\"}'),
+        ('todoitem', 'bob-id', 'b1', 1000, 2100, 'vb', FALSE, '{\"text\": \"bob\"}'),
+        ('todoitem', '', 'n1', 1000, 2200, 'vn', FALSE, '{\"text\": \"nobody\"}');
+    INSERT INTO operations
+        (tbl, owner, operation_id, op_version, kind, item_id, outcome, recorded_at)
+    VALUES ('todoitem', 'alice-id', 'op-a', 1, 'insert', 'a1',
+        '{\"id\":\"a1\",\"created_at_us\":1000,\"updated_at_us\":2000,\"version\":\"va\",\
+\"deleted\":false,\"properties\":{\"text\":\"alice\"}}', 2000);";
+
+/// What a migrated database with owned rows must answer: each owner sees exactly their rows,
+/// Alice's operation record replays for her alone, and a new user's rows are theirs.
+async fn assert_rows_keep_their_owners(store: &impl TableStore) {
+    let query = ItemQuery {
+        limit: 10,
+        include_deleted: true,
+        count_total: true,
+        ..ItemQuery::default()
+    };
+    let alice = Owner::user("alice-id");
+    let bob = Owner::user("bob-id");
+    let carol = Owner::user("carol-id");
+    for (owner, expected) in [(&alice, "a1"), (&bob, "b1"), (NOBODY, "n1")] {
+        let page = store.query(owner, T, &query).await;
+        let page = page.unwrap_or_else(|e| panic!("{owner}: {e}"));
+        let ids: Vec<&str> = page.items.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!((ids, page.total), (vec![expected], Some(1)), "{owner}");
+        let item = store.lookup(owner, T, expected, false).await;
+        assert!(item.is_ok_and(|i| i.updated_at_us > 1000), "{owner}");
+    }
+    let retry = write(Change::Insert(new_item("a1", json!({"text": "alice"}))))
+        .tagged(OperationTag::new("op-a", 1));
+    let replay = store.apply(&alice, retry.clone()).await;
+    assert!(replay.is_ok_and(|o| o.replayed && o.item.version == "va"));
+    let not_bobs = store.apply(&bob, retry).await;
+    assert!(not_bobs.is_ok_and(|o| !o.replayed));
+    // A user new since the migration gets a key of their own: none of the others' rows.
+    let first = store.query(&carol, T, &query).await;
+    assert_eq!(first.ok().map(|p| p.total), Some(Some(0)));
+    let insert = write(Change::Insert(new_item("c1", json!({}))));
+    assert!(store.apply(&carol, insert).await.is_ok());
+    let page = store.query(&carol, T, &query).await;
+    let ids: Vec<String> = page
+        .map(|p| p.items.into_iter().map(|i| i.id).collect())
+        .unwrap_or_default();
+    assert_eq!(ids, ["c1"]);
+    let alices = store.query(&alice, T, &query).await;
+    assert_eq!(alices.ok().map(|p| p.total), Some(Some(1)));
+}
 
 /// Two items (`old`, and `gone` soft-deleted) and the record of the tagged insert of `old`, as
 /// an old server stored them. `$n` parameters: SQLite reads them too.
@@ -86,8 +155,8 @@ async fn a_sqlite_database_of_schema_1_is_migrated_and_its_rows_are_unowned() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        version, 3,
-        "migrated to the newest schema (owners, then accounts)"
+        version, 4,
+        "migrated to the newest schema (owners, accounts, then owner keys)"
     );
     let check: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
@@ -122,4 +191,55 @@ async fn a_postgres_database_of_schema_2_is_migrated_and_its_rows_are_unowned() 
         .await
         .unwrap_or_else(|e| panic!("connect: {e}"));
     assert_rows_are_unowned_and_served(&store).await;
+}
+
+#[tokio::test]
+async fn a_sqlite_database_with_owners_as_user_ids_keeps_every_row_with_its_owner() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("v3.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        let setup = format!(
+            "{}\n{OWNED_ROWS}\nPRAGMA user_version = 3;",
+            SQLITE_V3.join("\n")
+        );
+        conn.execute_batch(&setup)
+            .unwrap_or_else(|e| panic!("schema 3: {e}"));
+    }
+    let store = SqliteTableStore::open(&path).unwrap_or_else(|e| panic!("open: {e}"));
+    assert_rows_keep_their_owners(&store).await;
+    let conn = rusqlite::Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(check, "ok");
+}
+
+#[tokio::test]
+async fn a_postgres_database_with_owners_as_user_ids_keeps_every_row_with_its_owner() {
+    let db = PgDatabase::create().await;
+    {
+        let (client, connection) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("connect: {e}"));
+        let connection = tokio::spawn(connection);
+        let setup = format!(
+            "{}\n{OWNED_ROWS}
+             CREATE TABLE tidemark_schema (
+                 version    bigint PRIMARY KEY,
+                 applied_at timestamptz NOT NULL DEFAULT now());
+             INSERT INTO tidemark_schema (version) VALUES (1), (2), (3), (4);",
+            POSTGRES_V4.join("\n")
+        );
+        client
+            .batch_execute(&setup)
+            .await
+            .unwrap_or_else(|e| panic!("schema 4: {e}"));
+        drop(client);
+        let _ = connection.await;
+    }
+    let store = PostgresTableStore::connect(db.url())
+        .await
+        .unwrap_or_else(|e| panic!("connect: {e}"));
+    assert_rows_keep_their_owners(&store).await;
 }

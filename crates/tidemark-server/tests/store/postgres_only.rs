@@ -160,7 +160,7 @@ async fn pull_plan(client: &tokio_postgres::Client, watermark: i64) -> String {
         filter.numbered(3),
         order.numbered(4)
     );
-    let rows = client.query(&sql, &[&T, &"alice", &watermark]).await;
+    let rows = client.query(&sql, &[&T, &1_i64, &watermark]).await;
     let rows = rows.unwrap_or_else(|e| panic!("{sql}: {e}"));
     rows.iter()
         .map(|row| row.get::<_, String>(0))
@@ -175,12 +175,13 @@ async fn an_incremental_pull_of_one_owner_reads_the_change_index_in_order() {
         .await
         .unwrap_or_else(|e| panic!("connect: {e}"));
     tokio::spawn(connection);
-    // 3000 rows for each of three owners, stamped 1..=3000.
+    // 3000 rows for each of three owners (keys 1, 2 and nobody's 0), stamped 1..=3000.
     let seeded = client
         .batch_execute(
-            "INSERT INTO items (tbl, owner, id, created_at, updated_at, version, deleted, data)
+            "INSERT INTO owners (key, user_id) VALUES (1, 'alice'), (2, 'bob');
+             INSERT INTO items (tbl, owner, id, created_at, updated_at, version, deleted, data)
              SELECT 'todoitem', o, g::text, g, g, 'v', false, '{}'
-             FROM generate_series(1, 3000) AS g, unnest(ARRAY['alice', 'bob', '']) AS o;
+             FROM generate_series(1, 3000) AS g, unnest(ARRAY[1, 2, 0]) AS o;
              ANALYZE items;",
         )
         .await;
@@ -190,7 +191,7 @@ async fn an_incremental_pull_of_one_owner_reads_the_change_index_in_order() {
         let plan = pull_plan(&client, watermark).await;
         assert!(plan.contains("Index Scan using items_by_change"), "{plan}");
         assert!(
-            plan.contains("(owner = 'alice'::text) AND (updated_at >="),
+            plan.contains("(owner = '1'::bigint) AND (updated_at >="),
             "{plan}"
         );
         assert!(

@@ -11,6 +11,7 @@
 //! `json_extract` as 1/0 and boolean literals are bound as 1/0.
 
 mod functions;
+mod plans;
 
 use rusqlite::types::Value;
 use tidemark_protocol::date;
@@ -21,6 +22,7 @@ use crate::dialect::{DSql, Dialect, Kind, Op, Operand, Role, Scalar};
 use crate::functions::Spelling;
 use crate::{Sql, TranslateError};
 pub use functions::{MAX_TEXT_BYTES, register};
+pub use plans::keep_plans;
 
 /// Where the columns of the queried table come from.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_filter_functions.sql"),
     include_str!("migrations/0003_owners.sql"),
     include_str!("migrations/0004_accounts.sql"),
+    include_str!("migrations/0005_owner_keys.sql"),
 ];
 
 /// The advisory lock key every Tidemark server takes while migrating ("tidemark" in ASCII).

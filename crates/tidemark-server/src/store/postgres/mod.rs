@@ -10,6 +10,7 @@
 mod accounts;
 pub mod clock;
 mod migrations;
+mod owners;
 mod tls;
 mod url;
 mod write;
@@ -29,8 +30,8 @@ use tokio_postgres::{IsolationLevel, NoTls, Row};
 
 use super::operations::{OperationRetention, PruneSchedule};
 use super::{
-    ItemQuery, MigrationError, Owner, PageBuilder, QueryPage, StoreError, StoreWrite, TableStore,
-    WriteOutcome, adoption, visible,
+    ItemQuery, MigrationError, NO_ROWS_KEY, Owner, OwnerKeys, PageBuilder, QueryPage, StoreError,
+    StoreWrite, TableStore, WriteOutcome, adoption, visible,
 };
 use crate::store::Item;
 
@@ -90,6 +91,7 @@ struct Inner {
     /// The URL with its password hidden, for logs and errors.
     display_url: String,
     prune_schedule: PruneSchedule,
+    owner_keys: OwnerKeys,
 }
 
 impl fmt::Debug for PostgresTableStore {
@@ -166,6 +168,7 @@ impl PostgresTableStore {
                 options,
                 display_url,
                 prune_schedule: PruneSchedule::default(),
+                owner_keys: OwnerKeys::default(),
             }),
         };
         let mut client = store.client().await?;
@@ -181,6 +184,38 @@ impl PostgresTableStore {
     /// The database URL with its password hidden.
     pub fn display_url(&self) -> &str {
         &self.inner.display_url
+    }
+
+    /// `owner`'s key for a read: [`NO_ROWS_KEY`] when it has none (it never wrote).
+    async fn read_key(
+        &self,
+        client: &deadpool_postgres::Object,
+        owner: &Owner,
+    ) -> Result<i64, StoreError> {
+        if let Some(key) = self.inner.owner_keys.known(owner) {
+            return Ok(key);
+        }
+        match owners::find(&***client, owner).await? {
+            Some(key) => {
+                self.inner.owner_keys.remember(owner, key);
+                Ok(key)
+            }
+            None => Ok(NO_ROWS_KEY),
+        }
+    }
+
+    /// `owner`'s key for a write, given on its first write (outside any transaction).
+    async fn write_key(
+        &self,
+        client: &deadpool_postgres::Object,
+        owner: &Owner,
+    ) -> Result<i64, StoreError> {
+        if let Some(key) = self.inner.owner_keys.known(owner) {
+            return Ok(key);
+        }
+        let key = owners::find_or_add(&***client, owner).await?;
+        self.inner.owner_keys.remember(owner, key);
+        Ok(key)
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
@@ -210,10 +245,9 @@ impl TableStore for PostgresTableStore {
         table: &str,
         query: &ItemQuery,
     ) -> Result<QueryPage, StoreError> {
-        let mut params: Vec<PgParam> = vec![
-            PgParam::Text(table.to_owned()),
-            PgParam::Text(owner.as_str().to_owned()),
-        ];
+        let mut client = self.client().await?;
+        let key = self.read_key(&client, owner).await?;
+        let mut params: Vec<PgParam> = vec![PgParam::Text(table.to_owned()), PgParam::Int(key)];
         // The prefix of both the primary key and the change index.
         let mut where_sql = String::from("tbl = $1 AND owner = $2");
         if !query.include_deleted {
@@ -239,7 +273,6 @@ impl TableStore for PostgresTableStore {
              LIMIT ${}::bigint OFFSET ${n}::bigint",
             n - 1
         );
-        let mut client = self.client().await?;
         // Count and page from one snapshot, so they agree.
         let tx = client
             .build_transaction()
@@ -306,9 +339,10 @@ impl TableStore for PostgresTableStore {
         include_deleted: bool,
     ) -> Result<Item, StoreError> {
         let client = self.client().await?;
+        let key = self.read_key(&client, owner).await?;
         let statement = client.prepare_cached(LOAD_ITEM).await.map_err(classify)?;
         let row = client
-            .query_opt(&statement, &[&table, &owner.as_str(), &id])
+            .query_opt(&statement, &[&table, &key, &id])
             .await
             .map_err(classify)?;
         visible(
@@ -320,9 +354,10 @@ impl TableStore for PostgresTableStore {
 
     async fn apply(&self, owner: &Owner, write: StoreWrite) -> Result<WriteOutcome, StoreError> {
         let mut client = self.client().await?;
+        let key = self.write_key(&client, owner).await?;
         let tx = client.transaction().await.map_err(classify)?;
         let (options, schedule) = (&self.inner.options, &self.inner.prune_schedule);
-        write::write_one(tx, owner, write, options, schedule).await
+        write::write_one(tx, key, write, options, schedule).await
     }
 
     async fn adopt_unowned(&self, owner: &Owner) -> Result<u64, StoreError> {
@@ -333,8 +368,9 @@ impl TableStore for PostgresTableStore {
         tx.batch_execute("LOCK TABLE items, operations IN SHARE ROW EXCLUSIVE MODE")
             .await
             .map_err(classify)?;
+        let key = owners::find_or_add(&*tx, owner).await?;
         let collisions = tx
-            .query(adoption::COLLISIONS, &[&owner.as_str()])
+            .query(adoption::COLLISIONS, &[&key])
             .await
             .map_err(classify)?
             .iter()
@@ -349,34 +385,31 @@ impl TableStore for PostgresTableStore {
             adoption::ADOPT_RECORDS,
             adoption::ADOPT_ITEMS,
         ];
-        run_for(tx, owner, &statements).await
+        run_for(tx, key, &statements).await
     }
 
     async fn delete_rows_of(&self, owner: &Owner) -> Result<u64, StoreError> {
-        let mut client = self.client().await?;
+        let client = self.client().await?;
+        // An owner without a key never wrote: there is nothing to delete.
+        let Some(key) = owners::find(&**client, owner).await? else {
+            return Ok(0);
+        };
+        let mut client = client;
         let tx = client.transaction().await.map_err(classify)?;
-        run_for(
-            tx,
-            owner,
-            &[adoption::DELETE_RECORDS, adoption::DELETE_ITEMS],
-        )
-        .await
+        run_for(tx, key, &[adoption::DELETE_RECORDS, adoption::DELETE_ITEMS]).await
     }
 }
 
-/// Runs `statements` with `owner` as `$1` in `tx` and commits; answers the rows the last one
-/// changed.
+/// Runs `statements` with the owner's `key` as `$1` in `tx` and commits; answers the rows the
+/// last one changed.
 async fn run_for(
     tx: deadpool_postgres::Transaction<'_>,
-    owner: &Owner,
+    key: i64,
     statements: &[&str],
 ) -> Result<u64, StoreError> {
     let mut changed = 0;
     for sql in statements {
-        changed = tx
-            .execute(*sql, &[&owner.as_str()])
-            .await
-            .map_err(classify)?;
+        changed = tx.execute(*sql, &[&key]).await.map_err(classify)?;
     }
     tx.commit().await.map_err(classify)?;
     Ok(changed)

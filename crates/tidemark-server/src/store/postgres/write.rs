@@ -11,13 +11,13 @@ use crate::store::operations::{
     OperationRecord, OperationRetention, PruneSchedule, RecordedWrite, op_version,
 };
 use crate::store::rules::{self, Stamp};
-use crate::store::{Item, Owner, StoreError, StoreWrite, WriteOutcome};
+use crate::store::{Item, StoreError, StoreWrite, WriteOutcome};
 
-/// Applies `owner`'s `write` in `tx` and commits; dropping `tx` on an error rolls everything
+/// Applies the `write` of the owner keyed `owner` in `tx` and commits; dropping `tx` on an error rolls everything
 /// back, the clock update included.
 pub(super) async fn write_one(
     tx: Transaction<'_>,
-    owner: &Owner,
+    owner: i64,
     write: StoreWrite,
     options: &PostgresOptions,
     schedule: &PruneSchedule,
@@ -58,16 +58,16 @@ pub(super) async fn write_one(
     })
 }
 
-/// The item `id` of `owner`'s `table`, soft-deleted or not.
+/// The item `id` of the `table` of the owner keyed `owner`, soft-deleted or not.
 async fn load_item(
     tx: &Transaction<'_>,
-    owner: &Owner,
+    owner: i64,
     table: &str,
     id: &str,
 ) -> Result<Option<Item>, StoreError> {
     let statement = tx.prepare_cached(LOAD_ITEM).await.map_err(classify)?;
     let row = tx
-        .query_opt(&statement, &[&table, &owner.as_str(), &id])
+        .query_opt(&statement, &[&table, &owner, &id])
         .await
         .map_err(classify)?;
     row.as_ref().map(item_from_row).transpose()
@@ -75,7 +75,7 @@ async fn load_item(
 
 async fn save_item(
     tx: &Transaction<'_>,
-    owner: &Owner,
+    owner: i64,
     table: &str,
     item: &Item,
     new: bool,
@@ -98,7 +98,7 @@ async fn save_item(
             &item.version,
             &item.deleted,
             &data,
-            &owner.as_str(),
+            &owner,
         ],
     )
     .await
@@ -106,11 +106,11 @@ async fn save_item(
     Ok(())
 }
 
-/// The record of `tag` in `owner`'s `table`, if this operation was applied before (by any
+/// The record of `tag` in the `table` of the owner keyed `owner`, if this operation was applied before (by any
 /// process).
 async fn recorded_write(
     tx: &Transaction<'_>,
-    owner: &Owner,
+    owner: i64,
     table: &str,
     tag: &OperationTag,
 ) -> Result<Option<RecordedWrite>, StoreError> {
@@ -118,7 +118,7 @@ async fn recorded_write(
         .query_opt(
             "SELECT kind, item_id, outcome FROM operations
              WHERE tbl = $1 AND owner = $4 AND operation_id = $2 AND op_version = $3",
-            &[&table, &tag.operation_id, &op_version(tag), &owner.as_str()],
+            &[&table, &tag.operation_id, &op_version(tag), &owner],
         )
         .await
         .map_err(classify)?;
@@ -134,7 +134,7 @@ async fn recorded_write(
 
 async fn insert_record(
     tx: &Transaction<'_>,
-    owner: &Owner,
+    owner: i64,
     table: &str,
     record: &OperationRecord,
 ) -> Result<(), StoreError> {
@@ -150,7 +150,7 @@ async fn insert_record(
             &record.item_id,
             &record.outcome,
             &record.recorded_at,
-            &owner.as_str(),
+            &owner,
         ],
     )
     .await

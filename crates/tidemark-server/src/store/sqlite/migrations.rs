@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_items_and_operations.sql"),
     include_str!("migrations/0002_owners.sql"),
     include_str!("migrations/0003_accounts.sql"),
+    include_str!("migrations/0004_owner_keys.sql"),
 ];
 
 /// Applies every migration the database has not seen yet, each in its own transaction.

@@ -9,6 +9,7 @@ mod accounts;
 mod admin;
 mod clock;
 mod migrations;
+mod owners;
 #[cfg(test)]
 mod plan_tests;
 mod readers;
@@ -27,8 +28,8 @@ use tidemark_sql::sqlite::SqliteDialect;
 
 use super::operations::{OperationRetention, PruneSchedule};
 use super::{
-    BatchOutcome, ItemQuery, Owner, PageBuilder, QueryPage, StoreError, StoreWrite, TableStore,
-    WriteOutcome, visible,
+    BatchOutcome, ItemQuery, NO_ROWS_KEY, Owner, OwnerKeys, PageBuilder, QueryPage, StoreError,
+    StoreWrite, TableStore, WriteOutcome, visible,
 };
 use crate::store::Item;
 use clock::ChangeClock;
@@ -115,6 +116,7 @@ struct Inner {
     writer: Mutex<Writer>,
     readers: Arc<Readers>,
     prune_schedule: PruneSchedule,
+    owner_keys: OwnerKeys,
 }
 
 struct Writer {
@@ -160,6 +162,7 @@ impl SqliteTableStore {
         // row (index pages, the tail of the items table) is copied back to the database once.
         conn.pragma_update(None, "wal_autocheckpoint", 8192)
             .map_err(StoreError::internal)?;
+        tidemark_sql::sqlite::keep_plans(&conn).map_err(StoreError::internal)?;
         tidemark_sql::sqlite::register(&conn).map_err(StoreError::internal)?;
         migrations::migrate(&mut conn).map_err(StoreError::internal)?;
         let last_us: Option<i64> = conn
@@ -186,6 +189,7 @@ impl SqliteTableStore {
                 writer: Mutex::new(writer),
                 readers: Arc::new(readers),
                 prune_schedule: PruneSchedule::default(),
+                owner_keys: OwnerKeys::default(),
             }),
         })
     }
@@ -204,6 +208,24 @@ impl SqliteTableStore {
         self.inner.readers.run(f).await
     }
 
+    /// `owner`'s key for a read: [`NO_ROWS_KEY`] when it has none (it never wrote).
+    async fn read_key(&self, owner: &Owner) -> Result<i64, StoreError> {
+        if let Some(key) = self.inner.owner_keys.known(owner) {
+            return Ok(key);
+        }
+        let asked = owner.clone();
+        let found = self
+            .read(move |conn| owners::find(conn, &asked).map_err(StoreError::internal))
+            .await?;
+        match found {
+            Some(key) => {
+                self.inner.owner_keys.remember(owner, key);
+                Ok(key)
+            }
+            None => Ok(NO_ROWS_KEY),
+        }
+    }
+
     /// Runs one write of `owner`'s as a single immediate transaction on the writer.
     async fn write(&self, owner: &Owner, write: StoreWrite) -> Result<WriteOutcome, StoreError> {
         let inner = Arc::clone(&self.inner);
@@ -214,11 +236,12 @@ impl SqliteTableStore {
             let early_reading = time.early_reading();
             let mut writer = inner.lock_writer();
             let Writer { conn, clock } = &mut *writer;
+            let key = inner.write_key(conn, &owner)?;
             let stamp = clock.stamp(time, early_reading);
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(StoreError::internal)?;
-            let outcome = write_one(&tx, &owner, write, stamp, &inner.records(), Pruning::Now)?;
+            let outcome = write_one(&tx, key, write, stamp, &inner.records(), Pruning::Now)?;
             tx.commit().map_err(StoreError::internal)?;
             Ok(outcome)
         })
@@ -257,6 +280,17 @@ impl Inner {
         }
     }
 
+    /// `owner`'s key for a write, given on its first write; `conn` is the writer, held by the
+    /// caller, outside any transaction.
+    fn write_key(&self, conn: &Connection, owner: &Owner) -> Result<i64, StoreError> {
+        if let Some(key) = self.owner_keys.known(owner) {
+            return Ok(key);
+        }
+        let key = owners::find_or_add(conn, owner).map_err(StoreError::internal)?;
+        self.owner_keys.remember(owner, key);
+        Ok(key)
+    }
+
     fn lock_writer(&self) -> MutexGuard<'_, Writer> {
         // A panic while holding the lock dropped its transaction (rolled back), so the
         // connection is still sound.
@@ -271,12 +305,13 @@ impl TableStore for SqliteTableStore {
         table: &str,
         query: &ItemQuery,
     ) -> Result<QueryPage, StoreError> {
+        let key = self.read_key(owner).await?;
         let QuerySql {
             count_sql,
             page_sql,
             params,
             page_params,
-        } = query_sql(owner, table, query)?;
+        } = query_sql(key, table, query)?;
         let query = query.clone();
         let readers = Arc::clone(&self.inner.readers);
         self.read(move |conn| {
@@ -327,9 +362,10 @@ impl TableStore for SqliteTableStore {
         id: &str,
         include_deleted: bool,
     ) -> Result<Item, StoreError> {
-        let (owner, table, id) = (owner.clone(), table.to_owned(), id.to_owned());
+        let key = self.read_key(owner).await?;
+        let (table, id) = (table.to_owned(), id.to_owned());
         self.read(move |conn| {
-            let item = load_item(conn, &owner, &table, &id)?;
+            let item = load_item(conn, key, &table, &id)?;
             visible(item, &id, include_deleted)
         })
         .await
@@ -353,6 +389,7 @@ impl TableStore for SqliteTableStore {
             let records = inner.records();
             let mut writer = inner.lock_writer();
             let Writer { conn, clock } = &mut *writer;
+            let key = inner.write_key(conn, &owner)?;
             let mut tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(StoreError::internal)?;
@@ -365,7 +402,7 @@ impl TableStore for SqliteTableStore {
                 last_stamp = Some(stamp);
                 let savepoint = tx.savepoint().map_err(StoreError::internal)?;
                 let pruning = Pruning::AfterBatch(&mut prune_due);
-                match write_one(&savepoint, &owner, write, stamp, &records, pruning) {
+                match write_one(&savepoint, key, write, stamp, &records, pruning) {
                     Ok(outcome) => {
                         savepoint.commit().map_err(StoreError::internal)?;
                         results.push(Ok(outcome));
@@ -406,14 +443,11 @@ struct QuerySql {
     page_params: Vec<SqlValue>,
 }
 
-/// The SQL answering `query` on `owner`'s rows of `table`. Every query starts with
-/// `tbl = ? AND owner = ?`, the prefix of both the primary key and the change index.
-fn query_sql(owner: &Owner, table: &str, query: &ItemQuery) -> Result<QuerySql, StoreError> {
+/// The SQL answering `query` on the rows of `table` of the owner keyed `owner`. Every query
+/// starts with `tbl = ? AND owner = ?`, the prefix of both the primary key and the change index.
+fn query_sql(owner: i64, table: &str, query: &ItemQuery) -> Result<QuerySql, StoreError> {
     let mut where_sql = String::from("tbl = ? AND owner = ?");
-    let mut params = vec![
-        SqlValue::Text(table.to_owned()),
-        SqlValue::Text(owner.as_str().to_owned()),
-    ];
+    let mut params = vec![SqlValue::Text(table.to_owned()), SqlValue::Integer(owner)];
     if !query.include_deleted {
         where_sql.push_str(" AND deleted = 0");
     }
@@ -476,10 +510,10 @@ fn item_from_raw(
     })
 }
 
-/// The item `id` of `owner`'s `table`, soft-deleted or not.
+/// The item `id` of the `table` of the owner keyed `owner`, soft-deleted or not.
 fn load_item(
     conn: &Connection,
-    owner: &Owner,
+    owner: i64,
     table: &str,
     id: &str,
 ) -> Result<Option<Item>, StoreError> {
@@ -487,10 +521,7 @@ fn load_item(
         .prepare_cached(&format!(
             "SELECT {ITEM_COLUMNS} FROM items WHERE tbl = ?1 AND owner = ?2 AND id = ?3"
         ))
-        .and_then(|mut st| {
-            st.query_row(params![table, owner.as_str(), id], raw_row)
-                .optional()
-        })
+        .and_then(|mut st| st.query_row(params![table, owner, id], raw_row).optional())
         .map_err(StoreError::internal)?;
     raw.map(item_from_raw).transpose()
 }

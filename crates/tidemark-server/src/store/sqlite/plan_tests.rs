@@ -4,7 +4,7 @@
 use rusqlite::Connection;
 use tidemark_protocol::odata::{parse_filter, parse_orderby};
 
-use super::{ITEM_COLUMNS, ItemQuery, Owner, migrations, query_sql};
+use super::{ITEM_COLUMNS, ItemQuery, migrations, query_sql};
 
 /// A migrated in-memory database with the store's SQL functions.
 fn database() -> Connection {
@@ -44,8 +44,8 @@ fn pull(include_deleted: bool) -> ItemQuery {
 fn an_incremental_pull_of_one_owner_scans_the_change_index_in_order() {
     let conn = database();
     for include_deleted in [true, false] {
-        let sql = query_sql(&Owner::user("alice"), "todoitem", &pull(include_deleted))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let sql =
+            query_sql(1, "todoitem", &pull(include_deleted)).unwrap_or_else(|e| panic!("{e}"));
         let page = plan(&conn, &sql.page_sql, &sql.page_params);
         assert!(
             page.contains("USING INDEX items_by_change (tbl=? AND owner=? AND updated_at>?)"),

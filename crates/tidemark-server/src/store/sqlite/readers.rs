@@ -195,6 +195,7 @@ fn open_reader(path: &Path, settings: &ReaderSettings) -> rusqlite::Result<Conne
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(settings.busy_timeout)?;
+    tidemark_sql::sqlite::keep_plans(&conn)?;
     conn.pragma_update(None, "cache_size", READER_CACHE_SIZE)?;
     // Bounds every string SQLite makes on a reader (`replace`, `||`, …) and every value it
     // reads: a filter cannot build a value of hundreds of megabytes from one row.

@@ -11,7 +11,7 @@ use crate::store::operations::{
     OperationRecord, OperationRetention, PruneSchedule, RecordedWrite, op_version,
 };
 use crate::store::rules::{self, Stamp};
-use crate::store::{Item, Owner, StoreError, StoreWrite, WriteOutcome};
+use crate::store::{Item, StoreError, StoreWrite, WriteOutcome};
 
 /// The operation-record bookkeeping a write needs: the retention and the store's schedule.
 pub(super) struct Records<'a> {
@@ -31,11 +31,11 @@ pub(super) enum Pruning<'a> {
     AfterBatch(&'a mut BTreeSet<String>),
 }
 
-/// One write of `owner`'s inside an open transaction: the operation-tag replay check, the
+/// One write of the owner keyed `owner` inside an open transaction: the operation-tag replay check, the
 /// change with its stamp, the operation record (and now and then the pruning of old records).
 pub(super) fn write_one(
     conn: &Connection,
-    owner: &Owner,
+    owner: i64,
     write: StoreWrite,
     stamp: i64,
     records: &Records<'_>,
@@ -103,7 +103,7 @@ pub(super) fn prune_after_batch(
 
 fn save_item(
     tx: &Connection,
-    owner: &Owner,
+    owner: i64,
     table: &str,
     item: &Item,
     new: bool,
@@ -126,17 +126,17 @@ fn save_item(
                 item.version,
                 item.deleted,
                 data,
-                owner.as_str()
+                owner
             ])
         })
         .map_err(StoreError::internal)?;
     Ok(())
 }
 
-/// The record of `tag` in `owner`'s `table`, if this operation was applied before.
+/// The record of `tag` in the `table` of the owner keyed `owner`, if this operation was applied before.
 fn recorded_write(
     tx: &Connection,
-    owner: &Owner,
+    owner: i64,
     table: &str,
     tag: &tidemark_protocol::headers::OperationTag,
 ) -> Result<Option<RecordedWrite>, StoreError> {
@@ -145,7 +145,7 @@ fn recorded_write(
          WHERE tbl = ?1 AND owner = ?4 AND operation_id = ?2 AND op_version = ?3",
     )
     .and_then(|mut st| {
-        let key = params![table, tag.operation_id, op_version(tag), owner.as_str()];
+        let key = params![table, tag.operation_id, op_version(tag), owner];
         st.query_row(key, |r| {
             Ok(RecordedWrite {
                 kind: r.get(0)?,
@@ -160,7 +160,7 @@ fn recorded_write(
 
 fn insert_record(
     tx: &Connection,
-    owner: &Owner,
+    owner: i64,
     table: &str,
     record: &OperationRecord,
 ) -> Result<(), StoreError> {
@@ -178,7 +178,7 @@ fn insert_record(
             record.item_id,
             record.outcome,
             record.recorded_at,
-            owner.as_str()
+            owner
         ])
     })
     .map_err(StoreError::internal)?;
