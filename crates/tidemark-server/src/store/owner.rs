@@ -80,6 +80,22 @@ impl OwnerKeys {
         let mut known = self.known.write().unwrap_or_else(PoisonError::into_inner);
         known.insert(owner.as_str().to_owned(), key);
     }
+
+    /// `owner`'s key: the known one, else what `fetch` reads from the database (remembered
+    /// when there is one; `None` means the owner has no key yet).
+    pub(crate) async fn resolve<E, F>(&self, owner: &Owner, fetch: F) -> Result<Option<i64>, E>
+    where
+        F: Future<Output = Result<Option<i64>, E>>,
+    {
+        if let Some(key) = self.known(owner) {
+            return Ok(Some(key));
+        }
+        let found = fetch.await?;
+        if let Some(key) = found {
+            self.remember(owner, key);
+        }
+        Ok(found)
+    }
 }
 
 #[cfg(test)]

@@ -138,19 +138,20 @@ async fn assert_rows_are_unowned_and_served(store: &impl TableStore) {
     assert!(new.is_ok_and(|o| o.item.updated_at_us > 3000));
 }
 
-#[tokio::test]
-async fn a_sqlite_database_of_schema_1_is_migrated_and_its_rows_are_unowned() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let path = dir.path().join("old.db");
-    {
-        let conn = rusqlite::Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
-        let setup = format!("{SQLITE_V1}\n{OLD_ROWS}\nPRAGMA user_version = 1;");
-        conn.execute_batch(&setup)
-            .unwrap_or_else(|e| panic!("schema 1: {e}"));
-    }
-    let store = SqliteTableStore::open(&path).unwrap_or_else(|e| panic!("open: {e}"));
-    assert_rows_are_unowned_and_served(&store).await;
-    let conn = rusqlite::Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
+/// A SQLite database made by `schema` (the migrations up to `version`) holding `rows`.
+fn sqlite_database_at(path: &std::path::Path, schema: &[&str], version: i64, rows: &str) {
+    let conn = rusqlite::Connection::open(path).unwrap_or_else(|e| panic!("{e}"));
+    let setup = format!(
+        "{}\n{rows}\nPRAGMA user_version = {version};",
+        schema.join("\n")
+    );
+    conn.execute_batch(&setup)
+        .unwrap_or_else(|e| panic!("schema {version}: {e}"));
+}
+
+/// The schema version and integrity of the SQLite database at `path`, once migrated.
+fn assert_sqlite_is_current(path: &std::path::Path) {
+    let conn = rusqlite::Connection::open(path).unwrap_or_else(|e| panic!("{e}"));
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap_or_else(|e| panic!("{e}"));
@@ -164,32 +165,48 @@ async fn a_sqlite_database_of_schema_1_is_migrated_and_its_rows_are_unowned() {
     assert_eq!(check, "ok");
 }
 
+/// A PostgreSQL database made by `schema` (the migrations `1..=schema.len()`) holding `rows`,
+/// then opened (and so migrated) by the store.
+async fn postgres_store_from(db: &PgDatabase, schema: &[&str], rows: &str) -> PostgresTableStore {
+    let (client, connection) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("connect: {e}"));
+    let connection = tokio::spawn(connection);
+    let versions: Vec<String> = (1..=schema.len()).map(|v| format!("({v})")).collect();
+    let setup = format!(
+        "{}\n{rows}
+         CREATE TABLE tidemark_schema (
+             version    bigint PRIMARY KEY,
+             applied_at timestamptz NOT NULL DEFAULT now());
+         INSERT INTO tidemark_schema (version) VALUES {};",
+        schema.join("\n"),
+        versions.join(", ")
+    );
+    client
+        .batch_execute(&setup)
+        .await
+        .unwrap_or_else(|e| panic!("schema {}: {e}", schema.len()));
+    drop(client);
+    let _ = connection.await;
+    PostgresTableStore::connect(db.url())
+        .await
+        .unwrap_or_else(|e| panic!("connect: {e}"))
+}
+
+#[tokio::test]
+async fn a_sqlite_database_of_schema_1_is_migrated_and_its_rows_are_unowned() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("old.db");
+    sqlite_database_at(&path, &[SQLITE_V1], 1, OLD_ROWS);
+    let store = SqliteTableStore::open(&path).unwrap_or_else(|e| panic!("open: {e}"));
+    assert_rows_are_unowned_and_served(&store).await;
+    assert_sqlite_is_current(&path);
+}
+
 #[tokio::test]
 async fn a_postgres_database_of_schema_2_is_migrated_and_its_rows_are_unowned() {
     let db = PgDatabase::create().await;
-    {
-        let (client, connection) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls)
-            .await
-            .unwrap_or_else(|e| panic!("connect: {e}"));
-        let connection = tokio::spawn(connection);
-        let setup = format!(
-            "{}\n{}\n{OLD_ROWS}
-             CREATE TABLE tidemark_schema (
-                 version    bigint PRIMARY KEY,
-                 applied_at timestamptz NOT NULL DEFAULT now());
-             INSERT INTO tidemark_schema (version) VALUES (1), (2);",
-            POSTGRES_V2[0], POSTGRES_V2[1]
-        );
-        client
-            .batch_execute(&setup)
-            .await
-            .unwrap_or_else(|e| panic!("schema 2: {e}"));
-        drop(client);
-        let _ = connection.await;
-    }
-    let store = PostgresTableStore::connect(db.url())
-        .await
-        .unwrap_or_else(|e| panic!("connect: {e}"));
+    let store = postgres_store_from(&db, &POSTGRES_V2, OLD_ROWS).await;
     assert_rows_are_unowned_and_served(&store).await;
 }
 
@@ -197,49 +214,15 @@ async fn a_postgres_database_of_schema_2_is_migrated_and_its_rows_are_unowned() 
 async fn a_sqlite_database_with_owners_as_user_ids_keeps_every_row_with_its_owner() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let path = dir.path().join("v3.db");
-    {
-        let conn = rusqlite::Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
-        let setup = format!(
-            "{}\n{OWNED_ROWS}\nPRAGMA user_version = 3;",
-            SQLITE_V3.join("\n")
-        );
-        conn.execute_batch(&setup)
-            .unwrap_or_else(|e| panic!("schema 3: {e}"));
-    }
+    sqlite_database_at(&path, &SQLITE_V3, 3, OWNED_ROWS);
     let store = SqliteTableStore::open(&path).unwrap_or_else(|e| panic!("open: {e}"));
     assert_rows_keep_their_owners(&store).await;
-    let conn = rusqlite::Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
-    let check: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(check, "ok");
+    assert_sqlite_is_current(&path);
 }
 
 #[tokio::test]
 async fn a_postgres_database_with_owners_as_user_ids_keeps_every_row_with_its_owner() {
     let db = PgDatabase::create().await;
-    {
-        let (client, connection) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls)
-            .await
-            .unwrap_or_else(|e| panic!("connect: {e}"));
-        let connection = tokio::spawn(connection);
-        let setup = format!(
-            "{}\n{OWNED_ROWS}
-             CREATE TABLE tidemark_schema (
-                 version    bigint PRIMARY KEY,
-                 applied_at timestamptz NOT NULL DEFAULT now());
-             INSERT INTO tidemark_schema (version) VALUES (1), (2), (3), (4);",
-            POSTGRES_V4.join("\n")
-        );
-        client
-            .batch_execute(&setup)
-            .await
-            .unwrap_or_else(|e| panic!("schema 4: {e}"));
-        drop(client);
-        let _ = connection.await;
-    }
-    let store = PostgresTableStore::connect(db.url())
-        .await
-        .unwrap_or_else(|e| panic!("connect: {e}"));
+    let store = postgres_store_from(&db, &POSTGRES_V4, OWNED_ROWS).await;
     assert_rows_keep_their_owners(&store).await;
 }

@@ -192,16 +192,9 @@ impl PostgresTableStore {
         client: &deadpool_postgres::Object,
         owner: &Owner,
     ) -> Result<i64, StoreError> {
-        if let Some(key) = self.inner.owner_keys.known(owner) {
-            return Ok(key);
-        }
-        match owners::find(&***client, owner).await? {
-            Some(key) => {
-                self.inner.owner_keys.remember(owner, key);
-                Ok(key)
-            }
-            None => Ok(NO_ROWS_KEY),
-        }
+        let found = owners::find(&***client, owner);
+        let key = self.inner.owner_keys.resolve(owner, found).await?;
+        Ok(key.unwrap_or(NO_ROWS_KEY))
     }
 
     /// `owner`'s key for a write, given on its first write (outside any transaction).
@@ -210,12 +203,9 @@ impl PostgresTableStore {
         client: &deadpool_postgres::Object,
         owner: &Owner,
     ) -> Result<i64, StoreError> {
-        if let Some(key) = self.inner.owner_keys.known(owner) {
-            return Ok(key);
-        }
-        let key = owners::find_or_add(&***client, owner).await?;
-        self.inner.owner_keys.remember(owner, key);
-        Ok(key)
+        let added = async { owners::find_or_add(&***client, owner).await.map(Some) };
+        let key = self.inner.owner_keys.resolve(owner, added).await?;
+        key.ok_or_else(|| StoreError::internal(format!("{owner} has no key")))
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {

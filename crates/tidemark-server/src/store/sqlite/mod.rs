@@ -210,20 +210,10 @@ impl SqliteTableStore {
 
     /// `owner`'s key for a read: [`NO_ROWS_KEY`] when it has none (it never wrote).
     async fn read_key(&self, owner: &Owner) -> Result<i64, StoreError> {
-        if let Some(key) = self.inner.owner_keys.known(owner) {
-            return Ok(key);
-        }
         let asked = owner.clone();
-        let found = self
-            .read(move |conn| owners::find(conn, &asked).map_err(StoreError::internal))
-            .await?;
-        match found {
-            Some(key) => {
-                self.inner.owner_keys.remember(owner, key);
-                Ok(key)
-            }
-            None => Ok(NO_ROWS_KEY),
-        }
+        let found = self.read(move |conn| owners::find(conn, &asked).map_err(StoreError::internal));
+        let key = self.inner.owner_keys.resolve(owner, found).await?;
+        Ok(key.unwrap_or(NO_ROWS_KEY))
     }
 
     /// Runs one write of `owner`'s as a single immediate transaction on the writer.
