@@ -125,6 +125,7 @@ impl CommandError {
             TodoError::Unreachable(_) => Self::unreachable(server),
             TodoError::Unauthorized => Self::Unauthorized,
             TodoError::ReadInput(message) => Self::Store(message),
+            e @ TodoError::LocalFiles { .. } => Self::Store(sentence(&e.to_string())),
             TodoError::Engine(engine) => Self::from_engine(&engine, server),
             // Signing in from the app is the next issue; until then these are said as they are.
             e @ (TodoError::SignInRequired { .. }

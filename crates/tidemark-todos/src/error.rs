@@ -59,6 +59,15 @@ pub enum TodoError {
         /// What went wrong.
         message: String,
     },
+    /// A file of the local data (an account's directory, the local list being brought into
+    /// an account) could not be named, made or moved.
+    #[error("{}: {message}", path.display())]
+    LocalFiles {
+        /// The file or directory.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
     /// Any other engine failure (local store, protocol, queue rules...); its `kind()` says
     /// which.
     #[error(transparent)]

@@ -6,11 +6,13 @@
 //! does. Callers open a [`TodoList`] on a data directory and call its methods; every write goes
 //! to the local store first and reaches the server on [`TodoList::sync`].
 
+pub mod accounts;
 mod error;
 mod list;
 pub mod session;
 mod settings;
 
+pub use accounts::{account_dir, import_local_list};
 pub use error::TodoError;
 pub use list::{Conflict, Resolution, SyncOutcome, Todo, TodoList, TodoStatus, auth_client};
 pub use session::{SessionStore, default_session_file};

@@ -253,6 +253,28 @@ impl TodoList {
         Ok(stored.iter().map(Todo::from_item).collect())
     }
 
+    /// Adds these todos as they are (id, text, done), in one transaction: todos made
+    /// elsewhere, such as the local list brought into an account. Versions and server times
+    /// are left behind: to this store's server they are new.
+    pub async fn add_existing(&self, todos: &[Todo]) -> Result<(), TodoError> {
+        if todos.is_empty() {
+            return Ok(());
+        }
+        let items = todos
+            .iter()
+            .map(|todo| {
+                let text = validate_text(&todo.text)?;
+                let mut item = Map::new();
+                item.insert(system::ID.into(), Value::String(todo.id.clone()));
+                item.insert(TEXT.into(), Value::String(text));
+                item.insert(COMPLETE.into(), Value::Bool(todo.complete));
+                Ok(item)
+            })
+            .collect::<Result<Vec<_>, TodoError>>()?;
+        self.table.insert_many(items).await?;
+        Ok(())
+    }
+
     /// Marks a todo done or not done.
     pub async fn set_complete(&self, id: &str, complete: bool) -> Result<Todo, TodoError> {
         self.change(id, COMPLETE, Value::Bool(complete)).await
