@@ -9,10 +9,12 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use serde::Serialize;
+use tidemark_todos::tidemark_client::Session;
 use tidemark_todos::{
-    Conflict, Resolution, STORE_FILE_NAME, SyncOutcome, Todo, TodoList, TodoStatus,
+    Conflict, Resolution, STORE_FILE_NAME, SessionStore, SyncOutcome, Todo, TodoError, TodoList,
+    TodoStatus, auth_client, default_session_file, import_local_list,
 };
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 use crate::error::{CommandError, writable};
 use crate::settings::{Settings, SettingsStore};
@@ -38,6 +40,9 @@ pub struct BackendConfig {
     pub server_override: Option<String>,
     /// `TIDEMARK_APP_KEY`: replaces the saved application key for this run.
     pub app_key_override: Option<String>,
+    /// The session file shared with the CLI (`TIDEMARK_SESSION_FILE`, else the default one);
+    /// `None` when the system has no config directory: signing in is then refused.
+    pub session_file: Option<PathBuf>,
 }
 
 impl BackendConfig {
@@ -49,6 +54,9 @@ impl BackendConfig {
             data_dir: var("TIDEMARK_DATA_DIR").map_or(default_data_dir, PathBuf::from),
             server_override: var("TIDEMARK_SERVER"),
             app_key_override: var("TIDEMARK_APP_KEY"),
+            session_file: var("TIDEMARK_SESSION_FILE")
+                .map(PathBuf::from)
+                .or_else(default_session_file),
         }
     }
 }
@@ -98,9 +106,37 @@ pub struct SettingsView {
     pub server_from_env: bool,
 }
 
+/// Who the app syncs as, for the settings' Account part.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountView {
+    /// The server accounts are on (`None` until one is configured).
+    pub server: Option<String>,
+    /// Signed in: the user's name (the user id when the server gave no name).
+    pub user: Option<String>,
+    /// Signed in: todos of the local list (written without an account) that can be brought
+    /// into this account.
+    pub local_todos: usize,
+}
+
+/// What signing out did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedOut {
+    /// Changes of the account that wait to be pushed: they stay on this computer, in that
+    /// account's store, for its next sign-in.
+    pub pending_kept: u64,
+    /// Whether the server ended the session (false offline: it then stays valid there until
+    /// it expires).
+    pub ended_on_server: bool,
+}
+
 /// The app's state and behaviour, shared by the commands and the background tasks.
 pub struct Backend {
     list: RwLock<TodoList>,
+    /// Bumped whenever another store is opened (sign-in, sign-out), so the watchers of the
+    /// old one move to the new one.
+    opened: watch::Sender<u64>,
     settings: Mutex<Settings>,
     settings_store: Box<dyn SettingsStore>,
     notifier: Arc<dyn Notifier>,
@@ -135,10 +171,24 @@ impl Backend {
                 ..settings
             }
         });
-        let list = TodoList::open(&config.data_dir, settings.server(), settings.key())
+        // Signed in (here or with the CLI), the account's own store; otherwise the local list.
+        let session = match (settings.server(), &config.session_file) {
+            (Some(server), Some(file)) => {
+                SessionStore::new(file).load(server).unwrap_or_else(|e| {
+                    log::warn!("cannot read the saved session, starting signed out: {e}");
+                    None
+                })
+            }
+            _ => None,
+        };
+        let list = open_list(&config, &settings, session)
             .await
             .map_err(|e| CommandError::from_todo(e, None))?;
-        let store = config.data_dir.join(STORE_FILE_NAME);
+        let store = list
+            .status()
+            .await
+            .map(|s| s.store)
+            .unwrap_or_else(|_| config.data_dir.join(STORE_FILE_NAME));
         log::info!(
             "store {} opened; server {}",
             store.display(),
@@ -152,6 +202,7 @@ impl Backend {
         }
         Ok(Arc::new(Self {
             list: RwLock::new(list),
+            opened: watch::Sender::new(0),
             settings: Mutex::new(settings),
             settings_store,
             notifier,
@@ -213,6 +264,9 @@ impl Backend {
                     outcome.pulled,
                     outcome.conflicts
                 );
+                if let Some(renewed) = &outcome.renewed_session {
+                    self.save_session(renewed);
+                }
                 self.set_last_error(None);
             }
             Err(e) => {
@@ -312,6 +366,110 @@ impl Backend {
         Ok(self.get_settings())
     }
 
+    /// Who the app syncs as.
+    pub async fn account(&self) -> Result<AccountView, CommandError> {
+        let list = self.list();
+        let Some(session) = list.session() else {
+            return Ok(AccountView {
+                server: self.settings().server().map(str::to_owned),
+                user: None,
+                local_todos: 0,
+            });
+        };
+        let local = self.config.data_dir.join(STORE_FILE_NAME);
+        let local_todos = if local.exists() {
+            let local = TodoList::open(&self.config.data_dir, None, None)
+                .await
+                .map_err(|e| self.map(e))?;
+            let todos = local.list(true).await;
+            local.close().await;
+            todos.map_err(|e| self.map(e))?.len()
+        } else {
+            0
+        };
+        Ok(AccountView {
+            server: list.server().map(str::to_owned),
+            user: Some(session.user_name.clone().unwrap_or(session.user_id)),
+            local_todos,
+        })
+    }
+
+    /// Signs in to the configured server (or, with `create`, makes the account first), keeps
+    /// the session in the session file and opens that account's store. The local list stays
+    /// where it is until [`Backend::bring_local_list`].
+    pub async fn sign_in(
+        &self,
+        user: &str,
+        password: &str,
+        create: bool,
+    ) -> Result<AccountView, CommandError> {
+        let settings = self.settings();
+        let server = settings.server().ok_or(CommandError::NoServer)?.to_owned();
+        let sessions = self.sessions()?;
+        let auth = auth_client(&server, settings.key()).map_err(|e| self.map(e))?;
+        let answer = if create {
+            auth.sign_up(user, password).await
+        } else {
+            auth.sign_in(user, password).await
+        };
+        let session = answer.map_err(|e| self.map(TodoError::from(e)))?;
+        sessions.save(&server, &session).map_err(|e| self.map(e))?;
+        let list = open_list(&self.config, &settings, Some(session))
+            .await
+            .map_err(|e| self.map(e))?;
+        self.switch_to(list).await;
+        log::info!("signed in on {server}");
+        self.account().await
+    }
+
+    /// Brings the local list's todos into the signed-in account (queued for push); answers
+    /// how many came.
+    pub async fn bring_local_list(&self) -> Result<usize, CommandError> {
+        let list = self.list();
+        if list.session().is_none() {
+            return Err(CommandError::Sync(
+                "Sign in first: the local list is brought into an account.".into(),
+            ));
+        }
+        let brought = import_local_list(&self.config.data_dir, &list)
+            .await
+            .map_err(|e| self.map(e))?;
+        self.changed();
+        self.notifier.todos_changed();
+        self.publish_status().await;
+        Ok(brought)
+    }
+
+    /// Signs out: ends the session on the server when it can be reached, forgets it here and
+    /// goes back to the local list. The account's waiting changes stay in its store.
+    pub async fn sign_out(&self) -> Result<SignedOut, CommandError> {
+        let list = self.list();
+        let Some(session) = list.session() else {
+            return Ok(SignedOut {
+                pending_kept: 0,
+                ended_on_server: false,
+            });
+        };
+        let settings = self.settings();
+        let pending_kept = list.pending().await.map_err(|e| self.map(e))?;
+        let ended_on_server = match list.server().map(|s| auth_client(s, settings.key())) {
+            Some(Ok(auth)) => auth.logout(&session).await.is_ok(),
+            _ => false,
+        };
+        if let Some(server) = list.server() {
+            self.sessions()?.forget(server).map_err(|e| self.map(e))?;
+        }
+        let local = open_list(&self.config, &settings, None)
+            .await
+            .map_err(|e| self.map(e))?;
+        self.switch_to(local).await;
+        log::info!("signed out; {pending_kept} change(s) kept in the account's store");
+        Ok(SignedOut {
+            pending_kept,
+            ended_on_server,
+        })
+    }
+
     /// Sends the current status to the notifier.
     pub async fn publish_status(&self) {
         match self.status().await {
@@ -323,8 +481,31 @@ impl Backend {
     /// Runs forever: publishes the status whenever the engine's pending count or sync state
     /// changes.
     pub async fn watch_status(self: Arc<Self>) {
-        let mut rx = self.list().context().subscribe();
-        while rx.changed().await.is_ok() {
+        let mut opened = self.opened.subscribe();
+        loop {
+            let mut rx = self.list().context().subscribe();
+            let mut switched = false;
+            loop {
+                tokio::select! {
+                    changed = rx.changed() => {
+                        if changed.is_err() {
+                            break;
+                        }
+                        self.publish_status().await;
+                    }
+                    opened_again = opened.changed() => {
+                        if opened_again.is_err() {
+                            return;
+                        }
+                        switched = true;
+                        break;
+                    }
+                }
+            }
+            // This store closed: wait until another one is open, then watch that.
+            if !switched && opened.changed().await.is_err() {
+                return;
+            }
             self.publish_status().await;
         }
     }
@@ -363,26 +544,38 @@ impl Backend {
     /// Runs forever: when another program (the CLI) commits to the store, which the engine
     /// tells, the UI is told to reload and the badge is brought up to date.
     pub async fn watch_store(self: Arc<Self>) {
-        let ctx = self.list().context().clone();
-        let mut watcher = loop {
-            match ctx.watch_store(STORE_CHECK).await {
-                Ok(watcher) => break watcher,
-                Err(e) => {
-                    log::warn!("cannot watch the store for other programs' changes: {e}");
-                    tokio::time::sleep(STORE_RETRY).await;
-                }
-            }
-        };
+        let mut opened = self.opened.subscribe();
         loop {
-            match watcher.changed().await {
-                Ok(()) => {
-                    log::debug!("another program changed the store");
-                    self.notifier.todos_changed();
-                    self.publish_status().await;
+            let ctx = self.list().context().clone();
+            let mut watcher = loop {
+                match ctx.watch_store(STORE_CHECK).await {
+                    Ok(watcher) => break watcher,
+                    Err(e) => {
+                        log::warn!("cannot watch the store for other programs' changes: {e}");
+                        tokio::time::sleep(STORE_RETRY).await;
+                    }
                 }
-                Err(e) => {
-                    log::warn!("cannot check the store for other programs' changes: {e}");
-                    tokio::time::sleep(STORE_RETRY).await;
+            };
+            loop {
+                tokio::select! {
+                    changed = watcher.changed() => match changed {
+                        Ok(()) => {
+                            log::debug!("another program changed the store");
+                            self.notifier.todos_changed();
+                            self.publish_status().await;
+                        }
+                        Err(e) => {
+                            log::warn!("cannot check the store for other programs' changes: {e}");
+                            tokio::time::sleep(STORE_RETRY).await;
+                        }
+                    },
+                    // Another store is open (sign-in, sign-out): watch that one.
+                    opened_again = opened.changed() => {
+                        if opened_again.is_err() {
+                            return;
+                        }
+                        break;
+                    }
                 }
             }
         }
@@ -391,6 +584,46 @@ impl Backend {
     /// Closes the store after the work already queued.
     pub async fn close(&self) {
         self.list().close().await;
+    }
+
+    /// Makes `list` the one every command and watcher uses, and closes the previous one.
+    async fn switch_to(&self, list: TodoList) {
+        let previous = match self.list.write() {
+            Ok(mut slot) => std::mem::replace(&mut *slot, list),
+            Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), list),
+        };
+        self.opened.send_modify(|n| *n += 1);
+        previous.close().await;
+        self.set_last_error(None);
+        self.notifier.todos_changed();
+        self.publish_status().await;
+    }
+
+    /// The session file, or why there is none.
+    fn sessions(&self) -> Result<SessionStore, CommandError> {
+        self.config
+            .session_file
+            .as_ref()
+            .map(SessionStore::new)
+            .ok_or_else(|| {
+                CommandError::Store(
+                    "There is no place to keep a sign-in on this system (no config directory)."
+                        .into(),
+                )
+            })
+    }
+
+    /// Keeps a renewed session in place of the old one.
+    fn save_session(&self, session: &Session) {
+        let Some(server) = self.list().server().map(str::to_owned) else {
+            return;
+        };
+        let saved = self
+            .sessions()
+            .and_then(|store| store.save(&server, session).map_err(|e| self.map(e)));
+        if let Err(e) = saved {
+            log::warn!("cannot keep the renewed session: {e}");
+        }
     }
 
     fn list(&self) -> TodoList {
@@ -431,6 +664,20 @@ impl Backend {
             log::warn!("{detail}");
         }
         error
+    }
+}
+
+/// The store the app opens: the account's own when signed in, else the local list.
+async fn open_list(
+    config: &BackendConfig,
+    settings: &Settings,
+    session: Option<Session>,
+) -> Result<TodoList, TodoError> {
+    match (settings.server(), session) {
+        (Some(server), Some(session)) => {
+            TodoList::open_account(&config.data_dir, server, settings.key(), session).await
+        }
+        _ => TodoList::open(&config.data_dir, settings.server(), settings.key()).await,
     }
 }
 

@@ -2,16 +2,19 @@
 //! directory, against real servers on 127.0.0.1 (in-process, or the binary when it must go
 //! down and come back).
 
+use std::os::unix::fs::PermissionsExt as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tempfile::TempDir;
 use tidemark_server::ServerConfig;
+use tidemark_server::accounts::{AccountsConfig, AuthMode};
 use tidemark_testkit::server::{ServerProcess, TestServer};
 
 use tidemark_todos::Resolution;
 
 use crate::backend::{Backend, BackendConfig, Notifier, StatusView};
+use crate::error::CommandError;
 use crate::settings::{MemorySettingsStore, Settings, SettingsStore};
 
 /// Keeps every status the backend published.
@@ -61,6 +64,7 @@ async fn open_with(settings: Option<Settings>, server_override: Option<&str>) ->
         data_dir: dir.path().join("data"),
         server_override: server_override.map(str::to_owned),
         app_key_override: None,
+        session_file: Some(dir.path().join("session.json")),
     };
     let backend = Backend::open(
         config,
@@ -74,6 +78,20 @@ async fn open_with(settings: Option<Settings>, server_override: Option<&str>) ->
         recorder,
         dir,
     }
+}
+
+/// A second start of the app on `f`'s files (data directory and session file).
+async fn reopen(f: &Fixture, settings: Option<Settings>) -> Arc<Backend> {
+    let config = BackendConfig {
+        data_dir: f.dir.path().join("data"),
+        server_override: None,
+        app_key_override: None,
+        session_file: Some(f.dir.path().join("session.json")),
+    };
+    let settings = Box::new(MemorySettingsStore::with(settings));
+    Backend::open(config, settings, Arc::new(Recorder::default()))
+        .await
+        .unwrap()
 }
 
 fn server_settings(url: &str, key: &str, auto: bool) -> Settings {
@@ -501,4 +519,157 @@ async fn no_sync_happens_by_default() {
     let status = f.backend.status().await.unwrap();
     assert_eq!(status.list.pending, 1);
     assert_eq!(status.list.connectivity, "unknown");
+}
+
+/// A server with accounts on and sign-up open.
+async fn accounts_server() -> TestServer {
+    TestServer::start_with(ServerConfig {
+        auth: AuthMode::Accounts(AccountsConfig {
+            signup_open: true,
+            ..AccountsConfig::default()
+        }),
+        ..ServerConfig::default()
+    })
+    .await
+}
+
+const PASSWORD: &str = "correct horse battery";
+
+fn texts(todos: Vec<tidemark_todos::Todo>) -> Vec<String> {
+    todos.into_iter().map(|t| t.text).collect()
+}
+
+#[tokio::test]
+async fn each_account_has_its_own_store_and_the_local_list_can_come_in() {
+    let server = accounts_server().await;
+    let f = open(Some(server_settings(server.url(), "", false))).await;
+    let b = &f.backend;
+    // Signed out: the local list, which the server does not take.
+    b.add_todo("Written before signing in").await.unwrap();
+    assert_eq!(b.account().await.unwrap().user, None);
+    let refused = b.sync().await.unwrap_err();
+    assert_eq!(refused.kind(), "account");
+    assert!(
+        refused.to_string().contains("1 change(s) are kept"),
+        "{refused}"
+    );
+
+    // Signing up opens Alice's own store; the local list waits to be brought in.
+    let alice = b.sign_in("alice", PASSWORD, true).await.unwrap();
+    assert_eq!(alice.user.as_deref(), Some("alice"));
+    assert_eq!(alice.local_todos, 1);
+    assert!(b.list_todos(true).await.unwrap().is_empty());
+    b.add_todo("Alice's own").await.unwrap();
+    assert_eq!(b.bring_local_list().await.unwrap(), 1);
+    assert_eq!(b.account().await.unwrap().local_todos, 0);
+    assert_eq!(b.sync().await.unwrap().pushed, 2);
+
+    // Signed out with nothing waiting; then Bob, on the same computer, starts empty.
+    let out = b.sign_out().await.unwrap();
+    assert_eq!((out.pending_kept, out.ended_on_server), (0, true));
+    assert!(b.list_todos(true).await.unwrap().is_empty());
+    b.sign_in("bob", PASSWORD, true).await.unwrap();
+    assert!(b.list_todos(true).await.unwrap().is_empty());
+    b.add_todo("Bob's, not synced").await.unwrap();
+    let out = b.sign_out().await.unwrap();
+    assert_eq!(out.pending_kept, 1);
+
+    // Alice again: her list, nothing of Bob's; the server agrees.
+    b.sign_in("alice", PASSWORD, false).await.unwrap();
+    let mut hers = texts(b.list_todos(true).await.unwrap());
+    hers.sort();
+    assert_eq!(hers, ["Alice's own", "Written before signing in"]);
+    b.sync().await.unwrap();
+    assert_eq!(b.list_todos(true).await.unwrap().len(), 2);
+    // Bob's waiting change is still in his store when he comes back, and goes up then.
+    b.sign_out().await.unwrap();
+    b.sign_in("bob", PASSWORD, false).await.unwrap();
+    assert_eq!(b.status().await.unwrap().list.pending, 1);
+    assert_eq!(b.sync().await.unwrap().pushed, 1);
+    assert_eq!(
+        texts(b.list_todos(true).await.unwrap()),
+        ["Bob's, not synced"]
+    );
+}
+
+#[tokio::test]
+async fn account_errors_are_said_in_plain_words_and_change_nothing() {
+    let server = accounts_server().await;
+    // No server: nothing to sign in to.
+    let offline = open(None).await;
+    let none = offline.backend.sign_in("alice", PASSWORD, true).await;
+    assert_eq!(none.unwrap_err(), CommandError::NoServer);
+    let signed_out = offline.backend.bring_local_list().await.unwrap_err();
+    assert!(
+        signed_out.to_string().contains("Sign in first"),
+        "{signed_out}"
+    );
+    let nothing = offline.backend.sign_out().await.unwrap();
+    assert_eq!((nothing.pending_kept, nothing.ended_on_server), (0, false));
+
+    let f = open(Some(server_settings(server.url(), "", false))).await;
+    let b = &f.backend;
+    b.sign_in("alice", PASSWORD, true).await.unwrap();
+    b.sign_out().await.unwrap();
+    let cases = [
+        (
+            "alice",
+            "not the password",
+            false,
+            "Wrong user name or password.",
+        ),
+        ("nobody", PASSWORD, false, "Wrong user name or password."),
+        (
+            "alice",
+            PASSWORD,
+            true,
+            "The user name is taken: choose another.",
+        ),
+    ];
+    for (user, password, create, said) in cases {
+        let e = b.sign_in(user, password, create).await.unwrap_err();
+        assert_eq!((e.kind(), e.to_string().as_str()), ("account", said));
+        assert_eq!(b.account().await.unwrap().user, None, "still signed out");
+    }
+    // An unreachable server says so.
+    let gone = open(Some(server_settings("http://127.0.0.1:9", "", false))).await;
+    let e = gone
+        .backend
+        .sign_in("alice", PASSWORD, false)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), "unreachable");
+}
+
+#[tokio::test]
+async fn a_session_saved_by_the_cli_is_used_at_start_and_kept_out_of_the_settings() {
+    let server = accounts_server().await;
+    let f = open(Some(server_settings(server.url(), "", false))).await;
+    f.backend.sign_in("alice", PASSWORD, true).await.unwrap();
+    f.backend.add_todo("Kept in Alice's store").await.unwrap();
+    f.backend.close().await;
+    // The session file holds the token, private to the user; the settings never do.
+    let session_file = f.dir.path().join("session.json");
+    let mode = std::fs::metadata(&session_file).map(|m| m.permissions().mode() & 0o777);
+    assert_eq!(mode.ok(), Some(0o600));
+    let saved = std::fs::read_to_string(&session_file).unwrap();
+    let token = serde_json::from_str::<serde_json::Value>(&saved).unwrap()["sessions"]
+        [server.url().trim_end_matches('/')]["token"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap();
+    let settings = serde_json::to_string(&f.backend.get_settings()).unwrap();
+    assert!(!settings.contains(&token));
+
+    // The next start (the same files) opens Alice's store, signed in.
+    let again = reopen(&f, Some(server_settings(server.url(), "", false))).await;
+    assert_eq!(
+        again.account().await.unwrap().user.as_deref(),
+        Some("alice")
+    );
+    assert_eq!(
+        texts(again.list_todos(true).await.unwrap()),
+        ["Kept in Alice's store"]
+    );
+    assert_eq!(again.sync().await.unwrap().pushed, 1);
 }

@@ -36,5 +36,9 @@ fn tidemark_app_commands() -> &'static [&'static str] {
         "get_settings",
         "save_settings",
         "startup",
+        "account",
+        "sign_in",
+        "bring_local_list",
+        "sign_out",
     ]
 }

@@ -8,7 +8,7 @@ use tauri::{Manager as _, State};
 use tidemark_todos::{Conflict, Resolution, SyncOutcome, Todo};
 
 use crate::StartupFailure;
-use crate::backend::{Backend, SettingsView, StatusView};
+use crate::backend::{AccountView, Backend, SettingsView, SignedOut, StatusView};
 use crate::error::CommandError;
 use crate::settings::Settings;
 
@@ -97,6 +97,36 @@ pub async fn save_settings(
     settings: Settings,
 ) -> Result<SettingsView, CommandError> {
     state.save_settings(settings).await
+}
+
+/// Who the app syncs as (the settings' Account part).
+#[tauri::command]
+pub async fn account(state: State<'_, AppState>) -> Result<AccountView, CommandError> {
+    state.account().await
+}
+
+/// Signs in on the configured server, or with `create` makes the account first; then the
+/// account's own store is open. The password goes to the server and nowhere else.
+#[tauri::command]
+pub async fn sign_in(
+    state: State<'_, AppState>,
+    user: String,
+    password: String,
+    create: bool,
+) -> Result<AccountView, CommandError> {
+    state.sign_in(&user, &password, create).await
+}
+
+/// Brings the local list's todos into the signed-in account; answers how many came.
+#[tauri::command]
+pub async fn bring_local_list(state: State<'_, AppState>) -> Result<usize, CommandError> {
+    state.bring_local_list().await
+}
+
+/// Signs out, back to the local list; the account's waiting changes stay in its store.
+#[tauri::command]
+pub async fn sign_out(state: State<'_, AppState>) -> Result<SignedOut, CommandError> {
+    state.sign_out().await
 }
 
 /// A store problem as the window shows it: a banner over the list, or (`fatal`) a page

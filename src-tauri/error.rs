@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::ser::SerializeStruct as _;
 use tidemark_todos::TodoError;
-use tidemark_todos::tidemark_client::{ClientError, ErrorKind};
+use tidemark_todos::tidemark_client::{AuthError, ClientError, ErrorKind};
 
 /// A command failure as the UI sees it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,6 +34,10 @@ pub enum CommandError {
     /// The server refused a change or answered something unexpected.
     #[error("{0}")]
     Sync(String),
+    /// A sign-in, sign-up or sign-out failed (wrong password, name taken, sign-up closed, too
+    /// many tries...), or the session ended and syncing needs a sign-in.
+    #[error("{0}")]
+    Account(String),
     /// The settings could not be saved.
     #[error("Could not save the settings: {0}")]
     Settings(String),
@@ -85,6 +89,7 @@ impl CommandError {
             Self::Unreachable(_) => "unreachable",
             Self::Unauthorized => "unauthorized",
             Self::Sync(_) => "sync",
+            Self::Account(_) => "account",
             Self::Settings(_) => "settings",
             Self::Store(_) => "store",
             Self::StoreBusy(_) => "storeBusy",
@@ -127,10 +132,11 @@ impl CommandError {
             TodoError::ReadInput(message) => Self::Store(message),
             e @ TodoError::LocalFiles { .. } => Self::Store(sentence(&e.to_string())),
             TodoError::Engine(engine) => Self::from_engine(&engine, server),
-            // Signing in from the app is the next issue; until then these are said as they are.
-            e @ (TodoError::SignInRequired { .. }
-            | TodoError::Auth(_)
-            | TodoError::SessionFile { .. }) => Self::Sync(sentence(&e.to_string())),
+            TodoError::Auth(AuthError::Unreachable(_)) => Self::unreachable(server),
+            e @ (TodoError::SignInRequired { .. } | TodoError::Auth(_)) => {
+                Self::Account(sentence(&e.to_string()))
+            }
+            e @ TodoError::SessionFile { .. } => Self::Store(sentence(&e.to_string())),
         }
     }
 

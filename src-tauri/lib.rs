@@ -75,6 +75,10 @@ pub fn run() {
             commands::get_settings,
             commands::save_settings,
             commands::startup,
+            commands::account,
+            commands::sign_in,
+            commands::bring_local_list,
+            commands::sign_out,
             #[cfg(feature = "bench")]
             bench::ui_mark,
         ])

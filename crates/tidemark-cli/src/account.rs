@@ -4,9 +4,12 @@
 //! first line of standard input with `--password-stdin` (for scripts).
 
 use std::io::BufRead;
+use std::path::Path;
 
 use tidemark_todos::tidemark_client::{AuthError, Session};
-use tidemark_todos::{SessionStore, TodoError, auth_client, normalize_server_url};
+use tidemark_todos::{
+    SessionStore, TodoError, TodoList, auth_client, import_local_list, normalize_server_url,
+};
 
 use crate::cli::Credentials;
 use crate::output;
@@ -25,13 +28,15 @@ pub fn server_of(server: Option<&str>) -> Result<String, TodoError> {
     normalize_server_url(server.ok_or(TodoError::NoServer)?)
 }
 
-/// `login` / `signup`: asks for what is missing, signs in and saves the session.
+/// `login` / `signup`: asks for what is missing, signs in, saves the session and brings the
+/// local list (todos written while signed out, in `data_dir`) into the account's store.
 pub async fn enter(
     how: Enter,
     server: &str,
     app_key: Option<&str>,
     sessions: &SessionStore,
     credentials: &Credentials,
+    data_dir: &Path,
 ) -> Result<(), TodoError> {
     let user = match &credentials.user {
         Some(user) => user.clone(),
@@ -57,6 +62,13 @@ pub async fn enter(
         "{verb} as {} on {server}",
         output::clean(&name_of(&session))
     );
+    let account = TodoList::open_account(data_dir, server, app_key, session).await?;
+    let brought = import_local_list(data_dir, &account).await;
+    account.close().await;
+    match brought? {
+        0 => {}
+        n => println!("brought {n} todo(s) written while signed out into this account"),
+    }
     Ok(())
 }
 

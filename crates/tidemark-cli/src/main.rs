@@ -75,7 +75,9 @@ async fn run(args: Args) -> Result<u8, TodoError> {
                 Command::Signup(_) => account::Enter::SignUp,
                 _ => account::Enter::SignIn,
             };
-            account::enter(how, &server()?, app_key, &args.sessions()?, c).await?;
+            let data_dir = args.data_dir()?;
+            let sessions = args.sessions()?;
+            account::enter(how, &server()?, app_key, &sessions, c, &data_dir).await?;
             return Ok(0);
         }
         Command::Logout => {
@@ -88,12 +90,16 @@ async fn run(args: Args) -> Result<u8, TodoError> {
         _ => {}
     }
     let data_dir = args.data_dir()?;
-    // Only a sync needs the session: every other command works offline on the store.
-    let session = match (&args.command, args.server.as_deref()) {
-        (Command::Sync, Some(_)) => args.sessions()?.load(&server()?)?,
-        _ => None,
+    // Signed in, every command works on that account's store (the one the app opens for
+    // it); otherwise on the local list.
+    let session = match args.server.as_deref() {
+        Some(_) => args.sessions()?.load(&server()?)?,
+        None => None,
     };
-    let list = TodoList::open_as(&data_dir, args.server.as_deref(), app_key, session).await?;
+    let list = match session {
+        Some(session) => TodoList::open_account(&data_dir, &server()?, app_key, session).await?,
+        None => TodoList::open_as(&data_dir, args.server.as_deref(), app_key, None).await?,
+    };
     if let (Command::Sync, Some(server)) = (&args.command, list.server()) {
         let code = sync(&list, &args.sessions()?, server).await;
         list.close().await;

@@ -93,7 +93,13 @@ async fn edits_made_offline_while_signed_out_are_kept_and_pushed_after_login() {
     assert_eq!(out.status.code(), Some(EXIT_SIGN_IN));
     assert_one_line_error(&out, "your 2 changes are kept");
     assert_eq!(device.ok(&["pending"]).trim(), "2");
-    enter(&device, "signup", "alice");
+    // Signing in brings the local list into the account's own store, queued.
+    let signed_up = enter(&device, "signup", "alice");
+    assert!(
+        signed_up.contains("brought 2 todo(s) written while signed out"),
+        "{signed_up}"
+    );
+    assert_eq!(device.ok(&["pending"]).trim(), "2");
     assert!(device.ok(&["sync"]).contains("pushed 2"));
     assert_eq!(device.ok(&["pending"]).trim(), "0");
     let laptop = Device::with_server(server.url());

@@ -103,9 +103,10 @@ fn login_refuses_to_send_a_password_over_plain_http_to_another_host() {
 fn stub_sync_with_a_revoked_session_exits_5_on_one_line_and_keeps_every_change() {
     let server = revoking_stub();
     let device = Device::with_server(&server);
+    // Signed in (a saved session), the changes go to that account's store.
+    save_session(&device, &server, "revoked-token");
     device.add("written offline");
     device.add("also offline");
-    save_session(&device, &server, "revoked-token");
     let out = device.run(&["sync"]);
     assert_eq!(
         out.status.code(),
