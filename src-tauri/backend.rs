@@ -91,6 +91,8 @@ pub struct StatusView {
     pub last_error_kind: Option<&'static str>,
     /// Whether "sync automatically" is on.
     pub sync_automatically: bool,
+    /// Who is signed in (the name, else the user id); `None` signed out.
+    pub user: Option<String>,
 }
 
 /// What the settings panel shows.
@@ -289,6 +291,7 @@ impl Backend {
             list: status,
             last_error_kind: last_error.as_ref().map(CommandError::kind),
             sync_automatically: self.settings().sync_automatically,
+            user: list.session().map(|s| s.user_name.unwrap_or(s.user_id)),
         })
     }
 

@@ -464,6 +464,7 @@ async fn the_status_reaches_the_ui_as_one_flat_object() {
     assert_eq!(json["syncAutomatically"], false);
     assert!(json["lastError"].is_null() && json["lastErrorKind"].is_null());
     assert!(json.get("list").is_none(), "{json}");
+    assert!(json["user"].is_null(), "signed out: {json}");
 }
 
 #[tokio::test]
@@ -558,6 +559,7 @@ async fn each_account_has_its_own_store_and_the_local_list_can_come_in() {
     let alice = b.sign_in("alice", PASSWORD, true).await.unwrap();
     assert_eq!(alice.user.as_deref(), Some("alice"));
     assert_eq!(alice.local_todos, 1);
+    assert_eq!(b.status().await.unwrap().user.as_deref(), Some("alice"));
     assert!(b.list_todos(true).await.unwrap().is_empty());
     b.add_todo("Alice's own").await.unwrap();
     assert_eq!(b.bring_local_list().await.unwrap(), 1);

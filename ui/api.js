@@ -45,6 +45,10 @@ export const resolveConflict = (id, resolution) => call("resolve_conflict", { id
 export const getSettings = () => call("get_settings");
 export const saveSettings = (settings) => call("save_settings", { settings });
 export const startup = () => call("startup");
+export const account = () => call("account");
+export const signIn = (user, password, create) => call("sign_in", { user, password, create });
+export const bringLocalList = () => call("bring_local_list");
+export const signOut = () => call("sign_out");
 
 /** Calls handler(payload) on each backend event of this name. */
 export function on(event, handler) {

@@ -1,5 +1,7 @@
 // The settings panel: server URL, application key and "sync automatically", validated by the
-// backend on save; a refused value stays in its field with the reason next to it.
+// backend on save; a refused value stays in its field with the reason next to it. Its Account
+// part signs in, creates an account or signs out on that server; after a first sign-in it
+// offers to bring the todos written without an account into it.
 
 import * as api from "./api.js";
 import { $ } from "./dom.js";
@@ -19,8 +21,104 @@ export async function openSettings(options) {
   } catch (error) {
     setError(error.message);
   }
+  await showAccount();
   $("settings-dialog").showModal();
-  $("server-url").focus();
+  if (options.signIn) $("account-user").focus();
+  else $("server-url").focus();
+}
+
+/** Shows who is signed in (or the sign-in form), and the offer to bring the local list in. */
+async function showAccount() {
+  setAccountError(null);
+  let account = { server: null, user: null, localTodos: 0 };
+  try {
+    account = await api.account();
+  } catch (error) {
+    setAccountError(error.message);
+  }
+  const signedIn = Boolean(account.user);
+  $("account-state").textContent = signedIn
+    ? `Signed in as ${account.user} on ${hostOf(account.server)}`
+    : "Not signed in: your list stays on this computer. Sign in to sync it.";
+  $("account-form").hidden = signedIn;
+  $("account-signed-in").hidden = !signedIn;
+  $("bring-local").hidden = !(signedIn && account.localTodos > 0);
+  const n = account.localTodos;
+  $("bring-local-text").textContent =
+    `${n} ${n === 1 ? "todo was" : "todos were"} written on this computer without an account. ` +
+    "Bring them into this account (they sync with it), or leave them on this computer?";
+}
+
+function hostOf(url) {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url ?? "";
+  }
+}
+
+function setAccountError(message) {
+  $("account-error").textContent = message ?? "";
+  $("account-error").hidden = !message;
+}
+
+/** Saves the settings as they are in the form (the server to sign in to), then signs in. */
+async function enter(create) {
+  setAccountError(null);
+  setError(null);
+  try {
+    await api.saveSettings(formSettings());
+  } catch (error) {
+    setError(error.message);
+    $("server-url").focus();
+    return;
+  }
+  try {
+    await api.signIn($("account-user").value, $("account-password").value, create);
+    $("account-password").value = "";
+    await showAccount();
+    if (onSaved) onSaved();
+  } catch (error) {
+    setAccountError(error.message);
+    $("account-password").focus();
+  }
+}
+
+async function signOut() {
+  setAccountError(null);
+  try {
+    const out = await api.signOut();
+    await showAccount();
+    if (out.pendingKept > 0) {
+      const n = out.pendingKept;
+      setAccountError(
+        `Signed out. ${n} ${n === 1 ? "change" : "changes"} waiting to sync ${n === 1 ? "stays" : "stay"} ` +
+          "on this computer for that account and go up at its next sign-in.",
+      );
+    }
+    if (onSaved) onSaved();
+  } catch (error) {
+    setAccountError(error.message);
+  }
+}
+
+async function bringLocal(bring) {
+  setAccountError(null);
+  try {
+    if (bring) await api.bringLocalList();
+    $("bring-local").hidden = true;
+    if (onSaved) onSaved();
+  } catch (error) {
+    setAccountError(error.message);
+  }
+}
+
+function formSettings() {
+  return {
+    serverUrl: $("server-url").value,
+    appKey: $("app-key").value,
+    syncAutomatically: $("sync-auto").checked,
+  };
 }
 
 function setError(message) {
@@ -32,11 +130,7 @@ function setError(message) {
 async function save(event) {
   event.preventDefault();
   try {
-    await api.saveSettings({
-      serverUrl: $("server-url").value,
-      appKey: $("app-key").value,
-      syncAutomatically: $("sync-auto").checked,
-    });
+    await api.saveSettings(formSettings());
     $("settings-dialog").close();
     if (onSaved) onSaved();
   } catch (error) {
@@ -48,6 +142,11 @@ async function save(event) {
 function init() {
   $("settings-form").addEventListener("submit", save);
   $("settings-cancel").addEventListener("click", () => $("settings-dialog").close());
+  $("sign-in").addEventListener("click", () => enter(false));
+  $("create-account").addEventListener("click", () => enter(true));
+  $("sign-out").addEventListener("click", signOut);
+  $("bring-local-yes").addEventListener("click", () => bringLocal(true));
+  $("bring-local-no").addEventListener("click", () => bringLocal(false));
 }
 
 init();

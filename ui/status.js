@@ -6,6 +6,7 @@ import { openConflicts } from "./conflicts.js";
 import { $ } from "./dom.js";
 import { statusLine } from "./format.js";
 import { reload } from "./list.js";
+import { openSettings } from "./settings.js";
 
 let current = null; // the backend's last status
 let syncing = false; // a Refresh started here is running
@@ -16,7 +17,7 @@ export function showStatus(status) {
   const s = current;
   if (!s) return;
   const line = statusLine({ ...s, syncing: s.syncing || syncing });
-  $("status-text").textContent = line.text;
+  $("status-text").textContent = s.user ? `${line.text} · ${s.user}` : line.text;
   $("status-dot").dataset.tone = line.tone;
   $("status-detail").textContent = line.detail;
   $("status-detail").dataset.tone = line.tone;
@@ -56,7 +57,11 @@ export async function refresh() {
       await resolveConflicts();
     }
   } catch (error) {
-    // The backend keeps the error for the status line; sync-status shows it.
+    // The backend keeps the error for the status line; sync-status shows it. A session that
+    // ended needs a sign-in: the form opens (the changes stay queued).
+    if (error.kind === "account") {
+      openSettings({ signIn: true, onSaved: () => { reload(); refreshStatus(); } });
+    }
   } finally {
     syncing = false;
     await reload();

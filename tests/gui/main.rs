@@ -9,6 +9,7 @@ mod harness;
 mod server;
 mod webdriver;
 
+mod accounts;
 mod bad_input;
 mod conflicts;
 mod long_list;

@@ -7,11 +7,12 @@ use tidemark_protocol::headers::{
     API_VERSION_HEADER, APPLICATION_KEY_HEADER, SUPPORTED_API_VERSION,
 };
 
-/// Another client of the server at `url` (optionally with an application key).
+/// Another client of the server at `url` (optionally with an application key, or signed in).
 pub struct OtherClient {
     http: reqwest::Client,
     table: String,
     key: Option<String>,
+    token: Option<String>,
 }
 
 impl OtherClient {
@@ -21,14 +22,38 @@ impl OtherClient {
             http: reqwest::Client::new(),
             table: format!("{url}/tables/todoitem"),
             key: key.map(str::to_owned),
+            token: None,
         }
     }
 
+    /// A client of the `todoitem` table at `url`, signed in as `user`: it sees that user's rows.
+    pub async fn signed_in(url: &str, user: &str, password: &str) -> Result<Self> {
+        let mut client = Self::new(url, None);
+        let res = client
+            .http
+            .post(format!("{url}/.auth/login/tidemark"))
+            .json(&json!({"username": user, "password": password}))
+            .send()
+            .await?;
+        ensure!(
+            res.status().is_success(),
+            "sign-in as {user}: {}",
+            res.status()
+        );
+        let body: Value = res.json().await?;
+        client.token = body["authenticationToken"].as_str().map(str::to_owned);
+        ensure!(client.token.is_some(), "no token for {user}");
+        Ok(client)
+    }
+
     fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
-        let req = self
+        let mut req = self
             .http
             .request(method, url)
             .header(API_VERSION_HEADER, SUPPORTED_API_VERSION);
+        if let Some(token) = &self.token {
+            req = req.header("X-ZUMO-AUTH", token);
+        }
         match &self.key {
             Some(key) => req.header(APPLICATION_KEY_HEADER, key),
             None => req,
