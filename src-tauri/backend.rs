@@ -119,6 +119,9 @@ pub struct AccountView {
     /// Signed in: todos of the local list (written without an account) that can be brought
     /// into this account.
     pub local_todos: usize,
+    /// The last sync found the session ended (expired or revoked): sign in again to sync; the
+    /// changes stay queued.
+    pub session_ended: bool,
 }
 
 /// What signing out did.
@@ -377,6 +380,7 @@ impl Backend {
                 server: self.settings().server().map(str::to_owned),
                 user: None,
                 local_todos: 0,
+                session_ended: false,
             });
         };
         let local = self.config.data_dir.join(STORE_FILE_NAME);
@@ -390,11 +394,30 @@ impl Backend {
         } else {
             0
         };
+        let session_ended = matches!(
+            self.last_error.lock().ok().and_then(|e| e.clone()),
+            Some(CommandError::Account(_))
+        );
         Ok(AccountView {
             server: list.server().map(str::to_owned),
             user: Some(session.user_name.clone().unwrap_or(session.user_id)),
             local_todos,
+            session_ended,
         })
+    }
+
+    /// Whether the configured server lets anyone create an account (`None`: no server, or it
+    /// did not say, or it could not be reached: the form then offers it and the server decides).
+    pub async fn signup_allowed(&self) -> Option<bool> {
+        let settings = self.settings();
+        let auth = auth_client(settings.server()?, settings.key()).ok()?;
+        match auth.signup_allowed().await {
+            Ok(allowed) => allowed,
+            Err(e) => {
+                log::debug!("cannot ask the server whether sign-up is open: {e}");
+                None
+            }
+        }
     }
 
     /// Signs in to the configured server (or, with `create`, makes the account first), keeps

@@ -675,3 +675,56 @@ async fn a_session_saved_by_the_cli_is_used_at_start_and_kept_out_of_the_setting
     );
     assert_eq!(again.sync().await.unwrap().pushed, 1);
 }
+
+#[tokio::test]
+async fn sign_up_is_offered_where_the_server_allows_it() {
+    let open_server = accounts_server().await;
+    let closed_server = TestServer::start_with(ServerConfig::default()).await;
+    let open_app = open(Some(server_settings(open_server.url(), "", false))).await;
+    assert_eq!(open_app.backend.signup_allowed().await, Some(true));
+    let closed_app = open(Some(server_settings(closed_server.url(), "", false))).await;
+    assert_eq!(closed_app.backend.signup_allowed().await, Some(false));
+    let refused = closed_app.backend.sign_in("alice", PASSWORD, true).await;
+    let refused = refused.unwrap_err();
+    assert_eq!(refused.kind(), "account");
+    assert!(
+        refused.to_string().contains("Sign-up is closed"),
+        "{refused}"
+    );
+    let no_server = open(None).await;
+    assert_eq!(no_server.backend.signup_allowed().await, None);
+}
+
+#[tokio::test]
+async fn an_ended_session_keeps_the_changes_until_the_next_sign_in() {
+    let server = accounts_server().await;
+    let f = open(Some(server_settings(server.url(), "", false))).await;
+    let b = &f.backend;
+    b.sign_in("alice", PASSWORD, true).await.unwrap();
+    b.add_todo("one").await.unwrap();
+    b.sync().await.unwrap();
+    b.add_todo("two").await.unwrap();
+    // The session ends elsewhere (a sign-out on another device).
+    let saved = std::fs::read_to_string(f.dir.path().join("session.json")).unwrap();
+    let saved: serde_json::Value = serde_json::from_str(&saved).unwrap();
+    let session: tidemark_todos::tidemark_client::Session =
+        serde_json::from_value(saved["sessions"][server.url().trim_end_matches('/')].clone())
+            .unwrap();
+    let auth = tidemark_todos::auth_client(server.url(), None).unwrap();
+    auth.logout(&session).await.unwrap();
+
+    let e = b.sync().await.unwrap_err();
+    assert_eq!(e.kind(), "account");
+    assert!(e.to_string().contains("1 change(s) are kept"), "{e}");
+    let account = b.account().await.unwrap();
+    assert!(account.session_ended);
+    assert_eq!(account.user.as_deref(), Some("alice"));
+    assert_eq!(b.status().await.unwrap().list.pending, 1);
+
+    b.sign_in("alice", PASSWORD, false).await.unwrap();
+    assert!(!b.account().await.unwrap().session_ended);
+    assert_eq!(b.sync().await.unwrap().pushed, 1);
+    let mut all = texts(b.list_todos(true).await.unwrap());
+    all.sort();
+    assert_eq!(all, ["one", "two"]);
+}

@@ -38,6 +38,7 @@ fn tidemark_app_commands() -> &'static [&'static str] {
         "startup",
         "account",
         "sign_in",
+        "signup_allowed",
         "bring_local_list",
         "sign_out",
     ]

@@ -117,6 +117,12 @@ pub async fn sign_in(
     state.sign_in(&user, &password, create).await
 }
 
+/// Whether the server lets anyone create an account (`null` when it does not say).
+#[tauri::command]
+pub async fn signup_allowed(state: State<'_, AppState>) -> Result<Option<bool>, CommandError> {
+    Ok(state.signup_allowed().await)
+}
+
 /// Brings the local list's todos into the signed-in account; answers how many came.
 #[tauri::command]
 pub async fn bring_local_list(state: State<'_, AppState>) -> Result<usize, CommandError> {

@@ -77,6 +77,7 @@ pub fn run() {
             commands::startup,
             commands::account,
             commands::sign_in,
+            commands::signup_allowed,
             commands::bring_local_list,
             commands::sign_out,
             #[cfg(feature = "bench")]

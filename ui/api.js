@@ -47,6 +47,7 @@ export const saveSettings = (settings) => call("save_settings", { settings });
 export const startup = () => call("startup");
 export const account = () => call("account");
 export const signIn = (user, password, create) => call("sign_in", { user, password, create });
+export const signupAllowed = () => call("signup_allowed");
 export const bringLocalList = () => call("bring_local_list");
 export const signOut = () => call("sign_out");
 

@@ -23,7 +23,7 @@ export async function openSettings(options) {
   }
   await showAccount();
   $("settings-dialog").showModal();
-  if (options.signIn) $("account-user").focus();
+  if (options.signIn) $(($("account-user").value ? "account-password" : "account-user")).focus();
   else $("server-url").focus();
 }
 
@@ -36,12 +36,26 @@ async function showAccount() {
   } catch (error) {
     setAccountError(error.message);
   }
-  const signedIn = Boolean(account.user);
-  $("account-state").textContent = signedIn
-    ? `Signed in as ${account.user} on ${hostOf(account.server)}`
-    : "Not signed in: your list stays on this computer. Sign in to sync it.";
+  // An ended session still names its account (its store stays open) but needs the form.
+  const signedIn = Boolean(account.user) && !account.sessionEnded;
+  if (account.sessionEnded) {
+    $("account-state").textContent =
+      `Your session as ${account.user} ended. Sign in again to sync; your changes are kept.`;
+    $("account-user").value = account.user;
+  } else {
+    $("account-state").textContent = signedIn
+      ? `Signed in as ${account.user} on ${hostOf(account.server)}`
+      : "Not signed in: your list stays on this computer. Sign in to sync it.";
+  }
   $("account-form").hidden = signedIn;
   $("account-signed-in").hidden = !signedIn;
+  $("create-account").hidden = false;
+  if (!signedIn) {
+    // Offered only where the server allows it; asked without holding the panel up.
+    api.signupAllowed()
+      .then((allowed) => { $("create-account").hidden = allowed === false; })
+      .catch(() => {});
+  }
   $("bring-local").hidden = !(signedIn && account.localTodos > 0);
   const n = account.localTodos;
   $("bring-local-text").textContent =

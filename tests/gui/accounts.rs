@@ -2,6 +2,8 @@
 //! second account on the same computer, and back: each sees only their own list, here and on
 //! the server.
 
+use std::os::unix::fs::PermissionsExt as _;
+
 use anyhow::{Result, ensure};
 use tidemark_testkit::server::ServerProcess;
 
@@ -105,4 +107,121 @@ async fn two_accounts_on_one_computer_each_see_only_their_own_list() -> Result<(
     );
     app.quit().await?;
     Ok(())
+}
+
+/// Runs `tidemark-server --db <db> user passwd <user>` with the same password: every earlier
+/// token of that user stops working.
+fn change_password(db: &std::path::Path, user: &str) -> Result<()> {
+    let binary = tidemark_testkit::server::server_binary()?;
+    let mut child = std::process::Command::new(binary)
+        .arg("--db")
+        .arg(db)
+        .args(["user", "passwd", user, "--password-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write as _;
+        writeln!(stdin, "{PASSWORD}")?;
+    }
+    let out = child.wait_with_output()?;
+    ensure!(
+        out.status.success(),
+        "user passwd: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ended_session_asks_to_sign_in_and_then_sends_the_changes_once() -> Result<()> {
+    if skipped("an_ended_session_asks_to_sign_in_and_then_sends_the_changes_once") {
+        return Ok(());
+    }
+    let dir = tempfile::tempdir()?;
+    let mut server =
+        ServerProcess::spawn(dir.path().join("server.db"), &["--signup", "open"]).await;
+    let bench = Bench::start(Some(server.url())).await?;
+    let app = bench.launch().await?;
+    enter(&app, "alice", "#create-account").await?;
+    app.click("#settings-cancel").await?;
+    app.add_with_enter("one").await?;
+    app.refresh().await?;
+    app.wait_badge(0).await?;
+
+    // Offline, two more changes; meanwhile the password changes, which ends the session.
+    server.terminate().await;
+    app.add_with_enter("two").await?;
+    app.add_with_enter("three").await?;
+    app.wait_badge(2).await?;
+    change_password(server.db_path(), "alice")?;
+    server.restart().await;
+
+    // Refresh: the sign-in form opens, saying the changes are kept.
+    app.refresh().await?;
+    let state = app.wait_shown("account-state").await?;
+    ensure!(
+        state.contains("ended. Sign in again to sync; your changes are kept"),
+        "{state}"
+    );
+    app.wait_shown("account-form").await?;
+    app.wait_badge(2).await?;
+    app.screenshot("account-session-ended.png").await?;
+    app.fill("#account-password", PASSWORD).await?;
+    app.click("#sign-in").await?;
+    app.wait_shown("account-signed-in").await?;
+    app.click("#settings-cancel").await?;
+    app.refresh().await?;
+    app.wait_badge(0).await?;
+
+    // Each change is on the server exactly once.
+    let alice = OtherClient::signed_in(server.url(), "alice", PASSWORD).await?;
+    ensure!(
+        alice.texts().await? == ["one", "three", "two"],
+        "{:?}",
+        alice.texts().await?
+    );
+    app.quit().await?;
+
+    // The token is nowhere but the session file (private to the user): not in the settings,
+    // the stores or the log.
+    let session_file = bench.config_dir().join("io.tidemark.app/session.json");
+    let mode = std::fs::metadata(&session_file)?.permissions().mode() & 0o777;
+    ensure!(mode == 0o600, "session file mode {mode:o}");
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&session_file)?)?;
+    let token = saved["sessions"][server.url().trim_end_matches('/')]["token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("no saved token"))?;
+    ensure!(
+        !bench.log_text().contains(&token),
+        "the token is in the log"
+    );
+    for file in files_under(&bench.data_dir())? {
+        let bytes = std::fs::read(&file)?;
+        ensure!(
+            !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+            "the token is in {}",
+            file.display()
+        );
+    }
+    Ok(())
+}
+
+/// Every file under `dir`, at any depth.
+fn files_under(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
+    let mut files = Vec::new();
+    let mut dirs = vec![dir.to_owned()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    Ok(files)
 }

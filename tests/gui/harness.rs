@@ -210,6 +210,11 @@ impl Bench {
         self.dir.path().join("data")
     }
 
+    /// The app's config directory (`XDG_CONFIG_HOME`: the session file lives under it).
+    pub fn config_dir(&self) -> PathBuf {
+        self.dir.path().join("xdg-config")
+    }
+
     /// What tauri-driver, WebKitWebDriver and the app printed so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

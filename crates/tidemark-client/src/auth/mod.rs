@@ -164,6 +164,12 @@ impl AuthClient {
         session_from(answer)
     }
 
+    /// Whether the server lets anyone create an account, as its `/$capabilities` say; `None`
+    /// when it does not say (a server without that document).
+    pub async fn signup_allowed(&self) -> Result<Option<bool>, AuthError> {
+        Ok(self.remote.capabilities().await?.map(|c| c.signup))
+    }
+
     /// Who the session's token belongs to, as the server sees it (`GET /.auth/me`).
     pub async fn me(&self, session: &Session) -> Result<Me, AuthError> {
         let answer = self
