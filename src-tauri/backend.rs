@@ -12,7 +12,7 @@ use serde::Serialize;
 use tidemark_todos::tidemark_client::Session;
 use tidemark_todos::{
     Conflict, Resolution, STORE_FILE_NAME, SessionStore, SyncOutcome, Todo, TodoError, TodoList,
-    TodoStatus, auth_client, default_session_file, import_local_list,
+    TodoStatus, TokenPlace, auth_client, default_session_file, import_local_list,
 };
 use tokio::sync::{Notify, watch};
 
@@ -43,6 +43,9 @@ pub struct BackendConfig {
     /// The session file shared with the CLI (`TIDEMARK_SESSION_FILE`, else the default one);
     /// `None` when the system has no config directory: signing in is then refused.
     pub session_file: Option<PathBuf>,
+    /// Keep tokens in the file even where a secret store exists (`TIDEMARK_KEYRING=off`;
+    /// tests).
+    pub no_keyring: bool,
 }
 
 impl BackendConfig {
@@ -57,6 +60,7 @@ impl BackendConfig {
             session_file: var("TIDEMARK_SESSION_FILE")
                 .map(PathBuf::from)
                 .or_else(default_session_file),
+            no_keyring: var("TIDEMARK_KEYRING").is_some_and(|v| v.eq_ignore_ascii_case("off")),
         }
     }
 }
@@ -122,6 +126,11 @@ pub struct AccountView {
     /// The last sync found the session ended (expired or revoked): sign in again to sync; the
     /// changes stay queued.
     pub session_ended: bool,
+    /// Signed in: where the session's token is kept (`keyring`, or `file` where the system
+    /// has no secret store).
+    pub token_place: Option<TokenPlace>,
+    /// The session file (named when the token is kept in it).
+    pub session_file: Option<PathBuf>,
 }
 
 /// What signing out did.
@@ -381,6 +390,8 @@ impl Backend {
                 user: None,
                 local_todos: 0,
                 session_ended: false,
+                token_place: None,
+                session_file: None,
             });
         };
         let local = self.config.data_dir.join(STORE_FILE_NAME);
@@ -398,11 +409,17 @@ impl Backend {
             self.last_error.lock().ok().and_then(|e| e.clone()),
             Some(CommandError::Account(_))
         );
+        let token_place = match (list.server(), session_store(&self.config)) {
+            (Some(server), Some(store)) => store.token_place(server).unwrap_or(None),
+            _ => None,
+        };
         Ok(AccountView {
             server: list.server().map(str::to_owned),
             user: Some(session.user_name.clone().unwrap_or(session.user_id)),
             local_todos,
             session_ended,
+            token_place,
+            session_file: self.config.session_file.clone(),
         })
     }
 
@@ -627,16 +644,11 @@ impl Backend {
 
     /// The session file, or why there is none.
     fn sessions(&self) -> Result<SessionStore, CommandError> {
-        self.config
-            .session_file
-            .as_ref()
-            .map(SessionStore::new)
-            .ok_or_else(|| {
-                CommandError::Store(
-                    "There is no place to keep a sign-in on this system (no config directory)."
-                        .into(),
-                )
-            })
+        session_store(&self.config).ok_or_else(|| {
+            CommandError::Store(
+                "There is no place to keep a sign-in on this system (no config directory).".into(),
+            )
+        })
     }
 
     /// Keeps a renewed session in place of the old one.
@@ -691,6 +703,16 @@ impl Backend {
         }
         error
     }
+}
+
+/// The session file of `config`, with tokens in the desktop's secret store unless turned off.
+fn session_store(config: &BackendConfig) -> Option<SessionStore> {
+    let file = config.session_file.as_ref()?;
+    Some(if config.no_keyring {
+        SessionStore::with_vault(file, None)
+    } else {
+        SessionStore::new(file)
+    })
 }
 
 /// The store the app opens: the account's own when signed in, else the local list.

@@ -65,6 +65,7 @@ async fn open_with(settings: Option<Settings>, server_override: Option<&str>) ->
         server_override: server_override.map(str::to_owned),
         app_key_override: None,
         session_file: Some(dir.path().join("session.json")),
+        no_keyring: true,
     };
     let backend = Backend::open(
         config,
@@ -87,6 +88,7 @@ async fn reopen(f: &Fixture, settings: Option<Settings>) -> Arc<Backend> {
         server_override: None,
         app_key_override: None,
         session_file: Some(f.dir.path().join("session.json")),
+        no_keyring: true,
     };
     let settings = Box::new(MemorySettingsStore::with(settings));
     Backend::open(config, settings, Arc::new(Recorder::default()))
@@ -654,6 +656,8 @@ async fn a_session_saved_by_the_cli_is_used_at_start_and_kept_out_of_the_setting
     let session_file = f.dir.path().join("session.json");
     let mode = std::fs::metadata(&session_file).map(|m| m.permissions().mode() & 0o777);
     assert_eq!(mode.ok(), Some(0o600));
+    let account = f.backend.account().await.unwrap();
+    assert_eq!(account.token_place, Some(tidemark_todos::TokenPlace::File));
     let saved = std::fs::read_to_string(&session_file).unwrap();
     let token = serde_json::from_str::<serde_json::Value>(&saved).unwrap()["sessions"]
         [server.url().trim_end_matches('/')]["token"]

@@ -49,6 +49,10 @@ async function showAccount() {
   }
   $("account-form").hidden = signedIn;
   $("account-signed-in").hidden = !signedIn;
+  $("token-place").hidden = !signedIn || !account.tokenPlace;
+  $("token-place").textContent = account.tokenPlace === "keyring"
+    ? "Your sign-in is kept in the system keyring."
+    : `No system keyring here: your sign-in is kept in ${account.sessionFile}, readable only by you.`;
   $("create-account").hidden = false;
   if (!signedIn) {
     // Offered only where the server allows it; asked without holding the panel up.

@@ -62,6 +62,13 @@ async fn two_accounts_on_one_computer_each_see_only_their_own_list() -> Result<(
     enter(&app, "alice", "#create-account").await?;
     let offer = app.wait_shown("bring-local-text").await?;
     ensure!(offer.starts_with("1 todo was written"), "{offer}");
+    // No secret store in this bare X session: the settings say where the sign-in is kept.
+    let place = app.wait_shown("token-place").await?;
+    ensure!(
+        place.starts_with("No system keyring here: your sign-in is kept in ")
+            && place.ends_with("session.json, readable only by you."),
+        "{place}"
+    );
     app.screenshot("account-signed-in.png").await?;
     app.click("#bring-local-yes").await?;
     app.click("#settings-cancel").await?;

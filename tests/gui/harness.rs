@@ -147,6 +147,9 @@ impl Bench {
         .env("TIDEMARK_DATA_DIR", dir.path().join("data"))
         .env("XDG_DATA_HOME", dir.path().join("xdg-data"))
         .env("XDG_CONFIG_HOME", dir.path().join("xdg-config"))
+        // No session bus, as in a bare X session: no secret store, so the session's token is
+        // kept in the private session file (and the tests can look for it).
+        .env("DBUS_SESSION_BUS_ADDRESS", "disabled:")
         .env("XDG_CACHE_HOME", dir.path().join("xdg-cache"))
         .env("XDG_RUNTIME_DIR", dir.path().join("runtime"))
         .env("TIDEMARK_LOG", "info")
