@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 use tidemark_server::ServerConfig;
-use tidemark_server::accounts::{AccountsConfig, AuthMode};
+use tidemark_server::accounts::{AccountsConfig, AuthMode, ThrottleConfig};
 use tidemark_testkit::server::{ServerProcess, TestServer};
 
 use tidemark_todos::Resolution;
@@ -731,4 +731,36 @@ async fn an_ended_session_keeps_the_changes_until_the_next_sign_in() {
     let mut all = texts(b.list_todos(true).await.unwrap());
     all.sort();
     assert_eq!(all, ["one", "two"]);
+}
+
+#[tokio::test]
+async fn too_many_failed_sign_ins_say_how_long_to_wait() {
+    let server = TestServer::start_with(ServerConfig {
+        auth: AuthMode::Accounts(AccountsConfig {
+            signup_open: true,
+            throttle: ThrottleConfig {
+                per_name: 2,
+                ..ThrottleConfig::default()
+            },
+            ..AccountsConfig::default()
+        }),
+        ..ServerConfig::default()
+    })
+    .await;
+    let f = open(Some(server_settings(server.url(), "", false))).await;
+    let b = &f.backend;
+    b.sign_in("alice", PASSWORD, true).await.unwrap();
+    b.sign_out().await.unwrap();
+    for _ in 0..2 {
+        let wrong = b.sign_in("alice", "not it", false).await.unwrap_err();
+        assert_eq!(wrong.to_string(), "Wrong user name or password.");
+    }
+    let throttled = b.sign_in("alice", PASSWORD, false).await.unwrap_err();
+    assert_eq!(throttled.kind(), "account");
+    let said = throttled.to_string();
+    assert!(
+        said.starts_with("Too many failed sign-ins; try again in ") && said.ends_with(" s."),
+        "{said}"
+    );
+    assert_eq!(b.account().await.unwrap().user, None);
 }

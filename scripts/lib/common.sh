@@ -40,6 +40,8 @@ ensure_build_tools() {
   local need=()
   command -v cc >/dev/null 2>&1 || need+=(build-essential)
   command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+  # libdbus for the keyring crate (Secret Service), which the app and the CLI keep tokens in.
+  pkg-config --exists dbus-1 2>/dev/null || need+=(libdbus-1-dev)
   [ ${#need[@]} -eq 0 ] || ensure_debian_packages "${need[@]}"
 }
 

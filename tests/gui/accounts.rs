@@ -232,3 +232,55 @@ fn files_under(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
     }
     Ok(files)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_sign_in_brings_the_local_list_in_or_leaves_it_here() -> Result<()> {
+    if skipped("the_first_sign_in_brings_the_local_list_in_or_leaves_it_here") {
+        return Ok(());
+    }
+    let dir = tempfile::tempdir()?;
+    let server = ServerProcess::spawn(dir.path().join("server.db"), &["--signup", "open"]).await;
+    let bench = Bench::start(Some(server.url())).await?;
+    let app = bench.launch().await?;
+    app.add_with_enter("Local one").await?;
+    app.add_with_enter("Local two").await?;
+    app.wait_texts(&["Local one", "Local two"]).await?;
+
+    // Carol leaves them on this computer: her account starts empty, and they are still the
+    // local list after she signs out.
+    enter(&app, "carol", "#create-account").await?;
+    let offer = app.wait_shown("bring-local-text").await?;
+    ensure!(offer.starts_with("2 todos were written"), "{offer}");
+    app.click("#bring-local-no").await?;
+    app.click("#settings-cancel").await?;
+    app.wait_texts(&[]).await?;
+    sign_out(&app).await?;
+    app.wait_texts(&["Local one", "Local two"]).await?;
+
+    // Dave brings them in: they are his, queued, then on the server as his, once.
+    enter(&app, "dave", "#create-account").await?;
+    app.wait_shown("bring-local-text").await?;
+    app.click("#bring-local-yes").await?;
+    app.click("#settings-cancel").await?;
+    app.wait_texts(&["Local one", "Local two"]).await?;
+    app.wait_badge(2).await?;
+    app.refresh().await?;
+    app.wait_badge(0).await?;
+    let dave = OtherClient::signed_in(server.url(), "dave", PASSWORD).await?;
+    ensure!(
+        dave.texts().await? == ["Local one", "Local two"],
+        "{:?}",
+        dave.texts().await?
+    );
+    let carol = OtherClient::signed_in(server.url(), "carol", PASSWORD).await?;
+    ensure!(
+        carol.texts().await?.is_empty(),
+        "{:?}",
+        carol.texts().await?
+    );
+    // Signed out now, the local list is empty: its todos went to Dave.
+    sign_out(&app).await?;
+    app.wait_texts(&[]).await?;
+    app.quit().await?;
+    Ok(())
+}

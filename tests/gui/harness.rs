@@ -490,8 +490,15 @@ impl App {
         Ok(())
     }
 
-    /// Clicks the element matching `css`.
+    /// Clicks the element matching `css`, scrolled into view first: WebKitWebDriver does not
+    /// scroll inside a dialog that scrolls, and refuses a click below its fold.
     pub async fn click(&self, css: &str) -> Result<()> {
+        self.s
+            .script(
+                "document.querySelector(arguments[0])?.scrollIntoView({block: 'nearest'})",
+                vec![json!(css)],
+            )
+            .await?;
         self.s.click(&self.s.find(css).await?).await
     }
 
