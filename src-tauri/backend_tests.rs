@@ -526,14 +526,7 @@ async fn no_sync_happens_by_default() {
 
 /// A server with accounts on and sign-up open.
 async fn accounts_server() -> TestServer {
-    TestServer::start_with(ServerConfig {
-        auth: AuthMode::Accounts(AccountsConfig {
-            signup_open: true,
-            ..AccountsConfig::default()
-        }),
-        ..ServerConfig::default()
-    })
-    .await
+    TestServer::start_with_signup().await
 }
 
 const PASSWORD: &str = "correct horse battery";

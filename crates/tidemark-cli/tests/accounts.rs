@@ -8,8 +8,6 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 
 use common::{Device, assert_one_line_error};
-use tidemark_server::ServerConfig;
-use tidemark_server::accounts::{AccountsConfig, AuthMode};
 use tidemark_testkit::server::TestServer;
 
 const PASSWORD: &str = "correct horse battery\n";
@@ -17,14 +15,7 @@ const PASSWORD: &str = "correct horse battery\n";
 const EXIT_SIGN_IN: i32 = 5;
 
 async fn accounts_server() -> TestServer {
-    TestServer::start_with(ServerConfig {
-        auth: AuthMode::Accounts(AccountsConfig {
-            signup_open: true,
-            ..AccountsConfig::default()
-        }),
-        ..ServerConfig::default()
-    })
-    .await
+    TestServer::start_with_signup().await
 }
 
 /// Runs `login`/`signup` for `user` with the password on standard input; asserts success.

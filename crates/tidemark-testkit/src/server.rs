@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use tempfile::TempDir;
+use tidemark_server::accounts::{AccountsConfig, AuthMode};
 use tidemark_server::store::PostgresTableStore;
 use tidemark_server::{ServeError, ServerConfig, SqliteOptions, SqliteTableStore};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
@@ -64,6 +65,19 @@ impl TestServer {
     /// (e.g. `ServerConfig::default()`) to [`TestServer::start_with`].
     pub async fn start_open() -> Self {
         Self::start_with(ServerConfig::open()).await
+    }
+
+    /// Starts a server with accounts required and sign-up open (anyone may create an account)
+    /// on a fresh database: what the clients' account tests sign up with.
+    pub async fn start_with_signup() -> Self {
+        Self::start_with(ServerConfig {
+            auth: AuthMode::Accounts(AccountsConfig {
+                signup_open: true,
+                ..AccountsConfig::default()
+            }),
+            ..ServerConfig::default()
+        })
+        .await
     }
 
     /// Starts a server without accounts ([`ServerConfig::open`]) on a fresh database of
