@@ -186,13 +186,11 @@ impl Backend {
             }
         });
         // Signed in (here or with the CLI), the account's own store; otherwise the local list.
-        let session = match (settings.server(), &config.session_file) {
-            (Some(server), Some(file)) => {
-                SessionStore::new(file).load(server).unwrap_or_else(|e| {
-                    log::warn!("cannot read the saved session, starting signed out: {e}");
-                    None
-                })
-            }
+        let session = match (settings.server(), session_store(&config)) {
+            (Some(server), Some(store)) => store.load(server).unwrap_or_else(|e| {
+                log::warn!("cannot read the saved session, starting signed out: {e}");
+                None
+            }),
             _ => None,
         };
         let list = open_list(&config, &settings, session)
