@@ -6,6 +6,7 @@
 import * as api from "./api.js";
 import { $ } from "./dom.js";
 let onSaved = null;
+let serverFromEnv = false; // the server URL comes from TIDEMARK_SERVER
 
 /** Opens the panel filled with the settings in force. */
 export async function openSettings(options) {
@@ -16,8 +17,8 @@ export async function openSettings(options) {
     $("server-url").value = s.serverUrl;
     $("app-key").value = s.appKey;
     $("sync-auto").checked = s.syncAutomatically;
-    $("data-dir").textContent = `Your list is kept in ${s.dataDir}` +
-      (s.serverFromEnv ? " · the server URL comes from TIDEMARK_SERVER for this session" : "");
+    serverFromEnv = s.serverFromEnv;
+    await showStore(s.dataDir);
   } catch (error) {
     setError(error.message);
   }
@@ -25,6 +26,15 @@ export async function openSettings(options) {
   $("settings-dialog").showModal();
   if (options.signIn) $(($("account-user").value ? "account-password" : "account-user")).focus();
   else $("server-url").focus();
+}
+
+/** Says where the list in use is kept: the account's own store when signed in, else the
+ * local list (`fallback`, if any, when the status cannot be read). */
+async function showStore(fallback) {
+  const store = await api.status().then((st) => st.store).catch(() => fallback);
+  if (!store) return; // unknown: the line stays as it was
+  $("data-dir").textContent = `Your list is kept in ${store}` +
+    (serverFromEnv ? " · the server URL comes from TIDEMARK_SERVER for this session" : "");
 }
 
 /** Shows who is signed in (or the sign-in form), and the offer to bring the local list in. */
@@ -54,6 +64,7 @@ async function showAccount() {
     ? "Your sign-in is kept in the system keyring."
     : `No system keyring here: your sign-in is kept in ${account.sessionFile}, readable only by you.`;
   $("create-account").hidden = false;
+  showStore(null);
   if (!signedIn) {
     // Offered only where the server allows it; asked without holding the panel up.
     api.signupAllowed()

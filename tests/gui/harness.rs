@@ -480,26 +480,42 @@ impl App {
         Ok(v.as_str().unwrap_or_default().to_owned())
     }
 
-    /// Replaces the content of an input.
+    /// Replaces the content of an input (scrolled into view first, as for [`App::click`]).
     pub async fn fill(&self, css: &str, text: &str) -> Result<()> {
+        self.scroll_to(css).await?;
         let el = self.s.find(css).await?;
-        self.s.clear(&el).await?;
+        self.s
+            .clear(&el)
+            .await
+            .with_context(|| format!("clearing {css}"))?;
         if !text.is_empty() {
-            self.s.type_text(&el, text).await?;
+            self.s
+                .type_text(&el, text)
+                .await
+                .with_context(|| format!("typing into {css}"))?;
         }
         Ok(())
     }
 
-    /// Clicks the element matching `css`, scrolled into view first: WebKitWebDriver does not
-    /// scroll inside a dialog that scrolls, and refuses a click below its fold.
-    pub async fn click(&self, css: &str) -> Result<()> {
+    /// Scrolls the element matching `css` into view: WebKitWebDriver does not scroll inside a
+    /// dialog that scrolls, and refuses to act on an element below its fold.
+    async fn scroll_to(&self, css: &str) -> Result<()> {
         self.s
             .script(
                 "document.querySelector(arguments[0])?.scrollIntoView({block: 'nearest'})",
                 vec![json!(css)],
             )
             .await?;
-        self.s.click(&self.s.find(css).await?).await
+        Ok(())
+    }
+
+    /// Clicks the element matching `css`, scrolled into view first (see [`App::scroll_to`]).
+    pub async fn click(&self, css: &str) -> Result<()> {
+        self.scroll_to(css).await?;
+        self.s
+            .click(&self.s.find(css).await?)
+            .await
+            .with_context(|| format!("clicking {css}"))
     }
 
     /// Saves a screenshot as `name` in the screenshot directory.
