@@ -43,8 +43,8 @@ pub struct BackendConfig {
     /// The session file shared with the CLI (`TIDEMARK_SESSION_FILE`, else the default one);
     /// `None` when the system has no config directory: signing in is then refused.
     pub session_file: Option<PathBuf>,
-    /// Keep tokens in the file even where a secret store exists (`TIDEMARK_KEYRING=off`;
-    /// tests).
+    /// Keep tokens in the file even where a secret store exists (tests; outside them,
+    /// `SessionStore::new` honours `TIDEMARK_KEYRING=off` itself).
     pub no_keyring: bool,
 }
 
@@ -60,7 +60,7 @@ impl BackendConfig {
             session_file: var("TIDEMARK_SESSION_FILE")
                 .map(PathBuf::from)
                 .or_else(default_session_file),
-            no_keyring: var("TIDEMARK_KEYRING").is_some_and(|v| v.eq_ignore_ascii_case("off")),
+            no_keyring: false,
         }
     }
 }
@@ -196,11 +196,7 @@ impl Backend {
         let list = open_list(&config, &settings, session)
             .await
             .map_err(|e| CommandError::from_todo(e, None))?;
-        let store = list
-            .status()
-            .await
-            .map(|s| s.store)
-            .unwrap_or_else(|_| config.data_dir.join(STORE_FILE_NAME));
+        let store = list.context().store_path().to_owned();
         log::info!(
             "store {} opened; server {}",
             store.display(),
@@ -301,7 +297,7 @@ impl Backend {
             list: status,
             last_error_kind: last_error.as_ref().map(CommandError::kind),
             sync_automatically: self.settings().sync_automatically,
-            user: list.session().map(|s| s.user_name.unwrap_or(s.user_id)),
+            user: list.session().map(|s| s.display_name()),
         })
     }
 
@@ -413,7 +409,7 @@ impl Backend {
         };
         Ok(AccountView {
             server: list.server().map(str::to_owned),
-            user: Some(session.user_name.clone().unwrap_or(session.user_id)),
+            user: Some(session.display_name()),
             local_todos,
             session_ended,
             token_place,
@@ -468,7 +464,7 @@ impl Backend {
     pub async fn bring_local_list(&self) -> Result<usize, CommandError> {
         let list = self.list();
         if list.session().is_none() {
-            return Err(CommandError::Sync(
+            return Err(CommandError::Account(
                 "Sign in first: the local list is brought into an account.".into(),
             ));
         }

@@ -6,7 +6,7 @@
 use std::io::BufRead;
 use std::path::Path;
 
-use tidemark_todos::tidemark_client::{AuthError, Session};
+use tidemark_todos::tidemark_client::AuthError;
 use tidemark_todos::{
     SessionStore, TodoError, TodoList, auth_client, import_local_list, normalize_server_url,
 };
@@ -60,7 +60,7 @@ pub async fn enter(
     };
     println!(
         "{verb} as {} on {server}",
-        output::clean(&name_of(&session))
+        output::clean(&session.display_name())
     );
     let account = TodoList::open_account(data_dir, server, app_key, session).await?;
     let brought = import_local_list(data_dir, &account).await;
@@ -138,13 +138,6 @@ pub async fn whoami(
 }
 
 /// The name to show for a session: its user name, else its id.
-fn name_of(session: &Session) -> String {
-    session
-        .user_name
-        .clone()
-        .unwrap_or_else(|| session.user_id.clone())
-}
-
 /// Asks on stderr and reads one line of standard input.
 fn prompt_line(prompt: &str) -> Result<String, TodoError> {
     eprint!("{prompt}");

@@ -76,7 +76,7 @@ pub async fn import_local_list(data_dir: &Path, account: &TodoList) -> Result<us
     if !local_path.exists() {
         return Ok(0);
     }
-    if account.status().await?.store == local_path {
+    if account.context().store_path() == local_path {
         return Err(TodoError::LocalFiles {
             path: local_path,
             message: "the local list cannot be brought into itself".into(),

@@ -264,11 +264,7 @@ impl TodoList {
             .iter()
             .map(|todo| {
                 let text = validate_text(&todo.text)?;
-                let mut item = Map::new();
-                item.insert(system::ID.into(), Value::String(todo.id.clone()));
-                item.insert(TEXT.into(), Value::String(text));
-                item.insert(COMPLETE.into(), Value::Bool(todo.complete));
-                Ok(item)
+                Ok(todo_item(todo.id.clone(), text, todo.complete))
             })
             .collect::<Result<Vec<_>, TodoError>>()?;
         self.table.insert_many(items).await?;
@@ -478,15 +474,17 @@ impl TodoList {
 }
 
 fn new_item(text: String) -> Item {
-    let mut item = Map::new();
     // A time-ordered id (UUID v7): todos made offline have no server timestamp yet, and the
     // list breaks ties by id, so this keeps them in the order they were added, edit after edit.
-    item.insert(
-        system::ID.into(),
-        Value::String(uuid::Uuid::now_v7().to_string()),
-    );
+    todo_item(uuid::Uuid::now_v7().to_string(), text, false)
+}
+
+/// The item of a todo with this id, text and state.
+fn todo_item(id: String, text: String, complete: bool) -> Item {
+    let mut item = Map::new();
+    item.insert(system::ID.into(), Value::String(id));
     item.insert(TEXT.into(), Value::String(text));
-    item.insert(COMPLETE.into(), Value::Bool(false));
+    item.insert(COMPLETE.into(), Value::Bool(complete));
     item
 }
 

@@ -29,6 +29,14 @@ pub struct Session {
 }
 
 impl Session {
+    /// The name to show for the session's user: the user name, else the user id (a user of
+    /// an organisation's identity provider has no name here).
+    pub fn display_name(&self) -> String {
+        self.user_name
+            .clone()
+            .unwrap_or_else(|| self.user_id.clone())
+    }
+
     /// A session for this token and user, with no known expiry.
     pub fn new(token: impl Into<String>, user_id: impl Into<String>) -> Self {
         Self {

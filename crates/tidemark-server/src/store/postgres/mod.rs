@@ -203,9 +203,12 @@ impl PostgresTableStore {
         client: &deadpool_postgres::Object,
         owner: &Owner,
     ) -> Result<i64, StoreError> {
-        let added = async { owners::find_or_add(&***client, owner).await.map(Some) };
-        let key = self.inner.owner_keys.resolve(owner, added).await?;
-        key.ok_or_else(|| StoreError::internal(format!("{owner} has no key")))
+        if let Some(key) = self.inner.owner_keys.known(owner) {
+            return Ok(key);
+        }
+        let key = owners::find_or_add(&***client, owner).await?;
+        self.inner.owner_keys.remember(owner, key);
+        Ok(key)
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
