@@ -7,6 +7,7 @@ import * as api from "./api.js";
 import { $ } from "./dom.js";
 let onSaved = null;
 let serverFromEnv = false; // the server URL comes from TIDEMARK_SERVER
+let dataDir = null; // the data directory, said when the store in use cannot be read
 
 /** Opens the panel filled with the settings in force. */
 export async function openSettings(options) {
@@ -18,18 +19,20 @@ export async function openSettings(options) {
     $("app-key").value = s.appKey;
     $("sync-auto").checked = s.syncAutomatically;
     serverFromEnv = s.serverFromEnv;
-    await showStore(s.dataDir);
+    dataDir = s.dataDir;
   } catch (error) {
     setError(error.message);
   }
-  await showAccount();
+  // The panel opens as soon as the settings are in their fields; the Account part (which may
+  // read the local list and ask the server) and the store line fill in just after.
   $("settings-dialog").showModal();
-  if (options.signIn) $(($("account-user").value ? "account-password" : "account-user")).focus();
-  else $("server-url").focus();
+  $(options.signIn ? "account-user" : "server-url").focus();
+  await showAccount();
+  if (options.signIn && $("account-user").value) $("account-password").focus();
 }
 
 /** Says where the list in use is kept: the account's own store when signed in, else the
- * local list (`fallback`, if any, when the status cannot be read). */
+ * local list (`fallback` when the status cannot be read). */
 async function showStore(fallback) {
   const store = await api.status().then((st) => st.store).catch(() => fallback);
   if (!store) return; // unknown: the line stays as it was
@@ -64,7 +67,7 @@ async function showAccount() {
     ? "Your sign-in is kept in the system keyring."
     : `No system keyring here: your sign-in is kept in ${account.sessionFile}, readable only by you.`;
   $("create-account").hidden = false;
-  showStore(null);
+  showStore(dataDir);
   if (!signedIn) {
     // Offered only where the server allows it; asked without holding the panel up.
     api.signupAllowed()
