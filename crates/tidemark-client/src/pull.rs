@@ -335,31 +335,34 @@ async fn apply_page(
         .inner
         .store
         .call(move |conn| {
-            let tx = conn.transaction()?;
-            let (mut upserted, mut deleted, mut skipped) = (0u64, 0u64, 0u64);
-            // Usually nothing is queued (a pull pushes first); then no row needs the lookup.
-            let queued = ops::count_for_table(&tx, &def.name)? > 0;
-            let mut upserter = rows::Upserter::new(&def);
-            for item in &items {
-                let Some(Value::String(id)) = item.get(system::ID) else {
-                    continue;
-                };
-                if queued && ops::for_item(&tx, &def.name, id)?.is_some() {
-                    skipped += 1;
-                } else if crate::resolve::is_deleted(item) {
-                    if rows::delete(&tx, &def, id)? {
-                        deleted += 1;
+            // A page lost to a power cut is lost with its delta token: it is pulled again.
+            crate::store::redoable(conn, |conn| {
+                let tx = conn.transaction()?;
+                let (mut upserted, mut deleted, mut skipped) = (0u64, 0u64, 0u64);
+                // Usually nothing is queued (a pull pushes first); then no row needs the lookup.
+                let queued = ops::count_for_table(&tx, &def.name)? > 0;
+                let mut upserter = rows::Upserter::new(&def);
+                for item in &items {
+                    let Some(Value::String(id)) = item.get(system::ID) else {
+                        continue;
+                    };
+                    if queued && ops::for_item(&tx, &def.name, id)?.is_some() {
+                        skipped += 1;
+                    } else if crate::resolve::is_deleted(item) {
+                        if rows::delete(&tx, &def, id)? {
+                            deleted += 1;
+                        }
+                    } else {
+                        upserter.upsert(&tx, item, true)?;
+                        upserted += 1;
                     }
-                } else {
-                    upserter.upsert(&tx, item, true)?;
-                    upserted += 1;
                 }
-            }
-            if let Some((key, Some(value))) = &token {
-                ops::config_set(&tx, key, value)?;
-            }
-            tx.commit()?;
-            Ok((upserted, deleted, skipped))
+                if let Some((key, Some(value))) = &token {
+                    ops::config_set(&tx, key, value)?;
+                }
+                tx.commit()?;
+                Ok((upserted, deleted, skipped))
+            })
         })
         .await?;
     result.upserted += upserted;

@@ -226,7 +226,22 @@ impl TestServer {
 
     /// Stops the server gracefully and starts it again on the same address and database.
     pub async fn restart(&mut self) {
+        self.pause().await;
+        self.start_again().await;
+    }
+
+    /// Stops the server gracefully (in-flight requests finish), keeping its address and
+    /// database for [`TestServer::start_again`]: e.g. to turn a simulated power back on in
+    /// between.
+    pub async fn pause(&mut self) {
         self.shut_down().await;
+    }
+
+    /// Starts a paused server again on the same address and database (no-op when running).
+    pub async fn start_again(&mut self) {
+        if self.running.is_some() {
+            return;
+        }
         let (running, _) = Self::run(&self.db_path, &self.config, &self.options, self.addr)
             .await
             .unwrap_or_else(|e| panic!("TestServer: cannot restart on {}: {e:#}", self.addr));

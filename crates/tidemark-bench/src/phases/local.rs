@@ -35,7 +35,7 @@ pub async fn local_inserts(n: usize) -> anyhow::Result<Section> {
         p99 <= Duration::from_millis(1),
     ));
     section.notes.push(format!(
-        "`SyncTable::insert` awaited one after another on an empty store (WAL, synchronous=NORMAL); each is one transaction with its queue entry; max {}.",
+        "`SyncTable::insert` awaited one after another on an empty store (WAL, synchronous=FULL: each is on disk before it returns); each is one transaction with its queue entry; max {}.",
         millis(times.last().copied().unwrap_or_default())
     ));
     Ok(section)

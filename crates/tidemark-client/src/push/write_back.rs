@@ -62,17 +62,21 @@ pub(super) async fn apply_write_backs(
     ctx.inner
         .store
         .call(move |conn| {
-            let tx = conn.transaction()?;
-            let mut upserters = HashMap::new();
-            let errors = ops::any_errors(&tx)?;
-            for write in &writes {
-                write_back(&tx, write, &mut upserters, errors)?;
-            }
-            let pending = ops::count(&tx)?;
-            tx.commit()?;
-            Ok(Written {
-                written: writes.len() as u64,
-                pending: Some(pending),
+            // A write-back lost to a power cut leaves its operation queued; the resend is
+            // recognised as the same write (see `redoable`).
+            crate::store::redoable(conn, |conn| {
+                let tx = conn.transaction()?;
+                let mut upserters = HashMap::new();
+                let errors = ops::any_errors(&tx)?;
+                for write in &writes {
+                    write_back(&tx, write, &mut upserters, errors)?;
+                }
+                let pending = ops::count(&tx)?;
+                tx.commit()?;
+                Ok(Written {
+                    written: writes.len() as u64,
+                    pending: Some(pending),
+                })
             })
         })
         .await

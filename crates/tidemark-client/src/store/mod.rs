@@ -235,7 +235,10 @@ fn open_connection_inner(path: &Path, tables: &[TableDefinition]) -> Result<Conn
     }
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(store_err)?;
-    conn.pragma_update(None, "synchronous", "NORMAL")
+    // FULL syncs the WAL at every commit: a change the user was told is saved survives a
+    // power cut (NORMAL syncs only at checkpoints, which could lose days of offline edits).
+    // Writes that a later sync redoes opt out with `redoable`.
+    conn.pragma_update(None, "synchronous", SYNC_EVERY_COMMIT)
         .map_err(store_err)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(store_err)?;
@@ -264,6 +267,28 @@ fn open_connection_inner(path: &Path, tables: &[TableDefinition]) -> Result<Conn
 
 /// The store's `PRAGMA data_version`: a number that changes when another connection (another
 /// process, such as the CLI next to the app) commits to the file, and not on this one's commits.
+/// The store's `synchronous` setting: every commit is on disk before it returns.
+const SYNC_EVERY_COMMIT: &str = "FULL";
+
+/// Runs `f`, whose commits a later sync redoes if a power cut takes them back, without waiting
+/// for the disk: a pulled page (its rows and its delta token are lost together, so the page is
+/// pulled again) and the write-back of an accepted operation (the operation stays queued and
+/// its resend is recognised: the server replays the original outcome for its idempotency tag,
+/// a stock server's copy is compared with what was sent). WAL commits stay in order, so the
+/// next synced commit makes these durable too; see docs/reliability.md.
+pub(crate) fn redoable<R>(
+    conn: &mut Connection,
+    f: impl FnOnce(&mut Connection) -> Result<R>,
+) -> Result<R> {
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    let outcome = f(conn);
+    // Back to durable commits whatever `f` did: a user's next change must not inherit this.
+    let restored = conn.pragma_update(None, "synchronous", SYNC_EVERY_COMMIT);
+    let value = outcome?;
+    restored?;
+    Ok(value)
+}
+
 pub(crate) fn data_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA data_version", [], |r| r.get(0))
 }

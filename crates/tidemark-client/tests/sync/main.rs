@@ -40,6 +40,7 @@ mod hostile;
 mod https;
 mod network_faults;
 mod poison;
+mod power_loss;
 mod pull;
 mod push;
 mod resolve;

@@ -43,6 +43,7 @@ mod limits;
 mod malformed;
 mod openapi;
 mod page_budget;
+mod power_loss;
 mod query;
 
 /// Every row of the server's database as text, in a stable order: two dumps are equal exactly

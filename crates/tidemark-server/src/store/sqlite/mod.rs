@@ -1,6 +1,7 @@
 //! [`SqliteTableStore`]: the embedded default store, one SQLite file in WAL mode.
 //!
-//! One writer connection behind a mutex serializes every write (and the change clock with it);
+//! One writer connection behind a mutex serializes every write (and the change clock with it),
+//! committing writes that arrive together as one group ([`group`]);
 //! reads use a fixed pool of read-only connections ([`readers`]), so pulls never wait for
 //! writes, and a read stops when its request is abandoned. All SQLite work runs on tokio's
 //! blocking threads.
@@ -8,6 +9,7 @@
 mod accounts;
 mod admin;
 mod clock;
+mod group;
 mod migrations;
 mod owners;
 #[cfg(test)]
@@ -15,7 +17,6 @@ mod plan_tests;
 mod readers;
 mod write;
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -35,7 +36,7 @@ use crate::store::Item;
 use clock::ChangeClock;
 pub use clock::{Clock, SystemClock};
 use readers::{ReaderSettings, Readers};
-use write::{Pruning, Records, prune_after_batch, write_one};
+use write::Records;
 
 /// Page cache of the writer, in SQLite's negative-means-KiB form: 64 MiB.
 const CACHE_SIZE: i64 = -65_536;
@@ -114,6 +115,8 @@ struct Inner {
     path: PathBuf,
     options: SqliteOptions,
     writer: Mutex<Writer>,
+    /// Writes waiting for the writer's next commit.
+    queue: group::Queue,
     readers: Arc<Readers>,
     prune_schedule: PruneSchedule,
     owner_keys: OwnerKeys,
@@ -136,8 +139,7 @@ impl SqliteTableStore {
         let mut conn = Connection::open(&path).map_err(StoreError::internal)?;
         conn.busy_timeout(options.busy_timeout)
             .map_err(StoreError::internal)?;
-        // WAL lets readers keep their snapshot while the writer commits; NORMAL sync is
-        // durable against process crashes, which is what WAL needs.
+        // WAL lets readers keep their snapshot while the writer commits.
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
             .map_err(StoreError::internal)?;
@@ -147,7 +149,10 @@ impl SqliteTableStore {
                 path.display()
             )));
         }
-        conn.pragma_update(None, "synchronous", "NORMAL")
+        // FULL syncs the WAL at every commit: what the server acknowledged survives a power
+        // cut, not only a crash (NORMAL syncs only at checkpoints). Group commit ([`group`])
+        // makes writes that arrive together share one sync.
+        conn.pragma_update(None, "synchronous", "FULL")
             .map_err(StoreError::internal)?;
         // A batch runs each write in a savepoint, whose undo pages go to a statement journal:
         // a temporary file by default (a write syscall per page), memory with this.
@@ -187,6 +192,7 @@ impl SqliteTableStore {
                 path,
                 options,
                 writer: Mutex::new(writer),
+                queue: group::Queue::default(),
                 readers: Arc::new(readers),
                 prune_schedule: PruneSchedule::default(),
                 owner_keys: OwnerKeys::default(),
@@ -216,27 +222,38 @@ impl SqliteTableStore {
         Ok(key.unwrap_or(NO_ROWS_KEY))
     }
 
-    /// Runs one write of `owner`'s as a single immediate transaction on the writer.
-    async fn write(&self, owner: &Owner, write: StoreWrite) -> Result<WriteOutcome, StoreError> {
+    /// Queues `writes` of `owner`'s for the writer's next commit ([`group`]) and waits for their
+    /// outcomes. A `single` write lets a stock-imitating clock take its reading before it
+    /// queues.
+    async fn commit(
+        &self,
+        owner: &Owner,
+        writes: Vec<StoreWrite>,
+        single: bool,
+    ) -> Result<BatchOutcome, StoreError> {
+        let (reply, outcome) = tokio::sync::oneshot::channel();
         let inner = Arc::clone(&self.inner);
         let owner = owner.clone();
         tokio::task::spawn_blocking(move || {
-            let time = inner.options.clock.as_ref();
-            // Only a clock imitating a stock server reads the time before it gets the lock.
-            let early_reading = time.early_reading();
-            let mut writer = inner.lock_writer();
-            let Writer { conn, clock } = &mut *writer;
-            let key = inner.write_key(conn, &owner)?;
-            let stamp = clock.stamp(time, early_reading);
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(StoreError::internal)?;
-            let outcome = write_one(&tx, key, write, stamp, &inner.records(), Pruning::Now)?;
-            tx.commit().map_err(StoreError::internal)?;
-            Ok(outcome)
+            // Only a clock imitating a stock server reads the time before the writer's lock;
+            // a test's clock may block here, so this is on the blocking thread too.
+            let early_reading = single
+                .then(|| inner.options.clock.early_reading())
+                .flatten();
+            inner.queue.push(group::Job {
+                owner,
+                writes,
+                early_reading,
+                reply,
+            });
+            // When this returns, whoever held the writer has committed the job, or this did.
+            inner.commit_queued();
         })
         .await
-        .map_err(StoreError::internal)?
+        .map_err(StoreError::internal)?;
+        outcome
+            .await
+            .map_err(|_| StoreError::internal("a queued write was dropped without an outcome"))?
     }
 
     /// Runs `f` in one immediate transaction on the writer and commits it when `f` succeeds:
@@ -362,54 +379,21 @@ impl TableStore for SqliteTableStore {
     }
 
     async fn apply(&self, owner: &Owner, write: StoreWrite) -> Result<WriteOutcome, StoreError> {
-        self.write(owner, write).await
+        let mut outcome = self.commit(owner, vec![write], true).await?;
+        outcome
+            .pop()
+            .unwrap_or_else(|| Err(StoreError::internal("a write came back without an outcome")))
     }
 
-    /// The whole batch in one immediate transaction, each write inside its own savepoint: a
-    /// failed write rolls back alone, and the batch costs one commit instead of one per write.
+    /// The whole batch in the writer's next commit, each write inside its own savepoint: a
+    /// failed write rolls back alone, and the batch shares one commit (and fsync) with
+    /// whatever else is queued.
     async fn apply_batch(
         &self,
         owner: &Owner,
         writes: Vec<StoreWrite>,
     ) -> Result<BatchOutcome, StoreError> {
-        let inner = Arc::clone(&self.inner);
-        let owner = owner.clone();
-        tokio::task::spawn_blocking(move || {
-            let time = inner.options.clock.as_ref();
-            let records = inner.records();
-            let mut writer = inner.lock_writer();
-            let Writer { conn, clock } = &mut *writer;
-            let key = inner.write_key(conn, &owner)?;
-            let mut tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(StoreError::internal)?;
-            let mut results = Vec::with_capacity(writes.len());
-            let mut prune_due = BTreeSet::new();
-            let mut last_stamp = None;
-            for write in writes {
-                // One lock for the whole batch: every stamp is taken under it.
-                let stamp = clock.stamp(time, None);
-                last_stamp = Some(stamp);
-                let savepoint = tx.savepoint().map_err(StoreError::internal)?;
-                let pruning = Pruning::AfterBatch(&mut prune_due);
-                match write_one(&savepoint, key, write, stamp, &records, pruning) {
-                    Ok(outcome) => {
-                        savepoint.commit().map_err(StoreError::internal)?;
-                        results.push(Ok(outcome));
-                    }
-                    // Dropping the savepoint rolls back whatever the failed write did.
-                    Err(error) => results.push(Err(error)),
-                }
-            }
-            if let Some(stamp) = last_stamp {
-                prune_after_batch(&mut tx, &prune_due, stamp, records.retention);
-            }
-            // If this fails, nothing of the batch was stored: the caller answers one error.
-            tx.commit().map_err(StoreError::internal)?;
-            Ok(results)
-        })
-        .await
-        .map_err(StoreError::internal)?
+        self.commit(owner, writes, false).await
     }
 
     async fn adopt_unowned(&self, owner: &Owner) -> Result<u64, StoreError> {

@@ -21,25 +21,16 @@ pub(super) struct Records<'a> {
     pub schedule: &'a PruneSchedule,
 }
 
-/// When a write that makes pruning due prunes.
-pub(super) enum Pruning<'a> {
-    /// Right after the write, in its transaction (single writes).
-    Now,
-    /// Once, after the whole batch: the table goes into this set. Each prune scans up to
-    /// `max_per_table` index entries, so a batch of 1000 tagged writes pruning four times spent
-    /// a tenth of its CPU there.
-    AfterBatch(&'a mut BTreeSet<String>),
-}
-
 /// One write of the owner keyed `owner` inside an open transaction: the operation-tag replay check, the
-/// change with its stamp, the operation record (and now and then the pruning of old records).
+/// change with its stamp and the operation record; a table whose records are due for pruning
+/// goes into `prune_due`, for [`prune_after_batch`] once the group's writes are done.
 pub(super) fn write_one(
     conn: &Connection,
     owner: i64,
     write: StoreWrite,
     stamp: i64,
     records: &Records<'_>,
-    pruning: Pruning<'_>,
+    prune_due: &mut BTreeSet<String>,
 ) -> Result<WriteOutcome, StoreError> {
     let StoreWrite { table, change, tag } = write;
     let kind = change.kind();
@@ -66,13 +57,10 @@ pub(super) fn write_one(
             &table,
             &OperationRecord::of(tag, kind, &item, stamp)?,
         )?;
+        // Each prune scans up to `max_per_table` index entries: a group of 1000 tagged
+        // writes pruning four times spent a tenth of its CPU there, so the commit prunes once.
         if records.schedule.tick(records.retention.prune_every) {
-            match pruning {
-                Pruning::Now => prune_operations(conn, &table, stamp, records.retention)?,
-                Pruning::AfterBatch(due) => {
-                    due.insert(table);
-                }
-            }
+            prune_due.insert(table);
         }
     }
     Ok(WriteOutcome {
