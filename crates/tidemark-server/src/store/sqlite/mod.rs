@@ -7,6 +7,7 @@
 
 mod accounts;
 mod admin;
+mod checksum;
 mod clock;
 mod migrations;
 mod owners;
@@ -359,6 +360,15 @@ impl TableStore for SqliteTableStore {
             visible(item, &id, include_deleted)
         })
         .await
+    }
+
+    async fn checksum(
+        &self,
+        owner: &Owner,
+        table: &str,
+        until: Option<i64>,
+    ) -> Result<tidemark_protocol::checksum::TableChecksum, StoreError> {
+        self.checksum_rows(owner, table, until).await
     }
 
     async fn apply(&self, owner: &Owner, write: StoreWrite) -> Result<WriteOutcome, StoreError> {
