@@ -85,7 +85,8 @@ pub(crate) async fn run(
     ctx.set_syncing(true);
     let outcome = async {
         ctx.prepare_account_bound(binding?).await?;
-        pull_pages(ctx, def, query_id, query, cancel).await
+        let pulled = pull_pages(ctx, def, query_id, query, cancel).await?;
+        crate::verify::after_pull(ctx, def, query_id, query, pulled, cancel).await
     }
     .await;
     match &outcome {
@@ -115,7 +116,8 @@ pub(crate) async fn run(
     outcome
 }
 
-async fn pull_pages(
+/// Pages the server's rows into the local table (the pull without its push, lock and status).
+pub(crate) async fn pull_pages(
     ctx: &SyncContext,
     def: &Arc<TableDefinition>,
     query_id: Option<&str>,

@@ -29,6 +29,9 @@ pub struct SyncStatus {
     pub last_error: Option<String>,
     /// Whether the server answered last time.
     pub connectivity: Connectivity,
+    /// What the last repair of a diverged local copy did (see [`crate::Repair`]), for the
+    /// status line; cleared once a later pull finds its table matching the server's.
+    pub repaired: Option<String>,
 }
 
 /// Cancels a push or pull from another task; cheap to clone.
