@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use tidemark_client::tidemark_protocol::odata::TableQuery;
 use tidemark_client::tidemark_protocol::odata::builder::{lit, prop};
 use tidemark_client::tidemark_protocol::system;
 use tidemark_client::{
@@ -108,6 +109,18 @@ pub struct SyncOutcome {
     pub renewed_session: Option<Session>,
 }
 
+/// What a rebuild of the local copy did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rebuilt {
+    /// Local todos removed.
+    pub removed: u64,
+    /// Todos the pull brought back from the server.
+    pub pulled: u64,
+    /// Changes that had not been sent and were dropped, as the caller confirmed.
+    pub lost: u64,
+}
+
 /// The state behind the badge and the status line.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -128,6 +141,9 @@ pub struct TodoStatus {
     pub server: Option<String>,
     /// The local store file.
     pub store: PathBuf,
+    /// Set, in plain words, while the last sync had to repair a local copy that no longer
+    /// matched the server's (until a later sync finds it matching).
+    pub repaired: Option<String>,
 }
 
 /// The todo list on one local store.
@@ -407,6 +423,48 @@ impl TodoList {
         Ok(self.table.purge(None, &Query::new(), force).await?)
     }
 
+    /// Rebuilds the local copy: removes every local todo and pulls them all again from the
+    /// server. Refuses while changes wait to be sent, unless `lose` is exactly their number
+    /// (the user was told that many would be lost and agreed), and, before removing
+    /// anything, when the server cannot be reached (the list would stay empty until it is).
+    pub async fn rebuild(&self, lose: u64) -> Result<Rebuilt, TodoError> {
+        if self.server.is_none() {
+            return Err(TodoError::NoServer);
+        }
+        let pending = self.pending().await?;
+        if pending > 0 && pending != lose {
+            return Err(TodoError::ChangesWait { pending });
+        }
+        let probe = TableQuery {
+            top: Some(1),
+            ..TableQuery::default()
+        };
+        if let Err(e) = self.ctx.remote_table(TABLE).query(&probe).await {
+            return Err(self.with_pending(e).await);
+        }
+        // Forced only when the user agreed to lose changes; otherwise a change queued since
+        // the count above makes the purge refuse instead of dropping it.
+        let removed = self.table.purge(None, &Query::new(), pending > 0).await?;
+        if pending > 0 {
+            log::warn!(
+                "rebuilding the local copy: {pending} unsent change(s) dropped as confirmed"
+            );
+        }
+        let pull = match self.table.pull(Some(ALL_TODOS_QUERY), &Query::new()).await {
+            Ok(pull) => pull,
+            Err(e) => return Err(self.with_pending(e).await),
+        };
+        log::info!(
+            "rebuilt the local copy: {removed} removed, {} pulled",
+            pull.received
+        );
+        Ok(Rebuilt {
+            removed,
+            pulled: pull.received,
+            lost: pending,
+        })
+    }
+
     /// How many operations wait to be pushed.
     pub async fn pending(&self) -> Result<u64, TodoError> {
         Ok(self.ctx.pending_operations().await?)
@@ -430,6 +488,13 @@ impl TodoList {
             last_error: status.last_error,
             server: self.server.clone(),
             store: self.ctx.store_path().to_owned(),
+            // The engine's words (logged when it repaired) name the table and count rows; the
+            // window speaks of the list.
+            repaired: status.repaired.map(|_| {
+                "The list on this computer no longer matched the server's, so it was brought \
+                 back from the server. Changes waiting to be sent were kept."
+                    .to_owned()
+            }),
         })
     }
 
