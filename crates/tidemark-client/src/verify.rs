@@ -72,8 +72,23 @@ async fn remember_unreadable(
         .await
 }
 
+/// How many incremental catch-up pulls a mismatch may take before the check gives up for this
+/// time: a row changed on the server between the pull and the checksum request leaves the
+/// checksum's range (its `updatedAt` moved past `until`) while the old copy here is still in
+/// it, which looks like a divergence until it is pulled.
+const CATCH_UP_PULLS: u32 = 3;
+
+/// What the check reads of the local copy in one go.
+struct LocalState {
+    pending: u64,
+    token: Option<String>,
+    stamps: Vec<RowStamp>,
+    /// Rows skipped as unreadable that the server still counts: (id, version).
+    skipped: Vec<(String, String)>,
+}
+
 /// Checks the table `pulled` came from against the server and repairs it on a mismatch;
-/// answers the pull's result, with the repair's pull added in.
+/// answers the pull's result, with any catch-up or repair pull added in.
 pub(crate) async fn after_pull(
     ctx: &SyncContext,
     def: &Arc<TableDefinition>,
@@ -93,12 +108,82 @@ pub(crate) async fn after_pull(
         return Ok(pulled);
     }
     remember_unreadable(ctx, &def.name, &pulled.unreadable, false).await?;
+    let mut pulled = pulled;
+    let mut catch_ups = 0;
+    loop {
+        let state = read_local(ctx, def, qid).await?;
+        if state.pending > 0 {
+            log::debug!(
+                "'{}' not checked against the server: {} change(s) wait",
+                def.name,
+                state.pending
+            );
+            return Ok(pulled);
+        }
+        // Our server's tokens are plain stamps; none means the table was never pulled into.
+        let Some(until) = state
+            .token
+            .as_deref()
+            .and_then(|t| date::parse_date(t).ok())
+        else {
+            return Ok(pulled);
+        };
+        let mut local = checksum_of(&state.stamps, &until);
+        for (id, version) in &state.skipped {
+            local.add(id, version);
+        }
+        let server = remote.table(&def.name).checksum(Some(&until)).await?;
+        if local == server {
+            log::debug!("'{}' matches the server ({} rows)", def.name, local.count);
+            ctx.set_repaired(None);
+            return Ok(pulled);
+        }
+        if catch_ups == CATCH_UP_PULLS {
+            log::info!(
+                "'{}' keeps changing on the server; it is checked again after a later pull",
+                def.name
+            );
+            return Ok(pulled);
+        }
+        catch_ups += 1;
+        let caught = pull_pages(ctx, def, query_id, query, cancel).await?;
+        remember_unreadable(ctx, &def.name, &caught.unreadable, false).await?;
+        let changed = caught.received > 0;
+        pulled = add(pulled, caught);
+        if changed {
+            // The server changed since the pull: compare again up to the new position.
+            continue;
+        }
+        // Nothing changed on the server since the pull, so it did not change between the
+        // pull and the checksum either: the copies really differ.
+        return repair(
+            ctx,
+            def,
+            query_id,
+            query,
+            cancel,
+            &state.stamps,
+            local,
+            server,
+            until,
+            pulled,
+        )
+        .await;
+    }
+}
+
+/// Reads the queue's length for the table, the query's token, every row's stamp and the rows
+/// remembered as unreadable (forgetting those that have come down since).
+async fn read_local(
+    ctx: &SyncContext,
+    def: &Arc<TableDefinition>,
+    qid: &str,
+) -> Result<LocalState> {
     let table = def.name.clone();
     let key = token_key(&def.name, qid);
     let skipped_prefix = unreadable_prefix(&def.name);
     let local_def = Arc::clone(def);
-    let (pending, token, before, skipped) = ctx
-        .inner
+    ctx.inner
         .store
         .call(move |c| {
             let tx = c.transaction()?;
@@ -113,37 +198,33 @@ pub(crate) async fn after_pull(
                     skipped.push((id, version));
                 }
             }
-            let found = (
-                ops::count_for_table(&tx, &table)?,
-                ops::config_get(&tx, &key)?,
+            let state = LocalState {
+                pending: ops::count_for_table(&tx, &table)?,
+                token: ops::config_get(&tx, &key)?,
                 stamps,
                 skipped,
-            );
+            };
             tx.commit()?;
-            Ok(found)
+            Ok(state)
         })
-        .await?;
-    if pending > 0 {
-        log::debug!(
-            "'{}' not checked against the server: {pending} change(s) wait",
-            def.name
-        );
-        return Ok(pulled);
-    }
-    // Our server's tokens are plain stamps; none means the table was never pulled into.
-    let Some(until) = token.as_deref().and_then(|t| date::parse_date(t).ok()) else {
-        return Ok(pulled);
-    };
-    let mut local = checksum_of(&before, &until);
-    for (id, version) in &skipped {
-        local.add(id, version);
-    }
-    let server = remote.table(&def.name).checksum(Some(&until)).await?;
-    if local == server {
-        log::debug!("'{}' matches the server ({} rows)", def.name, local.count);
-        ctx.set_repaired(None);
-        return Ok(pulled);
-    }
+        .await
+}
+
+/// Drops every local row without a queued change and the table's tokens, pulls the table
+/// again, and reports (log, status, result) each row that differed from `before`.
+#[allow(clippy::too_many_arguments)]
+async fn repair(
+    ctx: &SyncContext,
+    def: &Arc<TableDefinition>,
+    query_id: Option<&str>,
+    query: &Query,
+    cancel: &CancelToken,
+    before: &[RowStamp],
+    local: TableChecksum,
+    server: TableChecksum,
+    until: DateTime<Utc>,
+    pulled: PullResult,
+) -> Result<PullResult> {
     log::warn!(
         "the local copy of '{}' differs from the server's up to {}: {} row(s) here, {} there \
          (digests {:016x} and {:016x}); pulling it again",
@@ -179,7 +260,7 @@ pub(crate) async fn after_pull(
         .store
         .call(move |c| rows::stamps(c, &after_def))
         .await?;
-    let differences = differences(&before, &after);
+    let differences = differences(before, &after);
     for d in differences.iter().take(LOGGED_DIFFERENCES) {
         log::warn!("'{}': {d}", def.name);
     }
@@ -198,7 +279,9 @@ pub(crate) async fn after_pull(
     };
     log::warn!("{repair}");
     ctx.set_repaired(Some(repair.to_string()));
-    Ok(merge(pulled, again, repair))
+    let mut result = add(pulled, again);
+    result.repair = Some(repair);
+    Ok(result)
 }
 
 /// The checksum of the rows stamped at or before `until`: what the server counts for the
@@ -241,15 +324,14 @@ fn differences(before: &[RowStamp], after: &[RowStamp]) -> Vec<RowDifference> {
         .collect()
 }
 
-/// The first pull's counters with the repair's added.
-fn merge(mut first: PullResult, again: PullResult, repair: Repair) -> PullResult {
+/// The first pull's counters with a later pull's (a catch-up or a repair) added.
+fn add(mut first: PullResult, again: PullResult) -> PullResult {
     first.received += again.received;
     first.requests += again.requests;
     first.upserted += again.upserted;
     first.deleted += again.deleted;
     first.skipped_pending += again.skipped_pending;
     first.unreadable.extend(again.unreadable);
-    first.repair = Some(repair);
     first
 }
 

@@ -7,7 +7,13 @@ use rusqlite::params;
 use serde_json::json;
 use tidemark_client::Query;
 
-use crate::common::{Device, TestResult, item, server, server_table, server_text, stock_like};
+use std::time::Duration;
+
+use tidemark_testkit::proxy::Fault;
+
+use crate::common::{
+    Device, TestResult, item, proxy, server, server_table, server_text, stock_like,
+};
 
 /// Changes the device's store file the way no engine code would: one row set back to an old
 /// version and text, one row deleted, one row added that the server never had.
@@ -104,6 +110,46 @@ async fn an_ordinary_change_is_no_divergence_and_a_repair_keeps_the_users_edit()
         Some("oat milk")
     );
     assert_eq!(device.ctx.pending_operations().await?, 0);
+    Ok(())
+}
+
+/// A row changed on the server between the pull and the checksum leaves the checksum's range
+/// while the old copy is still here: it looks like a divergence until it is pulled. The check
+/// catches up first and finds the copies equal: no repair.
+#[tokio::test]
+async fn a_change_on_the_server_during_the_check_is_caught_up_not_repaired() -> TestResult {
+    let server = server().await;
+    let proxy = proxy(server.url()).await?;
+    let device = Device::open(&proxy.url()).await?;
+    let id = device.add_synced("milk").await?;
+    device.add_synced("eggs").await?;
+    device.pull_all().await?;
+
+    proxy.add_rule(
+        "GET",
+        "checksum",
+        Fault::Delay(Duration::from_millis(700)),
+        1,
+    );
+    let server_side = server_table(server.url())?;
+    let (pulled, changed) = tokio::join!(device.pull_all(), async {
+        // Once the checksum request is on its way (held by the proxy), another device edits.
+        while !proxy.requests().iter().any(|l| l.contains("checksum")) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        server_side
+            .update(&id, &item(json!({"text": "oat milk"})), None)
+            .await
+    });
+    changed?;
+    let pulled = pulled?;
+    assert_eq!(pulled.repair, None, "{pulled:?}");
+    assert_eq!(
+        pulled.received, 1,
+        "the catch-up pull brought the edit: {pulled:?}"
+    );
+    assert_eq!(device.text(&id).await?.as_deref(), Some("oat milk"));
+    assert_eq!(device.ctx.status().repaired, None);
     Ok(())
 }
 
