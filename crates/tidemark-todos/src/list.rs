@@ -103,6 +103,9 @@ pub struct SyncOutcome {
     /// Server rows the pull could not read and skipped (every other row came down); empty
     /// when the pull did not run.
     pub skipped: Vec<UnreadableItem>,
+    /// What the pull repaired when the local copy no longer matched the server's (see
+    /// `tidemark_client::Repair`); `None` when it matched or was not checked.
+    pub repaired: Option<String>,
     /// The session renewed before this sync (its token was close to expiry): save it in place
     /// of the old one. Never serialised (it holds the token).
     #[serde(skip)]
@@ -340,6 +343,7 @@ impl TodoList {
                 pulled: None,
                 conflicts,
                 skipped: Vec::new(),
+                repaired: None,
                 renewed_session,
             });
         }
@@ -352,6 +356,7 @@ impl TodoList {
             pulled: Some(pull.received),
             conflicts: 0,
             skipped: pull.unreadable,
+            repaired: pull.repair.map(|r| r.to_string()),
             renewed_session,
         })
     }
