@@ -1,6 +1,8 @@
-//! "Rebuild the local copy" in the settings: with nothing waiting it rebuilds at once and
-//! brings back what the server has; with changes waiting it first says how many would be lost,
-//! "Keep them" loses nothing, and only "Lose N changes and rebuild" drops them.
+//! The local copy: "Rebuild the local copy" in the settings (with nothing waiting it rebuilds
+//! at once and brings back what the server has; with changes waiting it first says how many
+//! would be lost, "Keep them" loses nothing, and only "Lose N changes and rebuild" drops them),
+//! and a copy changed behind the app's back, repaired by the next Refresh with the status line
+//! saying so.
 
 use anyhow::{Result, ensure};
 use tidemark_testkit::server::ServerProcess;
@@ -102,6 +104,48 @@ async fn rebuilding_the_local_copy_names_the_changes_it_would_lose_first() -> Re
     app.click("#settings-cancel").await?;
     app.wait_texts(&["Buy milk", "Added on the phone"]).await?;
     app.wait_badge(0).await?;
+    app.quit().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_changed_behind_the_apps_back_is_repaired_and_the_status_says_so() -> Result<()> {
+    if skipped("a_copy_changed_behind_the_apps_back_is_repaired_and_the_status_says_so") {
+        return Ok(());
+    }
+    let dir = tempfile::tempdir()?;
+    let server = ServerProcess::spawn(dir.path().join("server.db"), &["--no-auth"]).await;
+    let bench = Bench::start(Some(server.url())).await?;
+    let app = bench.launch().await?;
+    app.add_with_enter("Buy milk").await?;
+    app.add_with_enter("Call the plumber").await?;
+    app.refresh().await?;
+    app.wait_badge(0).await?;
+    let (_, detail) = app.wait_status("Synced").await?;
+    ensure!(detail.is_empty(), "{detail}");
+
+    // Another program loses a row of the app's store, which the engine never sees happen.
+    let store = rusqlite::Connection::open(bench.data_dir().join("tidemark.db"))?;
+    store.busy_timeout(std::time::Duration::from_secs(5))?;
+    let gone = store.execute("DELETE FROM todoitem WHERE text = 'Call the plumber'", [])?;
+    ensure!(gone == 1, "{gone} rows deleted");
+    drop(store);
+
+    app.refresh().await?;
+    app.wait_texts(&["Buy milk", "Call the plumber"]).await?;
+    let (main, detail) = app.wait_status("Synced").await?;
+    ensure!(
+        detail
+            == "The list on this computer no longer matched the server's, so it was brought \
+                back from the server.",
+        "{main} / {detail}"
+    );
+    app.screenshot("repaired.png").await?;
+
+    // The next Refresh finds it matching: the line goes.
+    app.refresh().await?;
+    let (_, detail) = app.wait_status("Synced").await?;
+    ensure!(detail.is_empty(), "{detail}");
     app.quit().await?;
     Ok(())
 }

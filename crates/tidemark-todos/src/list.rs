@@ -497,7 +497,7 @@ impl TodoList {
             // window speaks of the list.
             repaired: status.repaired.map(|_| {
                 "The list on this computer no longer matched the server's, so it was brought \
-                 back from the server. Changes waiting to be sent were kept."
+                 back from the server."
                     .to_owned()
             }),
         })
