@@ -124,11 +124,18 @@ async fn a_copy_changed_behind_the_apps_back_is_repaired_and_the_status_says_so(
     let (_, detail) = app.wait_status("Synced").await?;
     ensure!(detail.is_empty(), "{detail}");
 
-    // Another program loses a row of the app's store, which the engine never sees happen.
+    // Another program loses a row of the app's store, which the engine never sees happen,
+    // and the check is due (its last time is set back past the ten-minute interval, as if the
+    // app had been open that long).
     let store = rusqlite::Connection::open(bench.data_dir().join("tidemark.db"))?;
     store.busy_timeout(std::time::Duration::from_secs(5))?;
     let gone = store.execute("DELETE FROM todoitem WHERE text = 'Call the plumber'", [])?;
     ensure!(gone == 1, "{gone} rows deleted");
+    let due = store.execute(
+        "UPDATE __config SET value = '2000-01-01T00:00:00+00:00' WHERE key = 'verifiedAt|todoitem'",
+        [],
+    )?;
+    ensure!(due == 1, "no time of the last check in the store");
     drop(store);
 
     app.refresh().await?;

@@ -95,7 +95,8 @@ pub use error_kind::ErrorKind;
 pub use query::Query;
 pub use queue::{Operation, OperationError, OperationKind, OperationState};
 pub use remote::{
-    DEFAULT_MAX_RESPONSE_BYTES, MAX_ITEM_DEPTH, QueryPage, RemoteClient, RemoteConfig, RemoteTable,
+    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_VERIFY_INTERVAL, MAX_ITEM_DEPTH, QueryPage, RemoteClient,
+    RemoteConfig, RemoteTable,
 };
 pub use results::{PullResult, PushResult, PushStatus, Repair, RowDifference, UnreadableItem};
 pub use schema::{Column, ColumnType, Item, TableDefinition};

@@ -29,8 +29,8 @@ pub struct SyncStatus {
     pub last_error: Option<String>,
     /// Whether the server answered last time.
     pub connectivity: Connectivity,
-    /// What the last repair of a diverged local copy did (see [`crate::Repair`]), for the
-    /// status line; cleared once a later pull finds its table matching the server's.
+    /// What the last pull of a whole table repaired when the local copy no longer matched the
+    /// server's (see [`crate::Repair`]), for the status line; cleared by the next such pull.
     pub repaired: Option<String>,
 }
 

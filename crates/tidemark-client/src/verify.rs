@@ -10,6 +10,9 @@
 //! here; their ids and versions are remembered in the store's `__config` as they are skipped,
 //! and counted as if held, so a poison row does not make every pull a repair.
 //!
+//! The check reads every row on both sides, so it runs at most once per
+//! `RemoteConfig::verify_interval` per table (ten minutes by default).
+//!
 //! It is skipped, and nothing changes, against servers without the capability (stock
 //! servers), for filtered or one-off pulls (the device holds only part of the table), and
 //! while the table has queued changes (their rows differ from the server's on purpose).
@@ -78,6 +81,37 @@ async fn remember_unreadable(
 /// it, which looks like a divergence until it is pulled.
 const CATCH_UP_PULLS: u32 = 3;
 
+/// The `__config` key holding when a table was last checked (RFC 3339).
+fn checked_key(table: &str) -> String {
+    format!("verifiedAt|{table}")
+}
+
+/// True when the table is due for a check (its last one is `interval` old), and then records
+/// this one as its last. A table never checked only starts the clock: its first pull is the
+/// copy the next check compares. A check that then fails (the server unreachable) waits for
+/// the next interval like any other.
+async fn due(ctx: &SyncContext, table: &str, interval: std::time::Duration) -> Result<bool> {
+    let key = checked_key(table);
+    ctx.inner
+        .store
+        .call(move |c| {
+            let now = Utc::now();
+            let last = ops::config_get(c, &key)?
+                .and_then(|v| DateTime::parse_from_rfc3339(&v).ok())
+                .map(|d| d.with_timezone(&Utc));
+            let due = last.is_some_and(|last| {
+                now.signed_duration_since(last)
+                    .to_std()
+                    .map_or(true, |age| age >= interval)
+            });
+            if due || last.is_none() {
+                ops::config_set(c, &key, &now.to_rfc3339())?;
+            }
+            Ok(due)
+        })
+        .await
+}
+
 /// What the check reads of the local copy in one go.
 struct LocalState {
     pending: u64,
@@ -103,11 +137,16 @@ pub(crate) async fn after_pull(
     if !query.is_whole_table() {
         return Ok(pulled);
     }
+    // The status says what the last pull of a table repaired, if anything.
+    ctx.set_repaired(None);
     let remote = ctx.remote();
     if !remote.capabilities().await?.is_some_and(|c| c.checksum) {
         return Ok(pulled);
     }
     remember_unreadable(ctx, &def.name, &pulled.unreadable, false).await?;
+    if !due(ctx, &def.name, remote.config().verify_interval).await? {
+        return Ok(pulled);
+    }
     let mut pulled = pulled;
     let mut catch_ups = 0;
     loop {
@@ -135,7 +174,6 @@ pub(crate) async fn after_pull(
         let server = remote.table(&def.name).checksum(Some(&until)).await?;
         if local == server {
             log::debug!("'{}' matches the server ({} rows)", def.name, local.count);
-            ctx.set_repaired(None);
             return Ok(pulled);
         }
         if catch_ups == CATCH_UP_PULLS {

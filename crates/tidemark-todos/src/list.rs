@@ -144,8 +144,8 @@ pub struct TodoStatus {
     pub server: Option<String>,
     /// The local store file.
     pub store: PathBuf,
-    /// Set, in plain words, while the last sync had to repair a local copy that no longer
-    /// matched the server's (until a later sync finds it matching).
+    /// Set, in plain words, when the last sync had to repair a local copy that no longer
+    /// matched the server's (cleared by the next sync).
     pub repaired: Option<String>,
 }
 

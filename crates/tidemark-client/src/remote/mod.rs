@@ -27,7 +27,7 @@ use tidemark_protocol::headers::{
 use tidemark_protocol::odata::TableQuery;
 use tokio::sync::OnceCell;
 
-pub use self::config::{DEFAULT_MAX_RESPONSE_BYTES, RemoteConfig};
+pub use self::config::{DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_VERIFY_INTERVAL, RemoteConfig};
 pub use self::page::{MAX_ITEM_DEPTH, QueryPage};
 use self::reply::Raw;
 pub(crate) use self::reply::{BatchReply, Refusal, Reply, error_text};

@@ -5,7 +5,7 @@
 
 use rusqlite::params;
 use serde_json::json;
-use tidemark_client::Query;
+use tidemark_client::{Query, RemoteConfig};
 
 use std::time::Duration;
 
@@ -150,6 +150,41 @@ async fn a_change_on_the_server_during_the_check_is_caught_up_not_repaired() -> 
     );
     assert_eq!(device.text(&id).await?.as_deref(), Some("oat milk"));
     assert_eq!(device.ctx.status().repaired, None);
+    Ok(())
+}
+
+/// With the default interval the check does not run on every pull (an idle pull stays one
+/// request): a copy corrupted right after a check waits for the next one, which repairs it.
+#[tokio::test]
+async fn the_check_runs_at_most_once_per_interval() -> TestResult {
+    let server = server().await;
+    let proxy = proxy(server.url()).await?;
+    let device = Device::open(&proxy.url()).await?;
+    device.ctx.set_remote(RemoteConfig::new(proxy.url()))?;
+    let kept = device.add_synced("milk").await?;
+    let lost = device.add_synced("eggs").await?;
+    device.pull_all().await?;
+    device.pull_all().await?;
+    corrupt(&device, &kept, &lost)?;
+    let checks = || {
+        proxy
+            .requests()
+            .iter()
+            .filter(|l| l.contains("checksum"))
+            .count()
+    };
+    let r = device.pull_all().await?;
+    assert_eq!((r.repair.is_none(), checks()), (true, 0), "{r:?}");
+    assert!(device.table().lookup("ghost").await?.is_some());
+
+    // The interval has passed (here: it is made zero): the next pull checks and repairs.
+    let mut config = RemoteConfig::new(proxy.url());
+    config.verify_interval = Duration::ZERO;
+    device.ctx.set_remote(config)?;
+    let r = device.pull_all().await?;
+    assert!(r.repair.is_some(), "{r:?}");
+    assert_eq!(checks(), 1);
+    assert_eq!(device.table().lookup("ghost").await?, None);
     Ok(())
 }
 
