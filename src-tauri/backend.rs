@@ -11,8 +11,8 @@ use std::time::Duration;
 use serde::Serialize;
 use tidemark_todos::tidemark_client::Session;
 use tidemark_todos::{
-    Conflict, Resolution, STORE_FILE_NAME, SessionStore, SyncOutcome, Todo, TodoError, TodoList,
-    TodoStatus, TokenPlace, auth_client, default_session_file, import_local_list,
+    Conflict, Rebuilt, Resolution, STORE_FILE_NAME, SessionStore, SyncOutcome, Todo, TodoError,
+    TodoList, TodoStatus, TokenPlace, auth_client, default_session_file, import_local_list,
 };
 use tokio::sync::{Notify, watch};
 
@@ -475,6 +475,15 @@ impl Backend {
         self.notifier.todos_changed();
         self.publish_status().await;
         Ok(brought)
+    }
+
+    /// Rebuilds the local copy from the server (see [`tidemark_todos::TodoList::rebuild`]):
+    /// `lose` is the number of unsent changes the user agreed to lose (0: none may be).
+    pub async fn rebuild_local_copy(&self, lose: u64) -> Result<Rebuilt, CommandError> {
+        let result = self.list().rebuild(lose).await.map_err(|e| self.map(e));
+        self.notifier.todos_changed();
+        self.publish_status().await;
+        result
     }
 
     /// Signs out: ends the session on the server when it can be reached, forgets it here and

@@ -243,6 +243,41 @@ async fn sync_pushes_then_pulls_and_clears_the_error() {
 }
 
 #[tokio::test]
+async fn rebuilding_refuses_while_changes_wait_and_loses_only_the_confirmed_number() {
+    let server = TestServer::start_open().await;
+    let f = open(Some(server_settings(server.url(), "", false))).await;
+    f.backend.add_todo("Synced").await.unwrap();
+    f.backend.sync().await.unwrap();
+    f.backend.add_todo("Not sent").await.unwrap();
+
+    let refused = f.backend.rebuild_local_copy(0).await.unwrap_err();
+    assert_eq!(refused, CommandError::ChangesWait(1));
+    assert_eq!(refused.kind(), "changesWait");
+    assert_eq!(
+        refused.to_string(),
+        "1 change has not been sent to the server yet and would be lost. Nothing was removed."
+    );
+    assert_eq!(
+        f.backend.rebuild_local_copy(2).await.unwrap_err(),
+        CommandError::ChangesWait(1)
+    );
+    assert_eq!(f.backend.list_todos(true).await.unwrap().len(), 2);
+
+    let rebuilt = f.backend.rebuild_local_copy(1).await.unwrap();
+    assert_eq!((rebuilt.removed, rebuilt.pulled, rebuilt.lost), (2, 1, 1));
+    let texts: Vec<String> = f
+        .backend
+        .list_todos(true)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.text)
+        .collect();
+    assert_eq!(texts, ["Synced"]);
+    assert_eq!(f.backend.status().await.unwrap().list.pending, 0);
+}
+
+#[tokio::test]
 async fn a_wrong_app_key_is_unauthorized_and_the_right_one_syncs() {
     let server = TestServer::start_with(ServerConfig {
         app_key: Some("sesame".into()),

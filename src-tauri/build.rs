@@ -41,5 +41,6 @@ fn tidemark_app_commands() -> &'static [&'static str] {
         "signup_allowed",
         "bring_local_list",
         "sign_out",
+        "rebuild_local_copy",
     ]
 }

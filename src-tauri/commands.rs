@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use tauri::{Manager as _, State};
-use tidemark_todos::{Conflict, Resolution, SyncOutcome, Todo};
+use tidemark_todos::{Conflict, Rebuilt, Resolution, SyncOutcome, Todo};
 
 use crate::StartupFailure;
 use crate::backend::{AccountView, Backend, SettingsView, SignedOut, StatusView};
@@ -127,6 +127,16 @@ pub async fn signup_allowed(state: State<'_, AppState>) -> Result<Option<bool>, 
 #[tauri::command]
 pub async fn bring_local_list(state: State<'_, AppState>) -> Result<usize, CommandError> {
     state.bring_local_list().await
+}
+
+/// Removes every local todo and pulls them all again; `lose` is how many unsent changes the
+/// user agreed to lose (refused with `changesWait` when that is not their number).
+#[tauri::command]
+pub async fn rebuild_local_copy(
+    state: State<'_, AppState>,
+    lose: Option<u64>,
+) -> Result<Rebuilt, CommandError> {
+    state.rebuild_local_copy(lose.unwrap_or(0)).await
 }
 
 /// Signs out, back to the local list; the account's waiting changes stay in its store.

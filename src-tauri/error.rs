@@ -38,6 +38,14 @@ pub enum CommandError {
     /// many tries...), or the session ended and syncing needs a sign-in.
     #[error("{0}")]
     Account(String),
+    /// A rebuild of the local copy was refused: this many changes have not been sent and
+    /// would be lost; nothing was removed.
+    #[error(
+        "{n} {have} not been sent to the server yet and would be lost. Nothing was removed.",
+        n = .0,
+        have = if *.0 == 1 { "change has" } else { "changes have" }
+    )]
+    ChangesWait(u64),
     /// The settings could not be saved.
     #[error("Could not save the settings: {0}")]
     Settings(String),
@@ -90,6 +98,7 @@ impl CommandError {
             Self::Unauthorized => "unauthorized",
             Self::Sync(_) => "sync",
             Self::Account(_) => "account",
+            Self::ChangesWait(_) => "changesWait",
             Self::Settings(_) => "settings",
             Self::Store(_) => "store",
             Self::StoreBusy(_) => "storeBusy",
@@ -137,6 +146,7 @@ impl CommandError {
                 Self::Account(sentence(&e.to_string()))
             }
             e @ TodoError::SessionFile { .. } => Self::Store(sentence(&e.to_string())),
+            TodoError::ChangesWait { pending } => Self::ChangesWait(pending),
         }
     }
 

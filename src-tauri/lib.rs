@@ -80,6 +80,7 @@ pub fn run() {
             commands::signup_allowed,
             commands::bring_local_list,
             commands::sign_out,
+            commands::rebuild_local_copy,
             #[cfg(feature = "bench")]
             bench::ui_mark,
         ])

@@ -50,6 +50,7 @@ export const signIn = (user, password, create) => call("sign_in", { user, passwo
 export const signupAllowed = () => call("signup_allowed");
 export const bringLocalList = () => call("bring_local_list");
 export const signOut = () => call("sign_out");
+export const rebuildLocalCopy = (lose) => call("rebuild_local_copy", { lose });
 
 /** Calls handler(payload) on each backend event of this name. */
 export function on(event, handler) {

@@ -55,7 +55,9 @@ export function statusLine(s, now = new Date()) {
   if (s.lastSync) {
     return {
       text: `Synced ${ago(new Date(s.lastSync), now)}${waiting}`,
-      detail: "",
+      // A repair of a copy that no longer matched the server's: said until a sync finds it
+      // matching again.
+      detail: s.repaired ?? "",
       tone: s.pending > 0 ? "pending" : "ok",
     };
   }

@@ -1,7 +1,9 @@
 // The settings panel: server URL, application key and "sync automatically", validated by the
 // backend on save; a refused value stays in its field with the reason next to it. Its Account
 // part signs in, creates an account or signs out on that server; after a first sign-in it
-// offers to bring the todos written without an account into it.
+// offers to bring the todos written without an account into it. "Rebuild the local copy"
+// removes the todos kept here and pulls them all again; while changes wait to be sent it first
+// says how many would be lost and goes on only if the user agrees to lose exactly that many.
 
 import * as api from "./api.js";
 import { $ } from "./dom.js";
@@ -13,6 +15,7 @@ let dataDir = null; // the data directory, said when the store in use cannot be 
 export async function openSettings(options) {
   onSaved = options.onSaved;
   setError(null);
+  showRebuild({});
   try {
     const s = await api.getSettings();
     $("server-url").value = s.serverUrl;
@@ -20,6 +23,8 @@ export async function openSettings(options) {
     $("sync-auto").checked = s.syncAutomatically;
     serverFromEnv = s.serverFromEnv;
     dataDir = s.dataDir;
+    // Only a list that syncs has a copy on a server to rebuild from.
+    $("local-copy").hidden = !s.serverUrl;
   } catch (error) {
     setError(error.message);
   }
@@ -145,6 +150,72 @@ async function bringLocal(bring) {
   }
 }
 
+/** The changes the user was told would be lost; the rebuild loses exactly these or none. */
+let confirmedLoss = 0;
+
+function showRebuild({ confirm = null, result = null, error = null }) {
+  $("rebuild-confirm").hidden = confirm === null;
+  if (confirm !== null) {
+    const n = confirm;
+    confirmedLoss = n;
+    const changes = `${n} ${n === 1 ? "change" : "changes"}`;
+    $("rebuild-confirm-text").textContent =
+      `${changes} made on this computer ${n === 1 ? "has" : "have"} not been sent to the server yet. ` +
+      `Rebuilding the local copy loses ${n === 1 ? "it" : "them"}.`;
+    $("rebuild-lose").textContent = `Lose ${changes} and rebuild`;
+  }
+  $("rebuild-result").textContent = result ?? "";
+  $("rebuild-result").hidden = !result;
+  $("rebuild-error").textContent = error ?? "";
+  $("rebuild-error").hidden = !error;
+}
+
+/** Rebuilds at once when nothing waits; otherwise asks first, naming how many would be lost. */
+async function askRebuild() {
+  showRebuild({});
+  let pending = 0;
+  try {
+    pending = (await api.status()).pending;
+  } catch (error) {
+    showRebuild({ error: error.message });
+    return;
+  }
+  if (pending > 0) {
+    showRebuild({ confirm: pending });
+    $("rebuild-keep").focus();
+  } else {
+    await rebuild(0);
+  }
+}
+
+async function rebuild(lose) {
+  const buttons = ["rebuild", "rebuild-lose", "rebuild-keep"].map((id) => $(id));
+  for (const b of buttons) b.disabled = true;
+  showRebuild({ result: "Rebuilding the local copy…" });
+  try {
+    const done = await api.rebuildLocalCopy(lose);
+    const n = done.pulled;
+    const lost = done.lost > 0
+      ? ` ${done.lost} unsent ${done.lost === 1 ? "change was" : "changes were"} dropped.`
+      : "";
+    showRebuild({
+      result: `Rebuilt: ${n} ${n === 1 ? "todo" : "todos"} brought back from the server.${lost}`,
+    });
+    if (onSaved) onSaved();
+  } catch (error) {
+    if (error.kind === "changesWait") {
+      // The count changed since the question (a change made or sent meanwhile): ask again.
+      const pending = await api.status().then((st) => st.pending).catch(() => null);
+      if (pending) showRebuild({ confirm: pending, error: error.message });
+      else showRebuild({ error: error.message });
+    } else {
+      showRebuild({ error: error.message });
+    }
+  } finally {
+    for (const b of buttons) b.disabled = false;
+  }
+}
+
 function formSettings() {
   return {
     serverUrl: $("server-url").value,
@@ -179,6 +250,9 @@ function init() {
   $("sign-out").addEventListener("click", signOut);
   $("bring-local-yes").addEventListener("click", () => bringLocal(true));
   $("bring-local-no").addEventListener("click", () => bringLocal(false));
+  $("rebuild").addEventListener("click", askRebuild);
+  $("rebuild-keep").addEventListener("click", () => showRebuild({}));
+  $("rebuild-lose").addEventListener("click", () => rebuild(confirmedLoss));
 }
 
 init();

@@ -13,5 +13,6 @@ mod accounts;
 mod bad_input;
 mod conflicts;
 mod long_list;
+mod rebuild;
 mod store_faults;
 mod story;

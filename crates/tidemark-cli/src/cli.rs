@@ -140,6 +140,14 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Rebuild the local copy: remove every local todo and pull them all again from the
+    /// server. Refused while changes wait to be sent (it says how many), unless `--lose`
+    /// names that number; nothing is removed when the server cannot be reached.
+    Rebuild {
+        /// Drop this many changes that were not sent yet: the number `rebuild` reported.
+        #[arg(long, value_name = "N")]
+        lose: Option<u64>,
+    },
     /// Sign in to the server; the session is kept for `sync` (and the desktop app).
     Login(Credentials),
     /// Create an account on the server (when it allows sign-up) and sign in.

@@ -50,6 +50,14 @@ fn main() -> ExitCode {
             &format!("sign in again to sync: tidemark login — your {pending} changes are kept"),
             EXIT_SIGN_IN,
         ),
+        Err(TodoError::ChangesWait { pending }) => fail(
+            &format!(
+                "{pending} change(s) have not been sent to the server yet and would be lost; \
+                 nothing was removed. Run `tidemark sync` first, or `tidemark rebuild --lose \
+                 {pending}` to drop them"
+            ),
+            1,
+        ),
         Err(error) => {
             let code = match &error {
                 TodoError::Unreachable(_) => EXIT_UNREACHABLE,
@@ -152,6 +160,17 @@ async fn execute(list: &TodoList, command: Command) -> Result<u8, TodoError> {
         Command::Purge { force } => {
             let removed = list.purge(force).await?;
             println!("purged {removed} local todo(s)");
+        }
+        Command::Rebuild { lose } => {
+            let done = list.rebuild(lose.unwrap_or(0)).await?;
+            let lost = match done.lost {
+                0 => String::new(),
+                n => format!("; {n} unsent change(s) dropped"),
+            };
+            println!(
+                "rebuilt the local copy: {} todo(s) removed, {} pulled from the server{lost}",
+                done.removed, done.pulled
+            );
         }
         Command::Status { json } => output::status(&list.status().await?, json),
         Command::Login(_) | Command::Signup(_) | Command::Logout | Command::Whoami => {}

@@ -80,6 +80,9 @@ pub fn sync(outcome: &SyncOutcome) {
         // The item's Display escapes its id and reason already; `clean` is for certainty.
         eprintln!("tidemark: skipped {}", clean(&skipped.to_string()));
     }
+    if let Some(repaired) = &outcome.repaired {
+        eprintln!("tidemark: {}", clean(repaired));
+    }
 }
 
 /// Prints the conflicts.

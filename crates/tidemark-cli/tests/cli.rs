@@ -25,6 +25,7 @@ fn help_lists_every_subcommand_and_the_exit_codes() {
         "conflicts",
         "resolve",
         "purge",
+        "rebuild",
         "status",
     ] {
         assert!(help.contains(sub), "help lacks {sub}:\n{help}");
@@ -265,6 +266,52 @@ async fn purge_refuses_with_pending_changes_and_the_next_sync_brings_rows_back()
     let todos = device.json(&["list", "--json"]);
     assert_eq!(todos.as_array().unwrap().len(), 1);
     assert_eq!(todos[0]["text"], "synced");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuild_refuses_naming_the_waiting_changes_then_pulls_everything_again() {
+    let server = TestServer::start_open().await;
+    let device = Device::with_server(server.url());
+    device.add("synced");
+    device.ok(&["sync"]);
+    device.add("not yet pushed");
+    device.add("nor this");
+
+    // Refused, saying how many would be lost; nothing removed.
+    let out = device.run(&["rebuild"]);
+    assert_eq!(out.status.code(), Some(1));
+    common::assert_one_line_error(&out, "2 change(s) have not been sent");
+    common::assert_one_line_error(&out, "tidemark rebuild --lose 2");
+    // A number that is not the count is refused too.
+    let out = device.run(&["rebuild", "--lose", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        device.json(&["list", "--json"]).as_array().map(Vec::len),
+        Some(3)
+    );
+
+    let said = device.ok(&["rebuild", "--lose", "2"]);
+    assert!(
+        said.contains("3 todo(s) removed, 1 pulled from the server; 2 unsent change(s) dropped"),
+        "{said}"
+    );
+    let todos = device.json(&["list", "--json"]);
+    assert_eq!(todos.as_array().map(Vec::len), Some(1));
+    assert_eq!(todos[0]["text"], "synced");
+    assert_eq!(device.ok(&["pending"]).trim(), "0");
+
+    // Nothing waiting: it simply rebuilds.
+    let said = device.ok(&["rebuild"]);
+    assert!(said.contains("1 todo(s) removed, 1 pulled"), "{said}");
+
+    // The server gone: refused before anything is removed.
+    drop(server);
+    let out = device.run(&["rebuild"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert_eq!(
+        device.json(&["list", "--json"]).as_array().map(Vec::len),
+        Some(1)
+    );
 }
 
 #[test]

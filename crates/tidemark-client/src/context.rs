@@ -253,6 +253,15 @@ impl SyncContext {
         });
     }
 
+    /// Shows (or, with `None`, clears) what the last repair of a diverged table did.
+    pub(crate) fn set_repaired(&self, repaired: Option<String>) {
+        self.inner.status.send_if_modified(|s| {
+            let changed = s.repaired != repaired;
+            s.repaired = repaired;
+            changed
+        });
+    }
+
     pub(crate) fn set_syncing(&self, syncing: bool) {
         self.inner.status.send_modify(|s| s.syncing = syncing);
     }

@@ -18,7 +18,7 @@
 //!   .set_remote(RemoteConfig) / .remote_config()   change server or session at runtime
 //!   .prepare_account() -> Result<Option<Session>>  bind the store, renew a token due (push/pull do it too)
 //!   .bound_account() -> Result<Option<Binding>>    the (server, user id) the store belongs to
-//!   .subscribe() -> watch::Receiver<SyncStatus>    {pending, syncing, last_sync, last_error, connectivity}
+//!   .subscribe() -> watch::Receiver<SyncStatus>    {pending, syncing, last_sync, last_error, connectivity, repaired}
 //!   .watch_store(every).await?.changed().await    wakes on other programs' commits to the store
 //!   .remote_table("todoitem") -> RemoteTable       online-only access
 //!   .close().await
@@ -27,7 +27,8 @@
 //!   .delete(id) / .lookup(id) / .query(&Query) / .count(&Query)
 //!   .pull(Option<query_id>, &Query) / .pull_with_cancel(.., &CancelToken)
 //!       -> Result<PullResult {received, requests, upserted, deleted, skipped_pending,
-//!          unreadable: Vec<UnreadableItem {id, position, updated_at, reason}>}>
+//!          unreadable: Vec<UnreadableItem {id, position, updated_at, reason}>,
+//!          repair: Option<Repair {table, local_rows, server_rows, differences}>}>
 //!   .purge(Option<query_id>, &Query, force) -> Result<u64>
 //! AuthClient::new(&RemoteConfig)                    the server's /.auth routes
 //!   .sign_in(name, password) / .sign_up(..) -> Session {token, user_id, user_name, expires_at}
@@ -83,6 +84,7 @@ mod status;
 mod store;
 mod store_watch;
 mod table;
+mod verify;
 
 pub use account::Binding;
 pub use auth::{AuthClient, AuthError, Session};
@@ -93,9 +95,10 @@ pub use error_kind::ErrorKind;
 pub use query::Query;
 pub use queue::{Operation, OperationError, OperationKind, OperationState};
 pub use remote::{
-    DEFAULT_MAX_RESPONSE_BYTES, MAX_ITEM_DEPTH, QueryPage, RemoteClient, RemoteConfig, RemoteTable,
+    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_VERIFY_INTERVAL, MAX_ITEM_DEPTH, QueryPage, RemoteClient,
+    RemoteConfig, RemoteTable,
 };
-pub use results::{PullResult, PushResult, PushStatus, UnreadableItem};
+pub use results::{PullResult, PushResult, PushStatus, Repair, RowDifference, UnreadableItem};
 pub use schema::{Column, ColumnType, Item, TableDefinition};
 pub use status::{CancelToken, Connectivity, SyncStatus};
 pub use store::LocalStore;

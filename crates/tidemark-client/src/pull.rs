@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tidemark_protocol::date;
-use tidemark_protocol::odata::builder::prop;
+use tidemark_protocol::odata::builder::{lit, prop};
 use tidemark_protocol::odata::{Direction, Expr, OrderBy, TableQuery};
 use tidemark_protocol::system;
 
@@ -85,7 +85,8 @@ pub(crate) async fn run(
     ctx.set_syncing(true);
     let outcome = async {
         ctx.prepare_account_bound(binding?).await?;
-        pull_pages(ctx, def, query_id, query, cancel).await
+        let pulled = pull_pages(ctx, def, query_id, query, cancel).await?;
+        crate::verify::after_pull(ctx, def, query_id, query, pulled, cancel).await
     }
     .await;
     match &outcome {
@@ -115,7 +116,8 @@ pub(crate) async fn run(
     outcome
 }
 
-async fn pull_pages(
+/// Pages the server's rows into the local table (the pull without its push, lock and status).
+pub(crate) async fn pull_pages(
     ctx: &SyncContext,
     def: &Arc<TableDefinition>,
     query_id: Option<&str>,
@@ -145,16 +147,14 @@ async fn pull_pages(
                 .store
                 .call(move |c| ops::config_get(c, &k))
                 .await?;
-            let mut token: Option<DateTime<Utc>> =
-                saved.as_deref().and_then(|t| match date::parse_date(t) {
-                    Ok(d) => Some(d),
-                    Err(_) => {
+            let mut token: Option<Position> =
+                saved.as_deref().and_then(|t| match Position::parse(t) {
+                    Some(p) => Some(p),
+                    None => {
                         log::warn!("delta token '{t}' of {key} is unreadable; pulling everything");
                         None
                     }
                 });
-            // Rows already received that share the token's updatedAt (stock servers' ties).
-            let mut skip = 0u64;
             // The page received last, written while the next one is on its way: the next
             // request depends only on the rows received, not on their being stored, and each
             // page is still committed with its own token, in order.
@@ -162,16 +162,8 @@ async fn pull_pages(
             loop {
                 check(cancel)?;
                 let mut filter: Option<Expr> = query.filter.clone();
-                if let Some(t) = token {
-                    let since =
-                        Expr::Literal(tidemark_protocol::Literal::DateTimeOffset(t.fixed_offset()));
-                    // Our clock is strictly increasing per table, so `gt` never misses a row and
-                    // does not send the last row again; stock servers need `ge` for their ties.
-                    let cond = if ours {
-                        prop(system::UPDATED_AT).gt(since)
-                    } else {
-                        prop(system::UPDATED_AT).ge(since)
-                    };
+                if let Some(t) = &token {
+                    let cond = t.since(ours);
                     filter = Some(match filter {
                         Some(f) => f.and(cond),
                         None => cond,
@@ -190,7 +182,6 @@ async fn pull_pages(
                         },
                     ],
                     top: Some(page_size),
-                    skip: (skip > 0).then_some(skip),
                     include_deleted: true,
                     ..TableQuery::default()
                 };
@@ -214,19 +205,23 @@ async fn pull_pages(
                 result.requests += 1;
                 let n = page.rows();
                 result.received += n;
-                let stamps = page_stamps(&page);
                 report_unreadable(&def.name, &page, &mut result);
-                if let Some(&newest) = stamps.iter().max() {
-                    let ties = stamps.iter().filter(|&&s| s == newest).count() as u64;
-                    if Some(newest) == token {
-                        skip += n;
-                    } else {
-                        skip = if ours { 0 } else { ties };
-                        token = Some(newest);
-                    }
+                let before = token.clone();
+                if let Some(last) = page_last(&page, ours) {
+                    token = Some(last);
                 }
-                let saved_token = token.map(|t| date::format_date(&t));
-                if is_last_page(n, page_size, page.next_link.is_some()) {
+                let saved_token = token.as_ref().map(Position::to_token);
+                // A full page whose rows leave the position where it was (rows without an id
+                // at its end) would be asked for again and again.
+                let stuck = n > 0 && token == before;
+                if stuck {
+                    log::warn!(
+                        "pull of '{}' cannot page past {:?}: its last rows have no id",
+                        def.name,
+                        saved_token
+                    );
+                }
+                if stuck || is_last_page(n, page_size, page.next_link.is_some()) {
                     apply_page(
                         ctx,
                         def,
@@ -290,26 +285,86 @@ fn check(cancel: &CancelToken) -> Result<()> {
     }
 }
 
-fn updated_at(item: &Item) -> Option<DateTime<Utc>> {
-    item.get(system::UPDATED_AT)
-        .and_then(Value::as_str)
-        .and_then(|s| date::parse_date(s).ok())
+/// Where an incremental pull stands: the `updatedAt` of the last row received and, against a
+/// stock server, that row's id. Stock servers stamp rows to the millisecond, so many rows can
+/// share one `updatedAt`; the id says which of them were received, and the next request asks
+/// for the rows after it in `updatedAt, id` order. A `$skip` counted within the tie instead (as
+/// Azure's clients do) skips a row that was not received whenever a received row of the tie
+/// changes between two pages, and brings the whole tie again on every later pull.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Position {
+    /// The newest `updatedAt` received.
+    updated_at: DateTime<Utc>,
+    /// The largest id received with that `updatedAt` (stock servers only).
+    id: Option<String>,
 }
 
-/// The `updatedAt` of every row of the page that has a readable one, unreadable rows included:
+impl Position {
+    /// Reads a saved delta token: the stamp, then `|` and the id when there is one (a stamp
+    /// has no `|`, an id may).
+    fn parse(token: &str) -> Option<Position> {
+        let (stamp, id) = match token.split_once('|') {
+            Some((stamp, id)) => (stamp, Some(id.to_owned())),
+            None => (token, None),
+        };
+        let updated_at = date::parse_date(stamp).ok()?;
+        Some(Position { updated_at, id })
+    }
+
+    /// The delta token saved for this position.
+    fn to_token(&self) -> String {
+        let stamp = date::format_date(&self.updated_at);
+        match &self.id {
+            Some(id) => format!("{stamp}|{id}"),
+            None => stamp,
+        }
+    }
+
+    /// The filter for the rows after this position. Our clock is strictly increasing per
+    /// table, so `gt` never misses a row and does not send the last one again; on a stock
+    /// server the rows of the same millisecond with a larger id follow too.
+    fn since(&self, ours: bool) -> Expr {
+        let since = Expr::Literal(tidemark_protocol::Literal::DateTimeOffset(
+            self.updated_at.fixed_offset(),
+        ));
+        match (&self.id, ours) {
+            (Some(id), false) => {
+                prop(system::UPDATED_AT)
+                    .gt(since.clone())
+                    .or(prop(system::UPDATED_AT)
+                        .equals(since)
+                        .and(prop(system::ID).gt(lit(id.as_str()))))
+            }
+            // A token saved before ids were kept: the whole tie comes again, once.
+            (None, false) => prop(system::UPDATED_AT).ge(since),
+            (_, true) => prop(system::UPDATED_AT).gt(since),
+        }
+    }
+}
+
+/// The position of the page's last row in `updatedAt, id` order, unreadable rows included:
 /// the delta token moves past a row that was skipped, so it is not sent again and again, and
-/// comes down once it is fixed on the server (which gives it a new `updatedAt`).
-fn page_stamps(page: &QueryPage) -> Vec<DateTime<Utc>> {
-    let skipped = page
-        .unreadable
+/// comes down once it is fixed on the server (which gives it a new `updatedAt`). `None` when no
+/// row of the page has a readable `updatedAt`.
+fn page_last(page: &QueryPage, ours: bool) -> Option<Position> {
+    let skipped = page.unreadable.iter().filter_map(|u| {
+        let stamp = date::parse_date(u.updated_at.as_deref()?).ok()?;
+        Some((stamp, u.id.as_deref()))
+    });
+    let (updated_at, id) = page
+        .items
         .iter()
-        .filter_map(|u| u.updated_at.as_deref())
-        .filter_map(|s| date::parse_date(s).ok());
-    page.items
-        .iter()
-        .filter_map(updated_at)
+        .filter_map(|item| {
+            let stamp = item.get(system::UPDATED_AT).and_then(Value::as_str)?;
+            let stamp = date::parse_date(stamp).ok()?;
+            Some((stamp, item.get(system::ID).and_then(Value::as_str)))
+        })
         .chain(skipped)
-        .collect()
+        .max()?;
+    Some(Position {
+        updated_at,
+        id: if ours { None } else { id.map(str::to_owned) },
+    })
 }
 
 /// Logs the page's unreadable rows and adds them to the pull's result; they are skipped and

@@ -86,6 +86,9 @@ pub struct PullResult {
     /// their page still came down, and the pull's delta token moved past them, so a row fixed
     /// on the server (a new `updatedAt`) comes down on the next pull.
     pub unreadable: Vec<UnreadableItem>,
+    /// Set when the pull found this device's copy of the table different from the server's
+    /// (our server's checksum after the pull) and pulled the table again to repair it.
+    pub repair: Option<Repair>,
 }
 
 impl PullResult {
@@ -107,6 +110,9 @@ pub struct UnreadableItem {
     pub position: usize,
     /// The row's `updatedAt` as sent, when it could be read: the pull's token moves past it.
     pub updated_at: Option<String>,
+    /// The row's version as sent, when it could be read and the row is not deleted: the
+    /// server's checksum counts the row, so the divergence check counts it too.
+    pub version: Option<String>,
     /// Why it could not be read.
     pub reason: String,
 }
@@ -124,5 +130,58 @@ impl fmt::Display for UnreadableItem {
                 self.reason.escape_debug()
             ),
         }
+    }
+}
+
+/// A divergence a pull found and repaired: after the pull, the checksum of this device's rows
+/// did not match the server's, so the table was pulled again from the start (queued changes
+/// kept). Compares ids and versions, so it catches rows lost, left over or at another version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repair {
+    /// The table.
+    pub table: String,
+    /// The rows this device held, as its checksum counted them.
+    pub local_rows: u64,
+    /// The rows the server holds, as its checksum counted them.
+    pub server_rows: u64,
+    /// The rows that differed, found by comparing the copy before and after the new pull.
+    pub differences: Vec<RowDifference>,
+}
+
+/// One row that differed between this device and the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowDifference {
+    /// The row's id.
+    pub id: String,
+    /// Its version on this device before the repair; `None`: the row was missing here.
+    pub local_version: Option<String>,
+    /// Its version on the server; `None`: the server has no such row (any more).
+    pub server_version: Option<String>,
+}
+
+impl fmt::Display for RowDifference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.local_version, &self.server_version) {
+            (None, _) => write!(f, "row '{}' was missing here", self.id),
+            (Some(_), None) => write!(f, "row '{}' was here but not on the server", self.id),
+            (Some(here), Some(there)) => write!(
+                f,
+                "row '{}' was at version {here} here and {there} on the server",
+                self.id
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Repair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.differences.len();
+        write!(
+            f,
+            "the local copy of '{}' no longer matched the server's ({n} row{} differed) and was \
+             pulled again",
+            self.table,
+            if n == 1 { "" } else { "s" }
+        )
     }
 }

@@ -29,6 +29,9 @@ pub struct SyncStatus {
     pub last_error: Option<String>,
     /// Whether the server answered last time.
     pub connectivity: Connectivity,
+    /// What the last pull of a whole table repaired when the local copy no longer matched the
+    /// server's (see [`crate::Repair`]), for the status line; cleared by the next such pull.
+    pub repaired: Option<String>,
 }
 
 /// Cancels a push or pull from another task; cheap to clone.

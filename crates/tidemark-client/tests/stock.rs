@@ -9,7 +9,7 @@ mod common;
 use serde_json::{Value, json};
 use tidemark_client::{ClientWins, ColumnType, PushStatus, ServerWins, TableDefinition};
 use tidemark_testkit::proxy::Fault;
-use tidemark_testkit::stock::StockServer;
+use tidemark_testkit::stock::{StockRow, StockServer};
 
 use common::{Device, TestResult, item, proxy, server_rows, server_table, server_text, text_of};
 
@@ -124,6 +124,89 @@ async fn stock_incremental_pull_transfers_only_the_changes() -> TestResult {
         "5 changes, received {delta:?}"
     );
     assert_eq!(device.text("s0004").await?.as_deref(), Some("changed 4"));
+    Ok(())
+}
+
+/// `n` rows `{prefix}000`, `{prefix}001`, … all stamped `stamp`.
+fn tied_rows(prefix: &str, range: std::ops::Range<usize>, stamp: &str) -> Vec<StockRow> {
+    range
+        .map(|i| StockRow::new(format!("{prefix}{i:03}"), format!("{prefix} {i}"), stamp))
+        .collect()
+}
+
+/// Many rows share one millisecond across the 50-row page boundary (only writing them into the
+/// stock database can do that: the server stamps rows with its clock). An incremental pull
+/// brings each of them exactly once, and the next one brings exactly the rows written since,
+/// tied with the last ones pulled or not, each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_same_millisecond_ties_over_a_page_boundary_come_exactly_once() -> TestResult {
+    const EARLY: &str = "2024-05-01T12:00:00.000Z";
+    const TIE: &str = "2024-05-01T12:00:00.001Z";
+    const LATER: &str = "2024-05-01T12:00:00.002Z";
+    let server = stock().await;
+    // 7 rows before the tie, so that the first page ends 43 rows into it; 120 tied rows span
+    // three pages.
+    let mut rows = tied_rows("e", 0..7, EARLY);
+    rows.extend(tied_rows("t", 0..120, TIE));
+    server.write_rows(&rows)?;
+    let device = device(server.url()).await?;
+
+    let first = device.pull_all().await?;
+    assert_eq!(first.received, 127, "each row once: {first:?}");
+    assert_eq!(first.upserted, 127, "{first:?}");
+    assert_eq!(device.table().count(&Default::default()).await?, 127);
+    assert_eq!(device.text("t049").await?.as_deref(), Some("t 49"));
+    assert_eq!(device.text("t119").await?.as_deref(), Some("t 119"));
+
+    // More rows in the same millisecond as the last ones pulled, and 45 a millisecond later:
+    // the next pull crosses the page boundary inside the tie again.
+    let mut more = tied_rows("t", 120..180, TIE);
+    more.extend(tied_rows("u", 0..45, LATER));
+    server.write_rows(&more)?;
+    let second = device.pull_all().await?;
+    assert_eq!(
+        second.received, 105,
+        "only the new rows, each once: {second:?}"
+    );
+    assert_eq!(device.table().count(&Default::default()).await?, 232);
+    assert_eq!(device.text("t179").await?.as_deref(), Some("t 179"));
+    assert_eq!(device.text("u044").await?.as_deref(), Some("u 44"));
+
+    let idle = device.pull_all().await?;
+    assert_eq!(idle.received, 0, "nothing changed: {idle:?}");
+    Ok(())
+}
+
+/// A row of a tie that was received changes while the pull is between two pages, so it leaves
+/// the tie: counting a `$skip` within the tie would now skip a row never received (`t043`).
+/// The pull goes on after the last id received and brings every row, the changed one too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_a_tied_row_changing_between_pages_hides_no_other_row() -> TestResult {
+    const EARLY: &str = "2024-05-01T12:00:00.000Z";
+    const TIE: &str = "2024-05-01T12:00:00.001Z";
+    let server = stock().await;
+    let mut rows = tied_rows("e", 0..7, EARLY);
+    rows.extend(tied_rows("t", 0..120, TIE));
+    server.write_rows(&rows)?;
+    let proxy = proxy(server.url()).await?;
+    let device = device(&proxy.url()).await?;
+    // The first page's answer (e000–e006, t000–t042) waits until t000 has changed.
+    proxy.add_rule("GET", "/tables/todoitem", Fault::HoldResponse, 1);
+    let server_side = server_table(server.url())?;
+    let (pulled, changed) = tokio::join!(device.pull_all(), async {
+        proxy.wait_held().await;
+        let changed = server_side
+            .update("t000", &item(json!({"text": "changed"})), None)
+            .await;
+        proxy.release();
+        changed
+    });
+    changed?;
+    let pulled = pulled?;
+    assert_eq!(pulled.received, 128, "127 rows, t000 twice: {pulled:?}");
+    assert_eq!(device.table().count(&Default::default()).await?, 127);
+    assert_eq!(device.text("t043").await?.as_deref(), Some("t 43"));
+    assert_eq!(device.text("t000").await?.as_deref(), Some("changed"));
     Ok(())
 }
 

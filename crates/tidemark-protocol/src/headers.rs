@@ -152,6 +152,8 @@ pub struct Capabilities {
     pub auth_required: bool,
     /// Anyone may create an account with `POST /.auth/signup`.
     pub signup: bool,
+    /// `GET /$checksum/{table}` is available (see [`crate::checksum`]).
+    pub checksum: bool,
 }
 
 #[cfg(test)]
@@ -225,13 +227,15 @@ mod tests {
             changes_feed: false,
             auth_required: true,
             signup: false,
+            checksum: true,
         };
         let json = serde_json::to_value(&caps).ok();
         assert_eq!(
             json,
             Some(serde_json::json!({
                 "idempotentWrites": true, "batch": true, "maxBatchOperations": 1000,
-                "maxTop": 10000, "changesFeed": false, "authRequired": true, "signup": false
+                "maxTop": 10000, "changesFeed": false, "authRequired": true, "signup": false,
+                "checksum": true
             }))
         );
     }

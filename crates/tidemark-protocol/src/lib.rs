@@ -5,6 +5,7 @@
 //! See `shared/spec/protocol.md` for the contract it implements.
 
 pub mod batch;
+pub mod checksum;
 pub mod date;
 pub mod error;
 pub mod etag;

@@ -42,6 +42,39 @@ pub struct StockOptions {
     pub max_top: Option<u32>,
 }
 
+/// A `todoitem` row written straight into a stock server's database by
+/// [`StockServer::write_rows`], stored exactly as the server stores its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockRow {
+    /// The row's id.
+    pub id: String,
+    /// The `text` column.
+    pub text: String,
+    /// The `complete` column.
+    pub complete: bool,
+    /// `createdAt` and `updatedAt`, as the server writes them: `YYYY-MM-DDTHH:MM:SS.sssZ`.
+    pub updated_at: String,
+    /// Soft-deleted.
+    pub deleted: bool,
+}
+
+impl StockRow {
+    /// A live, not complete row stamped `updated_at`.
+    pub fn new(
+        id: impl Into<String>,
+        text: impl Into<String>,
+        updated_at: impl Into<String>,
+    ) -> Self {
+        StockRow {
+            id: id.into(),
+            text: text.into(),
+            complete: false,
+            updated_at: updated_at.into(),
+            deleted: false,
+        }
+    }
+}
+
 /// A running stock `azure-mobile-apps` server on 127.0.0.1 with a `todoitem` table, its data in
 /// an SQLite file in a temporary directory; killed when dropped.
 pub struct StockServer {
@@ -167,6 +200,45 @@ impl StockServer {
         &self.db
     }
 
+    /// Writes rows straight into the server's SQLite file, in one transaction, the way the
+    /// server stores its own (text stamps, version `1`, booleans as 0/1), so that it serves them
+    /// as if it had written them. Only this can give many rows one `updatedAt`: the server
+    /// stamps rows with its clock. The server's own connection waits on the file lock meanwhile.
+    pub fn write_rows(&self, rows: &[StockRow]) -> Result<()> {
+        for row in rows {
+            if !is_stock_stamp(&row.updated_at) {
+                bail!(
+                    "'{}' is not a stamp as the stock server writes them (YYYY-MM-DDTHH:MM:SS.sssZ)",
+                    row.updated_at
+                );
+            }
+        }
+        let mut conn = rusqlite::Connection::open(&self.db)
+            .with_context(|| format!("opening {}", self.db.display()))?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        let tx = conn.transaction()?;
+        {
+            let mut insert = tx.prepare(
+                "INSERT INTO todoitem (id, text, complete, createdAt, updatedAt, version, deleted) \
+                 VALUES (?1, ?2, ?3, ?4, ?4, '1', ?5)",
+            )?;
+            for row in rows {
+                insert
+                    .execute(rusqlite::params![
+                        row.id,
+                        row.text,
+                        i64::from(row.complete),
+                        row.updated_at,
+                        i64::from(row.deleted)
+                    ])
+                    .with_context(|| format!("writing row '{}' into the stock database", row.id))?;
+            }
+        }
+        tx.commit()
+            .context("committing rows into the stock database")?;
+        Ok(())
+    }
+
     /// Stops the server with SIGTERM (SIGKILL if it has not exited within 5 s) and waits for it.
     pub async fn stop(mut self) -> Result<()> {
         let Some(mut child) = self.child.take() else {
@@ -240,6 +312,16 @@ impl Drop for StockServer {
             let _ = child.start_kill();
         }
     }
+}
+
+/// True when `stamp` has the exact shape the stock server stores, and compares as text.
+fn is_stock_stamp(stamp: &str) -> bool {
+    let shape = b"dddd-dd-ddTdd:dd:dd.dddZ";
+    stamp.len() == shape.len()
+        && stamp.bytes().zip(shape).all(|(c, &s)| match s {
+            b'd' => c.is_ascii_digit(),
+            _ => c == s,
+        })
 }
 
 /// The repository root: the testkit lives at `crates/tidemark-testkit`.

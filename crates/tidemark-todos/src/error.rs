@@ -48,6 +48,17 @@ pub enum TodoError {
         /// How many changes wait to be pushed.
         pending: u64,
     },
+    /// A rebuild of the local copy was refused because `pending` changes have not been sent
+    /// yet and would be lost; nothing was removed. It goes on only when the caller confirms
+    /// losing exactly that many.
+    #[error(
+        "{pending} change(s) have not been sent to the server yet and would be lost; nothing was \
+         removed (confirm losing {pending} to rebuild anyway)"
+    )]
+    ChangesWait {
+        /// How many changes wait to be pushed.
+        pending: u64,
+    },
     /// A sign-in, sign-up, sign-out or "who am I" call failed; the variant says why.
     #[error(transparent)]
     Auth(AuthError),

@@ -14,7 +14,9 @@ mod settings;
 
 pub use accounts::{account_dir, import_local_list};
 pub use error::TodoError;
-pub use list::{Conflict, Resolution, SyncOutcome, Todo, TodoList, TodoStatus, auth_client};
+pub use list::{
+    Conflict, Rebuilt, Resolution, SyncOutcome, Todo, TodoList, TodoStatus, auth_client,
+};
 pub use session::{SessionStore, SystemKeyring, TokenPlace, TokenVault, default_session_file};
 pub use settings::{
     APP_IDENTIFIER, STORE_FILE_NAME, default_data_dir, normalize_server_url, validate_text,

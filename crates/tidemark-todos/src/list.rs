@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use tidemark_client::tidemark_protocol::odata::TableQuery;
 use tidemark_client::tidemark_protocol::odata::builder::{lit, prop};
 use tidemark_client::tidemark_protocol::system;
 use tidemark_client::{
@@ -102,10 +103,25 @@ pub struct SyncOutcome {
     /// Server rows the pull could not read and skipped (every other row came down); empty
     /// when the pull did not run.
     pub skipped: Vec<UnreadableItem>,
+    /// What the pull repaired when the local copy no longer matched the server's (see
+    /// `tidemark_client::Repair`); `None` when it matched or was not checked.
+    pub repaired: Option<String>,
     /// The session renewed before this sync (its token was close to expiry): save it in place
     /// of the old one. Never serialised (it holds the token).
     #[serde(skip)]
     pub renewed_session: Option<Session>,
+}
+
+/// What a rebuild of the local copy did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rebuilt {
+    /// Local todos removed.
+    pub removed: u64,
+    /// Todos the pull brought back from the server.
+    pub pulled: u64,
+    /// Changes that had not been sent and were dropped, as the caller confirmed.
+    pub lost: u64,
 }
 
 /// The state behind the badge and the status line.
@@ -128,6 +144,9 @@ pub struct TodoStatus {
     pub server: Option<String>,
     /// The local store file.
     pub store: PathBuf,
+    /// Set, in plain words, when the last sync had to repair a local copy that no longer
+    /// matched the server's (cleared by the next sync).
+    pub repaired: Option<String>,
 }
 
 /// The todo list on one local store.
@@ -324,6 +343,7 @@ impl TodoList {
                 pulled: None,
                 conflicts,
                 skipped: Vec::new(),
+                repaired: None,
                 renewed_session,
             });
         }
@@ -336,6 +356,7 @@ impl TodoList {
             pulled: Some(pull.received),
             conflicts: 0,
             skipped: pull.unreadable,
+            repaired: pull.repair.map(|r| r.to_string()),
             renewed_session,
         })
     }
@@ -407,6 +428,48 @@ impl TodoList {
         Ok(self.table.purge(None, &Query::new(), force).await?)
     }
 
+    /// Rebuilds the local copy: removes every local todo and pulls them all again from the
+    /// server. Refuses while changes wait to be sent, unless `lose` is exactly their number
+    /// (the user was told that many would be lost and agreed), and, before removing
+    /// anything, when the server cannot be reached (the list would stay empty until it is).
+    pub async fn rebuild(&self, lose: u64) -> Result<Rebuilt, TodoError> {
+        if self.server.is_none() {
+            return Err(TodoError::NoServer);
+        }
+        let pending = self.pending().await?;
+        if pending > 0 && pending != lose {
+            return Err(TodoError::ChangesWait { pending });
+        }
+        let probe = TableQuery {
+            top: Some(1),
+            ..TableQuery::default()
+        };
+        if let Err(e) = self.ctx.remote_table(TABLE).query(&probe).await {
+            return Err(self.with_pending(e).await);
+        }
+        // Forced only when the user agreed to lose changes; otherwise a change queued since
+        // the count above makes the purge refuse instead of dropping it.
+        let removed = self.table.purge(None, &Query::new(), pending > 0).await?;
+        if pending > 0 {
+            log::warn!(
+                "rebuilding the local copy: {pending} unsent change(s) dropped as confirmed"
+            );
+        }
+        let pull = match self.table.pull(Some(ALL_TODOS_QUERY), &Query::new()).await {
+            Ok(pull) => pull,
+            Err(e) => return Err(self.with_pending(e).await),
+        };
+        log::info!(
+            "rebuilt the local copy: {removed} removed, {} pulled",
+            pull.received
+        );
+        Ok(Rebuilt {
+            removed,
+            pulled: pull.received,
+            lost: pending,
+        })
+    }
+
     /// How many operations wait to be pushed.
     pub async fn pending(&self) -> Result<u64, TodoError> {
         Ok(self.ctx.pending_operations().await?)
@@ -430,6 +493,13 @@ impl TodoList {
             last_error: status.last_error,
             server: self.server.clone(),
             store: self.ctx.store_path().to_owned(),
+            // The engine's words (logged when it repaired) name the table and count rows; the
+            // window speaks of the list.
+            repaired: status.repaired.map(|_| {
+                "The list on this computer no longer matched the server's, so it was brought \
+                 back from the server."
+                    .to_owned()
+            }),
         })
     }
 

@@ -9,6 +9,10 @@ use crate::auth::Session;
 /// budget, so a legitimate answer never comes near it.
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
 
+/// The default [`RemoteConfig::verify_interval`]: ten minutes, so a copy that drifted is found
+/// within a working session while an idle pull stays one request.
+pub const DEFAULT_VERIFY_INTERVAL: Duration = Duration::from_secs(10 * 60);
+
 /// Where the server is and how to talk to it. The app's settings screen edits this.
 #[derive(Clone)]
 pub struct RemoteConfig {
@@ -39,6 +43,12 @@ pub struct RemoteConfig {
     /// bytes holding one or more `CERTIFICATE` blocks (e.g. the CA of a self-hosted server's
     /// certificate). `None` trusts the system's authorities only.
     pub extra_ca_pem: Option<Vec<u8>>,
+    /// How often a table's local copy is compared with our server's checksum after a pull
+    /// (see `verify.rs`): at most once per interval per table, remembered in the store so that
+    /// short-lived processes (the CLI) share it. The check reads every row on both sides, so
+    /// it does not run on every pull; `Duration::ZERO` checks after every pull but a store's
+    /// first, which only starts the clock.
+    pub verify_interval: Duration,
 }
 
 impl RemoteConfig {
@@ -82,6 +92,7 @@ impl Default for RemoteConfig {
             batch_size: 1000,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             extra_ca_pem: None,
+            verify_interval: DEFAULT_VERIFY_INTERVAL,
         }
     }
 }
@@ -98,6 +109,7 @@ impl std::fmt::Debug for RemoteConfig {
             .field("page_size", &self.page_size)
             .field("large_page_size", &self.large_page_size)
             .field("batch_size", &self.batch_size)
+            .field("verify_interval", &self.verify_interval)
             .field("max_response_bytes", &self.max_response_bytes)
             .field(
                 "extra_ca_pem",

@@ -12,11 +12,13 @@ mod transport;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use reqwest::header::{
     ETAG, HeaderMap, HeaderValue, IF_MATCH, LINK, RETRY_AFTER, WWW_AUTHENTICATE,
 };
 use reqwest::{Method, RequestBuilder, Url};
 use tidemark_protocol::batch::{BATCH_PATH, BatchRequest, BatchResponse};
+use tidemark_protocol::checksum::{CHECKSUM_PATH, TableChecksum, UNTIL_PARAM};
 use tidemark_protocol::etag::quote_etag;
 use tidemark_protocol::headers::{
     API_VERSION_HEADER, APPLICATION_KEY_HEADER, AUTH_HEADER, CAPABILITIES_PATH, Capabilities,
@@ -25,7 +27,7 @@ use tidemark_protocol::headers::{
 use tidemark_protocol::odata::TableQuery;
 use tokio::sync::OnceCell;
 
-pub use self::config::{DEFAULT_MAX_RESPONSE_BYTES, RemoteConfig};
+pub use self::config::{DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_VERIFY_INTERVAL, RemoteConfig};
 pub use self::page::{MAX_ITEM_DEPTH, QueryPage};
 use self::reply::Raw;
 pub(crate) use self::reply::{BatchReply, Refusal, Reply, error_text};
@@ -386,6 +388,22 @@ impl RemoteTable {
                 }
             }
         }
+    }
+
+    /// The server's checksum of this table's live rows whose `updatedAt` is at or before
+    /// `until` (`GET /$checksum/{table}`; see [`tidemark_protocol::checksum`]). Only our
+    /// server offers it, when its capabilities say `checksum`.
+    pub async fn checksum(&self, until: Option<&DateTime<Utc>>) -> Result<TableChecksum> {
+        let url = self
+            .client
+            .url(&[CHECKSUM_PATH.trim_start_matches('/'), &self.name])?;
+        let mut request = self.client.request(Method::GET, url);
+        if let Some(until) = until {
+            request = request.query(&[(UNTIL_PARAM, tidemark_protocol::date::format_date(until))]);
+        }
+        let reply = self.client.send(request).await?.success()?;
+        serde_json::from_str(&reply.body)
+            .map_err(|e| ClientError::protocol(format!("checksum of '{}': {e}", self.name)))
     }
 
     /// The server's item with this id (`GET /tables/{table}/{id}`).

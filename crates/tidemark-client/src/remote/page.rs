@@ -49,7 +49,7 @@ struct Envelope<'a> {
     count: Option<&'a RawValue>,
 }
 
-/// The two members of a row that an unreadable row is reported with, read without parsing the
+/// The members of a row that an unreadable row is reported with, read without parsing the
 /// rest of it.
 #[derive(Deserialize)]
 struct Shallow<'a> {
@@ -57,6 +57,10 @@ struct Shallow<'a> {
     id: Option<&'a RawValue>,
     #[serde(borrow, rename = "updatedAt")]
     updated_at: Option<&'a RawValue>,
+    #[serde(borrow)]
+    version: Option<&'a RawValue>,
+    #[serde(borrow)]
+    deleted: Option<&'a RawValue>,
 }
 
 /// Reads a page's body: a JSON array of rows, or an object with a `results` array. A body that
@@ -127,14 +131,22 @@ fn read_row(text: &str) -> std::result::Result<Item, String> {
 fn unreadable_row(position: usize, text: &str, reason: String) -> UnreadableItem {
     let shallow = serde_json::from_str::<Shallow<'_>>(text).ok();
     let string = |raw: Option<&RawValue>| raw.and_then(|r| serde_json::from_str(r.get()).ok());
-    let (id, updated_at) = match shallow {
-        Some(s) => (string(s.id), string(s.updated_at)),
-        None => (None, None),
+    let (id, updated_at, version) = match shallow {
+        Some(s) => {
+            let deleted = s
+                .deleted
+                .and_then(|r| serde_json::from_str::<bool>(r.get()).ok())
+                .unwrap_or(false);
+            let version = if deleted { None } else { string(s.version) };
+            (string(s.id), string(s.updated_at), version)
+        }
+        None => (None, None, None),
     };
     UnreadableItem {
         id,
         position,
         updated_at,
+        version,
         reason,
     }
 }

@@ -304,6 +304,16 @@ pub(crate) fn config_remove(conn: &Connection, key: &str) -> Result<()> {
     Ok(())
 }
 
+/// Every (key, value) whose key starts with `prefix` (compared exactly, not as LIKE).
+pub(crate) fn config_list_prefix(conn: &Connection, prefix: &str) -> Result<Vec<(String, String)>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT key, value FROM __config WHERE substr(key, 1, length(?1)) = ?1")?;
+    let rows = stmt
+        .query_map([prefix], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
 /// Removes every config value whose key starts with `prefix` (compared exactly, not as LIKE).
 pub(crate) fn config_remove_prefix(conn: &Connection, prefix: &str) -> Result<()> {
     conn.prepare_cached("DELETE FROM __config WHERE substr(key, 1, length(?1)) = ?1")?

@@ -338,3 +338,35 @@ pub(crate) fn delete(conn: &Connection, def: &TableDefinition, id: &str) -> Resu
     let n = conn.prepare_cached(&sql)?.execute([id])?;
     Ok(n > 0)
 }
+
+/// One row as the divergence check compares it: id, version and `updatedAt` as stored.
+pub(crate) type RowStamp = (String, Option<String>, Option<String>);
+
+/// The id, version and `updatedAt` of every row of the table.
+pub(crate) fn stamps(conn: &Connection, def: &TableDefinition) -> Result<Vec<RowStamp>> {
+    let sql = format!(
+        "SELECT \"{}\", \"{}\", \"{}\" FROM \"{}\"",
+        system::ID,
+        system::VERSION,
+        system::UPDATED_AT,
+        def.name
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// Deletes every row that has no queued operation (they come again from the server); rows
+/// with one keep the user's change. Answers how many went.
+pub(crate) fn delete_unqueued(conn: &Connection, def: &TableDefinition) -> Result<u64> {
+    let sql = format!(
+        "DELETE FROM \"{t}\" WHERE \"{id}\" NOT IN \
+         (SELECT item_id FROM __operations WHERE table_name = ?1)",
+        t = def.name,
+        id = system::ID
+    );
+    let n = conn.execute(&sql, [&def.name])?;
+    Ok(n as u64)
+}

@@ -34,6 +34,7 @@ mod attempts;
 mod batch;
 mod collapse;
 mod convergence;
+mod divergence;
 mod error_kinds;
 mod faults;
 mod hostile;

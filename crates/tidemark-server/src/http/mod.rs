@@ -9,6 +9,7 @@
 mod auth;
 mod batch;
 pub(crate) mod caller;
+mod checksum;
 mod guard;
 mod log_layer;
 mod openapi;
@@ -30,6 +31,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tidemark_protocol::ErrorBody;
 use tidemark_protocol::batch::BATCH_PATH;
+use tidemark_protocol::checksum::CHECKSUM_PATH;
 use tidemark_protocol::headers::{CAPABILITIES_PATH, Capabilities, TABLES_PATH};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_http::CompressionLevel;
@@ -141,6 +143,10 @@ pub fn router<S: TableStore>(
     let app = Router::new()
         .route(BATCH_PATH, post(batch::batch::<S>))
         .route(
+            &format!("{CHECKSUM_PATH}/{{table}}"),
+            get(checksum::checksum::<S>),
+        )
+        .route(
             &format!("{TABLES_PATH}/{{table}}"),
             get(tables::query::<S>).post(tables::insert::<S>),
         )
@@ -151,7 +157,7 @@ pub fn router<S: TableStore>(
                 .delete(tables::delete::<S>)
                 .post(tables::undelete::<S>),
         )
-        // Only the routes above (tables and batch) require a signed-in caller.
+        // Only the routes above (tables, batch and checksum) require a signed-in caller.
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             caller::require_caller::<S>,
@@ -209,6 +215,7 @@ async fn capabilities<S: TableStore>(State(state): Shared<S>) -> Json<Capabiliti
         changes_feed: false,
         auth_required: state.accounts.is_some(),
         signup: state.accounts.as_ref().is_some_and(|a| a.signup_open()),
+        checksum: true,
     })
 }
 

@@ -157,7 +157,7 @@ const BUSY_RETRY_AFTER_SECONDS: u32 = 1;
 
 /// 503 with `Retry-After` when every query slot is taken: the client retries shortly instead of
 /// queueing more work on a server that is already at its limit.
-fn busy_response(slots: usize) -> Response {
+pub(super) fn busy_response(slots: usize) -> Response {
     let mut response = (
         StatusCode::SERVICE_UNAVAILABLE,
         Json(ErrorBody::new(format!(

@@ -19,6 +19,7 @@ pub mod sqlite;
 use std::future::Future;
 
 use serde_json::{Map, Value};
+use tidemark_protocol::checksum::TableChecksum;
 use tidemark_protocol::headers::OperationTag;
 use tidemark_protocol::odata::{Expr, OrderBy};
 
@@ -358,6 +359,16 @@ pub trait TableStore: crate::accounts::AccountStore + Send + Sync + 'static {
         id: &str,
         include_deleted: bool,
     ) -> impl Future<Output = Result<Item, StoreError>> + Send;
+
+    /// The checksum ([`tidemark_protocol::checksum`]) of `owner`'s live rows of `table` whose
+    /// `updatedAt` is at or before `until` (microseconds since the epoch; `None`: every live
+    /// row), read from one snapshot. Only `owner`'s rows count, as for every other read.
+    fn checksum(
+        &self,
+        owner: &Owner,
+        table: &str,
+        until: Option<i64>,
+    ) -> impl Future<Output = Result<TableChecksum, StoreError>> + Send;
 
     /// Applies one write of any kind, atomically: the write rules ([`rules::apply`]) decide
     /// the stored item or the error, and a tagged write is recorded (or replayed), all as

@@ -334,7 +334,7 @@ pub async fn capabilities_advertise_idempotent_writes_batch_and_max_top(backend:
     assert_eq!(reply.status, 200);
     assert_eq!(
         reply.body,
-        json!({"idempotentWrites": true, "batch": true, "maxBatchOperations": 1000, "maxTop": 10000, "changesFeed": false, "authRequired": false, "signup": false})
+        json!({"idempotentWrites": true, "batch": true, "maxBatchOperations": 1000, "maxTop": 10000, "changesFeed": false, "authRequired": false, "signup": false, "checksum": true})
     );
 }
 

@@ -27,6 +27,15 @@ impl TableStore for FailingStore {
         Err(failure())
     }
 
+    async fn checksum(
+        &self,
+        _: &Owner,
+        _: &str,
+        _: Option<i64>,
+    ) -> Result<tidemark_protocol::checksum::TableChecksum, StoreError> {
+        Err(failure())
+    }
+
     async fn apply(&self, _: &Owner, _: StoreWrite) -> Result<WriteOutcome, StoreError> {
         Err(failure())
     }

@@ -34,6 +34,7 @@ mod accounts_kit;
 mod auth;
 mod batch;
 mod change_clock;
+mod checksum;
 mod crud;
 mod edge;
 mod idempotency;

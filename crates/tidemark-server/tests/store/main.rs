@@ -6,6 +6,7 @@
 //! reopening). The write rules themselves are unit-tested without a
 //! database (`src/store/rules.rs`).
 
+mod checksum;
 mod differential;
 mod isolation;
 mod migration;

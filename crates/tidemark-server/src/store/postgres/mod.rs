@@ -8,6 +8,7 @@
 //! requests fail with [`StoreError::Unavailable`] and the pool reconnects once it is back.
 
 mod accounts;
+mod checksum;
 pub mod clock;
 mod migrations;
 mod owners;
@@ -322,6 +323,15 @@ impl TableStore for PostgresTableStore {
         drop(portal);
         tx.commit().await.map_err(classify)?;
         Ok(page.finish(more, count))
+    }
+
+    async fn checksum(
+        &self,
+        owner: &Owner,
+        table: &str,
+        until: Option<i64>,
+    ) -> Result<tidemark_protocol::checksum::TableChecksum, StoreError> {
+        self.checksum_rows(owner, table, until).await
     }
 
     async fn lookup(

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod admin;
+mod checksum;
 mod clock;
 mod group;
 mod migrations;
@@ -376,6 +377,15 @@ impl TableStore for SqliteTableStore {
             visible(item, &id, include_deleted)
         })
         .await
+    }
+
+    async fn checksum(
+        &self,
+        owner: &Owner,
+        table: &str,
+        until: Option<i64>,
+    ) -> Result<tidemark_protocol::checksum::TableChecksum, StoreError> {
+        self.checksum_rows(owner, table, until).await
     }
 
     async fn apply(&self, owner: &Owner, write: StoreWrite) -> Result<WriteOutcome, StoreError> {
