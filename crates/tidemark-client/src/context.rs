@@ -188,6 +188,42 @@ impl SyncContext {
         Ok(())
     }
 
+    /// Resolution "keep mine" for an edit of an item deleted on another device
+    /// ([`crate::Problem::DeletedElsewhere`]): the server brings the item back (undelete) and
+    /// the edit goes over it on the next push; a server that cannot bring it back (no
+    /// undelete, or the item is gone for good) gets the whole local row as a new insert.
+    /// Needs the server now; on a network failure nothing changes and the error says so.
+    pub async fn restore_and_keep_local(&self, error: &OperationError) -> Result<()> {
+        let _guard = self.inner.sync_lock.lock().await;
+        let def = self.definition(&error.table)?;
+        if error.problem() != crate::queue::Problem::DeletedElsewhere {
+            return Err(ClientError::invalid(format!(
+                "the {} of '{}' was not refused because the item was deleted elsewhere",
+                error.kind, error.item_id
+            )));
+        }
+        let restored = self
+            .remote()
+            .table(&error.table)
+            .restore(&error.item_id)
+            .await?;
+        match &restored {
+            Some(_) => log::info!("'{}' brought back on the server", error.item_id),
+            None => log::info!(
+                "the server cannot bring back '{}'; it is sent again as a new item",
+                error.item_id
+            ),
+        }
+        let (id, version) = (error.operation_id.clone(), error.operation_version);
+        let pending = self
+            .inner
+            .store
+            .call(move |c| resolve::restore_local(c, &def, &id, version, restored.as_ref()))
+            .await?;
+        self.set_pending(pending);
+        Ok(())
+    }
+
     /// Resolution: drop the operation and the local item.
     pub async fn cancel_and_discard_item(&self, error: &OperationError) -> Result<()> {
         let _guard = self.inner.sync_lock.lock().await;

@@ -1,0 +1,116 @@
+//! Pulls go on while changes wait for a decision: the rows of waiting changes stay as the user
+//! left them, every other row comes down, and once the change is settled its row is brought
+//! up to date although the pull's watermark already went past it.
+
+use tidemark_client::{OperationError, Problem};
+
+use crate::common::{Device, Mode, server, server_text};
+
+/// Devices `a` and `b` share `x` and `y`; both edited `x`, `a` first: `b`'s edit waits as a
+/// recorded conflict.
+async fn waiting_conflict(
+    mode: Mode,
+) -> anyhow::Result<(
+    tidemark_testkit::server::TestServer,
+    Device,
+    Device,
+    [String; 2],
+    OperationError,
+)> {
+    let server = server().await;
+    let a = Device::open_in(server.url(), mode).await?;
+    let b = Device::open_in(server.url(), mode).await?;
+    let x = a.add_synced("x").await?;
+    let y = a.add_synced("y").await?;
+    b.pull_all().await?;
+    a.set_text(&x, "x by a").await?;
+    a.push_ok().await?;
+    b.set_text(&x, "x by b").await?;
+    let error = b.ctx.push().await.errors.remove(0);
+    anyhow::ensure!(error.problem() == Problem::Conflict, "{error:?}");
+    Ok((server, a, b, [x, y], error))
+}
+
+both_modes! {
+    async fn a_pull_brings_other_rows_while_a_conflict_waits_and_keeps_the_conflicted_row(mode) -> TestResult {
+        let (server, a, b, [x, y], _error) = waiting_conflict(mode).await?;
+        a.set_text(&y, "y by a").await?;
+        let z = a.add_synced("z by a").await?;
+        // A change queued on b meanwhile still goes out with the pull's push.
+        let w = b.add("w by b").await?;
+        let pulled = b.pull_all().await?;
+        assert_eq!(b.text(&y).await?.as_deref(), Some("y by a"));
+        assert_eq!(b.text(&z).await?.as_deref(), Some("z by a"));
+        assert_eq!(server_text(server.url(), &w).await?.as_deref(), Some("w by b"));
+        // The conflicted row is as the user left it, and the conflict still waits.
+        assert_eq!(b.text(&x).await?.as_deref(), Some("x by b"));
+        assert_eq!(b.ctx.errors().await?.len(), 1);
+        assert_eq!(b.ctx.pending_operations().await?, 1);
+        assert!(pulled.skipped_pending >= 1, "{pulled:?}");
+        Ok(())
+    }
+}
+
+both_modes! {
+    async fn a_row_skipped_while_its_conflict_waited_is_brought_up_to_date_by_keep_theirs(mode) -> TestResult {
+        let (_server, a, b, [x, _y], stale_error) = waiting_conflict(mode).await?;
+        // x changes again on the server while b's conflict waits; b's pull moves its watermark
+        // past that change without writing it (the row keeps b's edit).
+        a.set_text(&x, "x by a again").await?;
+        a.push_ok().await?;
+        b.pull_all().await?;
+        assert_eq!(b.text(&x).await?.as_deref(), Some("x by b"));
+        // Settled with the error read before that pull: b still gets the newest copy.
+        b.ctx.cancel_and_take_server_item(&stale_error).await?;
+        assert_eq!(b.text(&x).await?.as_deref(), Some("x by a again"));
+        b.pull_all().await?;
+        assert_eq!(b.text(&x).await?.as_deref(), Some("x by a again"));
+        assert_eq!(b.ctx.pending_operations().await?, 0);
+        Ok(())
+    }
+}
+
+both_modes! {
+    async fn a_row_deleted_on_the_server_while_its_conflict_waited_goes_with_keep_theirs(mode) -> TestResult {
+        let (_server, a, b, [x, _y], stale_error) = waiting_conflict(mode).await?;
+        a.table().delete(&x).await?;
+        a.push_ok().await?;
+        b.pull_all().await?;
+        assert_eq!(b.text(&x).await?.as_deref(), Some("x by b"));
+        // The recorded copy is now the deleted one: the change asks "deleted elsewhere".
+        let error = b.ctx.errors().await?.remove(0);
+        assert_eq!(error.problem(), Problem::DeletedElsewhere, "{error:?}");
+        b.ctx.cancel_and_take_server_item(&stale_error).await?;
+        assert_eq!(b.table().lookup(&x).await?, None);
+        b.pull_all().await?;
+        assert_eq!(b.table().lookup(&x).await?, None);
+        Ok(())
+    }
+}
+
+both_modes! {
+    async fn keep_mine_after_a_waiting_pull_lands_over_the_newest_version(mode) -> TestResult {
+        let (server, a, b, [x, _y], _error) = waiting_conflict(mode).await?;
+        a.set_text(&x, "x by a again").await?;
+        a.push_ok().await?;
+        b.pull_all().await?;
+        let error = b.ctx.errors().await?.remove(0);
+        let version = error
+            .server_item
+            .as_ref()
+            .and_then(|s| s.get("version"))
+            .cloned()
+            .unwrap_or_default();
+        b.ctx
+            .update_operation(
+                &error,
+                crate::common::item(serde_json::json!({"id": x, "text": "x by b", "version": version})),
+            )
+            .await?;
+        b.push_ok().await?;
+        assert_eq!(server_text(server.url(), &x).await?.as_deref(), Some("x by b"));
+        a.pull_all().await?;
+        assert_eq!(a.text(&x).await?.as_deref(), Some("x by b"));
+        Ok(())
+    }
+}
