@@ -126,13 +126,23 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Settle a conflict: keep your change (sent again on the next sync) or the server's copy.
+    /// Settle a conflict or a refused change: keep your change (sent again on the next sync; a
+    /// todo deleted on another device is brought back), keep the server's copy (for a refused
+    /// change: discard it), or send an edited text.
     Resolve {
         /// The todo's id.
         id: String,
         /// Whose copy wins.
-        #[arg(long, value_enum)]
-        keep: Keep,
+        #[arg(
+            long,
+            value_enum,
+            required_unless_present = "text",
+            conflicts_with = "text"
+        )]
+        keep: Option<Keep>,
+        /// Send this text instead (a merge, or the edit of a refused change).
+        #[arg(long)]
+        text: Option<String>,
     },
     /// Remove every local todo and reset the sync watermark; the next sync brings them back.
     Purge {

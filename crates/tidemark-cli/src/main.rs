@@ -1,8 +1,9 @@
 //! `tidemark`: the Tidemark todo list from a terminal, on the same engine and, by default, the
 //! same local store as the desktop app. Every command works offline; `sync` talks to the server.
 //!
-//! Exit codes: 0 ok, 1 error, 2 sync finished with conflicts, 3 server unreachable (nothing lost),
-//! 4 sync finished but some server items could not be read (they were skipped and listed),
+//! Exit codes: 0 ok, 1 error, 2 sync finished with changes waiting for a decision (conflicts,
+//! todos deleted on another device, refused changes; everything else was pulled), 3 server
+//! unreachable (nothing lost), 4 sync finished but some server items could not be read (they were skipped and listed),
 //! 5 sign-in required: not signed in, or the session expired or was revoked (nothing lost; the
 //! queued changes go out with the first sync after `tidemark login`).
 //!
@@ -142,10 +143,12 @@ async fn execute(list: &TodoList, command: Command) -> Result<u8, TodoError> {
         }
         Command::Pending => println!("{}", list.pending().await?),
         Command::Conflicts { json } => output::conflicts(&list.conflicts().await?, json),
-        Command::Resolve { id, keep } => {
-            let resolution = match keep {
-                Keep::Mine => Resolution::KeepMine,
-                Keep::Theirs => Resolution::KeepTheirs,
+        Command::Resolve { id, keep, text } => {
+            // clap takes exactly one of --keep and --text.
+            let resolution = match (keep, text) {
+                (_, Some(text)) => Resolution::KeepText(text),
+                (Some(Keep::Theirs), None) => Resolution::KeepTheirs,
+                (Some(Keep::Mine) | None, None) => Resolution::KeepMine,
             };
             list.resolve(&id, resolution).await?;
         }
