@@ -10,7 +10,8 @@ use tidemark_todos::{SessionStore, TodoError, default_data_dir};
 #[derive(Debug, Parser)]
 #[command(name = "tidemark", version, about, long_about = None)]
 #[command(
-    after_help = "Exit codes: 0 ok, 1 error, 2 sync finished with conflicts, \
+    after_help = "Exit codes: 0 ok, 1 error, 2 sync finished with changes waiting for a decision \
+(see `tidemark conflicts`; everything else was pulled), \
 3 server unreachable (nothing lost), 4 sync finished but some server items were skipped, \
 5 sign-in required: not signed in, or the session expired or was revoked (nothing lost; \
 run `tidemark login`)."

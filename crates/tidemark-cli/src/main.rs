@@ -22,7 +22,7 @@ use tidemark_todos::{Resolution, SessionStore, TodoError, TodoList};
 
 use cli::{Args, Command, Keep};
 
-/// Exit code: the sync finished but some changes conflict with the server's.
+/// Exit code: the sync finished (everything else pulled) but some changes wait for a decision.
 const EXIT_CONFLICTS: u8 = 2;
 /// Exit code: the server could not be reached; local changes are kept.
 const EXIT_UNREACHABLE: u8 = 3;
