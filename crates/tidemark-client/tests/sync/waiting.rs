@@ -4,7 +4,7 @@
 
 use tidemark_client::{OperationError, Problem};
 
-use crate::common::{Device, Mode, server, server_text};
+use crate::common::{Device, Mode, TestResult, server, server_text};
 
 /// Devices `a` and `b` share `x` and `y`; both edited `x`, `a` first: `b`'s edit waits as a
 /// recorded conflict.
@@ -113,4 +113,68 @@ both_modes! {
         assert_eq!(a.text(&x).await?.as_deref(), Some("x by b"));
         Ok(())
     }
+}
+
+#[tokio::test]
+async fn another_tables_pull_never_waits_on_this_tables_conflict() -> TestResult {
+    use tidemark_client::{ColumnType, Query, SyncContext, TableDefinition};
+
+    let server = tidemark_testkit::server::TestServer::start_with(tidemark_server::ServerConfig {
+        tables: vec!["todoitem".into(), "notes".into()],
+        ..tidemark_server::ServerConfig::open()
+    })
+    .await;
+    let notes = TableDefinition::new("notes").column("body", ColumnType::Text);
+    let open = |dir: &tempfile::TempDir| {
+        SyncContext::open(
+            dir.path().join("store.db"),
+            vec![crate::common::todo_table(), notes.clone()],
+            Mode::Batch.config(server.url()),
+        )
+    };
+    let (dir_a, dir_b) = (tempfile::tempdir()?, tempfile::tempdir()?);
+    let (a, b) = (open(&dir_a).await?, open(&dir_b).await?);
+    let todo = |ctx: &SyncContext| ctx.table(crate::common::TABLE);
+    let x = todo(&a)?.insert(crate::common::todo("x")).await?;
+    let x = crate::common::text_of(&x, "id").unwrap_or_default();
+    anyhow::ensure!(a.push().await.is_success());
+    todo(&b)?.pull(Some("all"), &Query::new()).await?;
+    todo(&a)?
+        .update(crate::common::item(
+            serde_json::json!({"id": x, "text": "x by a"}),
+        ))
+        .await?;
+    anyhow::ensure!(a.push().await.is_success());
+    todo(&b)?
+        .update(crate::common::item(
+            serde_json::json!({"id": x, "text": "x by b"}),
+        ))
+        .await?;
+    assert_eq!(b.push().await.errors.len(), 1);
+
+    // A note from a, and one queued on b: b's pull of notes pushes (the todo's conflict is
+    // sent again and still waits) and brings a's note.
+    a.table("notes")?
+        .insert(crate::common::item(
+            serde_json::json!({"id": "from-a", "body": "hello"}),
+        ))
+        .await?;
+    anyhow::ensure!(a.push().await.is_success());
+    b.table("notes")?
+        .insert(crate::common::item(
+            serde_json::json!({"id": "from-b", "body": "hi"}),
+        ))
+        .await?;
+    let pulled = b.table("notes")?.pull(Some("all"), &Query::new()).await?;
+    assert_eq!(pulled.received, 2, "{pulled:?}");
+    assert!(b.table("notes")?.lookup("from-a").await?.is_some());
+    a.table("notes")?.pull(Some("all"), &Query::new()).await?;
+    assert!(a.table("notes")?.lookup("from-b").await?.is_some());
+    assert_eq!(b.errors().await?.len(), 1);
+    let kept = todo(&b)?.lookup(&x).await?.unwrap_or_default();
+    assert_eq!(
+        crate::common::text_of(&kept, "text").as_deref(),
+        Some("x by b")
+    );
+    Ok(())
 }
