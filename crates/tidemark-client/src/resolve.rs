@@ -27,19 +27,26 @@ pub(crate) fn is_deleted(item: &Item) -> bool {
 }
 
 /// Server wins: the operation goes, the local row becomes the server's item (or goes too).
+/// `fetched` says the server was asked for `server_item` just now (`None` then means it no
+/// longer has the item); otherwise it is a copy the caller held, which may be older than the
+/// one recorded with the operation's error since.
 pub(crate) fn take_server_item(
     conn: &mut Connection,
     def: &TableDefinition,
     op_id: &str,
     version: u64,
     server_item: Option<&Item>,
+    fetched: bool,
 ) -> Result<u64> {
     let tx = conn.transaction()?;
     let op = expect_op(&tx, op_id, version)?;
     // A pull that met the item while the change waited recorded a newer copy than the one the
     // caller holds: take the newest, or the pull's watermark (already past it) would leave the
-    // row behind for good.
-    let stored = ops::error_server_item(&tx, op_id)?;
+    // row behind for good. A copy asked for just now is the newest there is.
+    let stored = match fetched {
+        true => None,
+        false => ops::error_server_item(&tx, op_id)?,
+    };
     let server_item = newest(server_item, stored.as_ref());
     match server_item {
         Some(item) if !is_deleted(item) => {

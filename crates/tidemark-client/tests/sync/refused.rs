@@ -125,3 +125,23 @@ async fn a_refused_new_todo_discarded_is_gone_and_a_server_failure_is_refused_to
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_discard_takes_the_servers_copy_as_it_is_now() -> TestResult {
+    let (server, device, x, _other, _error) = refused_edit(Mode::Batch).await?;
+    let remote = crate::common::server_table(server.url())?;
+    remote
+        .update(&x, &item(json!({"text": "changed on the server"})), None)
+        .await?;
+    // The pull skips x (its change waits) and keeps the server's newer copy with the change.
+    device.pull_all().await?;
+    let waiting = device.ctx.errors().await?.remove(0);
+    let kept = waiting.server_item.as_ref().and_then(|i| i.get("text"));
+    assert_eq!(kept, Some(&json!("changed on the server")));
+    // Discarded after the server deleted it: the copy asked for now wins over the kept one.
+    remote.delete(&x, None).await?;
+    device.ctx.cancel_and_take_server_item(&waiting).await?;
+    assert_eq!(device.table().lookup(&x).await?, None);
+    assert_eq!(device.ctx.pending_operations().await?, 0);
+    Ok(())
+}

@@ -178,3 +178,33 @@ async fn another_tables_pull_never_waits_on_this_tables_conflict() -> TestResult
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn keep_theirs_offline_takes_the_newest_copy_a_pull_kept_with_the_waiting_change()
+-> TestResult {
+    let server = server().await;
+    let proxy = crate::common::proxy(server.url()).await?;
+    let a = Device::open(server.url()).await?;
+    let b = Device::open(&proxy.url()).await?;
+    let x = a.add_synced("x").await?;
+    b.pull_all().await?;
+    a.set_text(&x, "x by a").await?;
+    a.push_ok().await?;
+    b.set_text(&x, "x by b").await?;
+    let stale = b.ctx.push().await.errors.remove(0);
+    a.set_text(&x, "x by a again").await?;
+    a.push_ok().await?;
+    b.pull_all().await?;
+    assert_eq!(b.text(&x).await?.as_deref(), Some("x by b"));
+    // Offline now: the server cannot be asked; the copy the pull kept is the newest known.
+    proxy.add_rule(
+        "GET",
+        "tables/todoitem",
+        tidemark_testkit::proxy::Fault::DropRequest,
+        usize::MAX,
+    );
+    b.ctx.cancel_and_take_server_item(&stale).await?;
+    assert_eq!(b.text(&x).await?.as_deref(), Some("x by a again"));
+    assert_eq!(b.ctx.pending_operations().await?, 0);
+    Ok(())
+}
