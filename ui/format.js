@@ -30,7 +30,8 @@ export function statusLine(s, now = new Date()) {
   if (s.conflicts > 0) {
     const n = s.conflicts;
     return {
-      text: `${n} ${n === 1 ? "change conflicts" : "changes conflict"} with the server`,
+      // Refresh still brings everything else; these todos stay as they are here meanwhile.
+      text: `${n} ${n === 1 ? "change waits" : "changes wait"} for a decision`,
       detail: "",
       tone: "error",
       resolve: true,

@@ -1,5 +1,5 @@
 // The badge on Refresh and the status line, kept in step with the backend's sync-status
-// events, and Refresh itself: push, pull, then the conflict dialog when changes conflict.
+// events, and Refresh itself: push, pull, then the decision dialog when changes wait for one.
 
 import * as api from "./api.js";
 import { openConflicts } from "./conflicts.js";
@@ -53,8 +53,9 @@ export async function refresh() {
   try {
     const outcome = await api.sync();
     if (outcome.conflicts > 0) {
+      // Everything else was pulled already; ask only about changes not put off before.
       await reload();
-      await resolveConflicts();
+      await resolveConflicts({ onlyNew: true });
     }
   } catch (error) {
     // The backend keeps the error for the status line; sync-status shows it. A session that
@@ -69,9 +70,11 @@ export async function refresh() {
   }
 }
 
-/** Opens the conflict dialog; once every conflict is settled, syncs the decisions. */
-export function resolveConflicts() {
+/** Opens the conflict dialog (with `onlyNew`, only for changes not put off before); once
+ * every conflict is settled, syncs the decisions. */
+export function resolveConflicts({ onlyNew = false } = {}) {
   return openConflicts({
+    onlyNew,
     afterResolved: async () => {
       syncing = false;
       await refresh();
@@ -82,7 +85,7 @@ export function resolveConflicts() {
 /** Wires Refresh, Resolve and the backend's sync-status events. */
 export async function initStatus() {
   $("refresh").addEventListener("click", refresh);
-  $("status-resolve").addEventListener("click", resolveConflicts);
+  $("status-resolve").addEventListener("click", () => resolveConflicts());
   // Keep "Synced 2 minutes ago" true.
   setInterval(() => showStatus(), 30_000);
   await api.on("sync-status", showStatus);

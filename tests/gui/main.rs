@@ -12,6 +12,7 @@ mod webdriver;
 mod accounts;
 mod bad_input;
 mod conflicts;
+mod decisions;
 mod long_list;
 mod rebuild;
 mod store_faults;

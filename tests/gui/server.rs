@@ -107,6 +107,14 @@ impl OtherClient {
         Ok(res.json().await?)
     }
 
+    /// Deletes a todo on the server (another device deleting it).
+    pub async fn delete(&self, id: &str) -> Result<()> {
+        let url = format!("{}/{id}", self.table);
+        let res = self.request(reqwest::Method::DELETE, &url).send().await?;
+        ensure!(res.status().is_success(), "DELETE {url}: {}", res.status());
+        Ok(())
+    }
+
     /// Renames a todo on the server (a change made on another device).
     pub async fn rename(&self, id: &str, text: &str) -> Result<Value> {
         let url = format!("{}/{id}", self.table);

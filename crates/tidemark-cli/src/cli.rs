@@ -10,7 +10,8 @@ use tidemark_todos::{SessionStore, TodoError, default_data_dir};
 #[derive(Debug, Parser)]
 #[command(name = "tidemark", version, about, long_about = None)]
 #[command(
-    after_help = "Exit codes: 0 ok, 1 error, 2 sync finished with conflicts, \
+    after_help = "Exit codes: 0 ok, 1 error, 2 sync finished with changes waiting for a decision \
+(see `tidemark conflicts`; everything else was pulled), \
 3 server unreachable (nothing lost), 4 sync finished but some server items were skipped, \
 5 sign-in required: not signed in, or the session expired or was revoked (nothing lost; \
 run `tidemark login`)."
@@ -126,13 +127,23 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Settle a conflict: keep your change (sent again on the next sync) or the server's copy.
+    /// Settle a conflict or a refused change: keep your change (sent again on the next sync; a
+    /// todo deleted on another device is brought back), keep the server's copy (for a refused
+    /// change: discard it), or send an edited text.
     Resolve {
         /// The todo's id.
         id: String,
         /// Whose copy wins.
-        #[arg(long, value_enum)]
-        keep: Keep,
+        #[arg(
+            long,
+            value_enum,
+            required_unless_present = "text",
+            conflicts_with = "text"
+        )]
+        keep: Option<Keep>,
+        /// Send this text instead (a merge, or the edit of a refused change).
+        #[arg(long)]
+        text: Option<String>,
     },
     /// Remove every local todo and reset the sync watermark; the next sync brings them back.
     Purge {

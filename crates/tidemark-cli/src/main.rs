@@ -1,8 +1,9 @@
 //! `tidemark`: the Tidemark todo list from a terminal, on the same engine and, by default, the
 //! same local store as the desktop app. Every command works offline; `sync` talks to the server.
 //!
-//! Exit codes: 0 ok, 1 error, 2 sync finished with conflicts, 3 server unreachable (nothing lost),
-//! 4 sync finished but some server items could not be read (they were skipped and listed),
+//! Exit codes: 0 ok, 1 error, 2 sync finished with changes waiting for a decision (conflicts,
+//! todos deleted on another device, refused changes; everything else was pulled), 3 server
+//! unreachable (nothing lost), 4 sync finished but some server items could not be read (they were skipped and listed),
 //! 5 sign-in required: not signed in, or the session expired or was revoked (nothing lost; the
 //! queued changes go out with the first sync after `tidemark login`).
 //!
@@ -21,7 +22,7 @@ use tidemark_todos::{Resolution, SessionStore, TodoError, TodoList};
 
 use cli::{Args, Command, Keep};
 
-/// Exit code: the sync finished but some changes conflict with the server's.
+/// Exit code: the sync finished (everything else pulled) but some changes wait for a decision.
 const EXIT_CONFLICTS: u8 = 2;
 /// Exit code: the server could not be reached; local changes are kept.
 const EXIT_UNREACHABLE: u8 = 3;
@@ -150,10 +151,12 @@ async fn execute(list: &TodoList, command: Command) -> Result<u8, TodoError> {
         }
         Command::Pending => println!("{}", list.pending().await?),
         Command::Conflicts { json } => output::conflicts(&list.conflicts().await?, json),
-        Command::Resolve { id, keep } => {
-            let resolution = match keep {
-                Keep::Mine => Resolution::KeepMine,
-                Keep::Theirs => Resolution::KeepTheirs,
+        Command::Resolve { id, keep, text } => {
+            // clap takes exactly one of --keep and --text.
+            let resolution = match (keep, text) {
+                (_, Some(text)) => Resolution::KeepText(text),
+                (Some(Keep::Theirs), None) => Resolution::KeepTheirs,
+                (Some(Keep::Mine) | None, None) => Resolution::KeepMine,
             };
             list.resolve(&id, resolution).await?;
         }

@@ -62,20 +62,24 @@ pub fn todos(todos: &[Todo], json: bool) {
 
 /// Prints what a sync did; the server rows it skipped go to standard error, one per line.
 pub fn sync(outcome: &SyncOutcome) {
-    match outcome.pulled {
-        Some(pulled) if outcome.skipped.is_empty() => {
-            println!("pushed {}, pulled {pulled}", outcome.pushed);
-        }
-        Some(pulled) => println!(
-            "pushed {}, pulled {pulled}; {} server item(s) could not be read and were skipped",
-            outcome.pushed,
+    let mut line = match outcome.pulled {
+        Some(pulled) => format!("pushed {}, pulled {pulled}", outcome.pushed),
+        None => format!("pushed {}", outcome.pushed),
+    };
+    if !outcome.skipped.is_empty() {
+        line.push_str(&format!(
+            "; {} server item(s) could not be read and were skipped",
             outcome.skipped.len()
-        ),
-        None => println!(
-            "pushed {}; {} conflict(s) to resolve (see `tidemark conflicts`), pull skipped",
-            outcome.pushed, outcome.conflicts
-        ),
+        ));
     }
+    if outcome.conflicts > 0 {
+        // Their todos were kept as they are here; every other todo came down.
+        line.push_str(&format!(
+            "; {} change(s) wait for a decision (see `tidemark conflicts`)",
+            outcome.conflicts
+        ));
+    }
+    println!("{line}");
     for skipped in &outcome.skipped {
         // The item's Display escapes its id and reason already; `clean` is for certainty.
         eprintln!("tidemark: skipped {}", clean(&skipped.to_string()));
@@ -101,7 +105,19 @@ pub fn conflicts(conflicts: &[Conflict], json: bool) {
         };
         println!("{}  {}: {}", clean(&c.id), c.operation, clean(&c.message));
         println!("    mine:   {}", clean(&side(&c.mine)));
-        println!("    theirs: {}", clean(&side(&c.theirs)));
+        match c.kind {
+            "refused" => {
+                if !c.fields.is_empty() {
+                    println!("    fields: {}", clean(&c.fields.join(", ")));
+                }
+                println!("    choose: --text TEXT (edit it) or --keep theirs (discard it)");
+            }
+            "deletedElsewhere" => {
+                println!("    theirs: (deleted on another device)");
+                println!("    choose: --keep mine (bring it back) or --keep theirs (let it go)");
+            }
+            _ => println!("    theirs: {}", clean(&side(&c.theirs))),
+        }
     }
 }
 

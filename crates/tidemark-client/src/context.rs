@@ -164,25 +164,70 @@ impl SyncContext {
         self.inner.store.call(|c| ops::errors(c)).await
     }
 
-    /// Resolution: drop the operation and keep the server's item locally (fetched when the
-    /// error did not carry it; removed locally when the server no longer has it).
+    /// Resolution: drop the operation and keep the server's item locally, as the server has it
+    /// now (asked for; offline, the newest copy recorded with the error), or remove the local
+    /// row when the server no longer has the item.
     pub async fn cancel_and_take_server_item(&self, error: &OperationError) -> Result<()> {
         let _guard = self.inner.sync_lock.lock().await;
         let def = self.definition(&error.table)?;
-        let server_item = match &error.server_item {
-            Some(item) => Some(item.clone()),
-            None => {
-                self.remote()
-                    .table(&error.table)
-                    .find(&error.item_id)
-                    .await?
-            }
-        };
+        // The server's copy as it is now; offline (or refused), the copy recorded with the
+        // error, unless there is none: then nothing is known and nothing changes.
+        let (server_item, fetched) =
+            match self.remote().table(&error.table).find(&error.item_id).await {
+                Ok(found) => (found, true),
+                Err(e) if error.server_item.is_some() && !e.kind().is_store_fault() => {
+                    log::info!(
+                        "cannot ask the server for '{}' ({e}); taking the copy recorded with the \
+                     change",
+                        error.item_id
+                    );
+                    (error.server_item.clone(), false)
+                }
+                Err(e) => return Err(e),
+            };
         let (id, version) = (error.operation_id.clone(), error.operation_version);
         let pending = self
             .inner
             .store
-            .call(move |c| resolve::take_server_item(c, &def, &id, version, server_item.as_ref()))
+            .call(move |c| {
+                resolve::take_server_item(c, &def, &id, version, server_item.as_ref(), fetched)
+            })
+            .await?;
+        self.set_pending(pending);
+        Ok(())
+    }
+
+    /// Resolution "keep mine" for an edit of an item deleted on another device
+    /// ([`crate::Problem::DeletedElsewhere`]): the server brings the item back (undelete) and
+    /// the edit goes over it on the next push; a server that cannot bring it back (no
+    /// undelete, or the item is gone for good) gets the whole local row as a new insert.
+    /// Needs the server now; on a network failure nothing changes and the error says so.
+    pub async fn restore_and_keep_local(&self, error: &OperationError) -> Result<()> {
+        let _guard = self.inner.sync_lock.lock().await;
+        let def = self.definition(&error.table)?;
+        if error.problem() != crate::queue::Problem::DeletedElsewhere {
+            return Err(ClientError::invalid(format!(
+                "the {} of '{}' was not refused because the item was deleted elsewhere",
+                error.kind, error.item_id
+            )));
+        }
+        let restored = self
+            .remote()
+            .table(&error.table)
+            .restore(&error.item_id)
+            .await?;
+        match &restored {
+            Some(_) => log::info!("'{}' brought back on the server", error.item_id),
+            None => log::info!(
+                "the server cannot bring back '{}'; it is sent again as a new item",
+                error.item_id
+            ),
+        }
+        let (id, version) = (error.operation_id.clone(), error.operation_version);
+        let pending = self
+            .inner
+            .store
+            .call(move |c| resolve::restore_local(c, &def, &id, version, restored.as_ref()))
             .await?;
         self.set_pending(pending);
         Ok(())

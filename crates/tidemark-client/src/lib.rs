@@ -14,6 +14,8 @@
 //!   .cancel_and_take_server_item(&err)             resolution: server wins
 //!   .cancel_and_discard_item(&err)                 resolution: drop local change and row
 //!   .update_operation(&err, item)                  resolution: edit (item carries server version)
+//!   .restore_and_keep_local(&err)                  resolution: bring back an item deleted elsewhere
+//!   err.problem() -> Problem                       Conflict / DeletedElsewhere / Refused (+ .reason())
 //!   .set_conflict_handler(Arc<dyn ConflictHandler>) consulted per refused op during push
 //!   .set_remote(RemoteConfig) / .remote_config()   change server or session at runtime
 //!   .prepare_account() -> Result<Option<Session>>  bind the store, renew a token due (push/pull do it too)
@@ -93,7 +95,7 @@ pub use context::SyncContext;
 pub use error::{ClientError, Result};
 pub use error_kind::ErrorKind;
 pub use query::Query;
-pub use queue::{Operation, OperationError, OperationKind, OperationState};
+pub use queue::{Operation, OperationError, OperationKind, OperationState, Problem};
 pub use remote::{
     DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_VERIFY_INTERVAL, MAX_ITEM_DEPTH, QueryPage, RemoteClient,
     RemoteConfig, RemoteTable,

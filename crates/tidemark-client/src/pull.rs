@@ -16,8 +16,9 @@ use crate::account;
 use crate::context::SyncContext;
 use crate::error::{ClientError, Result};
 use crate::query::Query;
+use crate::queue::OperationState;
 use crate::remote::QueryPage;
-use crate::results::PullResult;
+use crate::results::{PullResult, PushStatus};
 use crate::schema::{Item, TableDefinition};
 use crate::status::{CancelToken, Connectivity};
 use crate::store::{ops, rows};
@@ -74,7 +75,9 @@ pub(crate) async fn run(
         .await?;
     let binding = if pending > 0 {
         let pushed = ctx.push_locked(&guard, cancel).await;
-        if !pushed.is_success() {
+        // Changes refused by the server wait for a decision and do not hold the pull: their
+        // rows are kept as they are (see `apply_page`). A push that could not complete does.
+        if pushed.status != PushStatus::Complete {
             return Err(ClientError::PushFailed(Box::new(pushed)));
         }
         // The push may have bound the store: read the binding again.
@@ -377,7 +380,8 @@ fn report_unreadable(table: &str, page: &QueryPage, result: &mut PullResult) {
 }
 
 /// Writes one page and its delta token in one transaction. Deleted rows go; rows with a
-/// queued local operation are left alone (the local change wins until pushed).
+/// queued local operation are left alone (the local change wins until pushed, or until the
+/// user decides on a refused one, which then takes the copy recorded here).
 async fn apply_page(
     ctx: &SyncContext,
     def: &Arc<TableDefinition>,
@@ -401,7 +405,12 @@ async fn apply_page(
                     let Some(Value::String(id)) = item.get(system::ID) else {
                         continue;
                     };
-                    if queued && ops::for_item(&tx, &def.name, id)?.is_some() {
+                    if queued && let Some(op) = ops::for_item(&tx, &def.name, id)? {
+                        // A change waiting for a decision keeps its row; the server's newer
+                        // copy goes to its recorded error, for "keep theirs" to take.
+                        if op.state == OperationState::Failed {
+                            ops::refresh_error_server_item(&tx, &op.id, item)?;
+                        }
                         skipped += 1;
                     } else if crate::resolve::is_deleted(item) {
                         if rows::delete(&tx, &def, id)? {

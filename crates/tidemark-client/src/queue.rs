@@ -112,6 +112,38 @@ impl Operation {
 /// landed); past this the oldest is forgotten.
 pub(crate) const MAX_REMEMBERED_ATTEMPTS: usize = 8;
 
+/// What kind of decision a recorded error asks of the user, told by what the server answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Problem {
+    /// Another device changed the item first (the id is taken, or the version sent is not the
+    /// server's): keep mine (resend over the server's version), keep theirs, or merge.
+    Conflict,
+    /// The item was deleted on another device while this one edited it: keep mine brings it
+    /// back with the edit ([`crate::SyncContext::restore_and_keep_local`]), keep theirs lets
+    /// it go.
+    DeletedElsewhere,
+    /// The server refused the change itself (400, 413, 500...): edit it, or discard it. The
+    /// server's words are in [`OperationError::reason`].
+    Refused,
+}
+
+impl Problem {
+    /// The name the app and the CLI show and send (`conflict`, `deletedElsewhere`, `refused`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Problem::Conflict => "conflict",
+            Problem::DeletedElsewhere => "deletedElsewhere",
+            Problem::Refused => "refused",
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A failed operation as recorded in `__errors`, with what the server said.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OperationError {
@@ -156,6 +188,45 @@ impl OperationError {
         self.meaning() == Some(Meaning::AlreadyExists)
     }
 
+    /// What kind of decision this error asks for. An edit answered "not found", or a conflict
+    /// whose server copy is deleted, is an edit of an item deleted elsewhere; a 409/412 is a
+    /// conflict; every other answer (or none) is a refusal of the change itself.
+    pub fn problem(&self) -> Problem {
+        let server_deleted = self
+            .server_item
+            .as_ref()
+            .is_some_and(crate::resolve::is_deleted);
+        match self.kind {
+            OperationKind::Update if self.is_gone() || server_deleted => Problem::DeletedElsewhere,
+            _ if self.is_conflict() => Problem::Conflict,
+            _ => Problem::Refused,
+        }
+    }
+
+    /// The server's reason in its own words (the `error` of its JSON answer, or the answer's
+    /// text), shortened for people; `None` when the server said nothing.
+    pub fn reason(&self) -> Option<String> {
+        let said = crate::remote::error_text(self.raw_body.as_deref()?);
+        (!said.is_empty()).then_some(said)
+    }
+
+    /// The fields of the change that the server's reason names (quoted, as servers name
+    /// properties: `'text'`, `"text"` or `` `text` ``), for an edit of a refused change to
+    /// offer; empty when it names none.
+    pub fn named_fields(&self) -> Vec<String> {
+        let (Some(reason), Some(item)) = (self.reason(), self.item.as_ref()) else {
+            return Vec::new();
+        };
+        item.keys()
+            .filter(|k| {
+                ['\'', '"', '`']
+                    .iter()
+                    .any(|q| reason.contains(&format!("{q}{k}{q}")))
+            })
+            .cloned()
+            .collect()
+    }
+
     fn meaning(&self) -> Option<Meaning> {
         self.status.map(status::meaning)
     }
@@ -177,6 +248,37 @@ mod tests {
             server_item: None,
             item: None,
         }
+    }
+
+    #[test]
+    fn the_problem_says_which_decision_is_asked() {
+        let mut gone = error(Some(404));
+        assert_eq!(gone.problem(), Problem::DeletedElsewhere);
+        gone.kind = OperationKind::Insert;
+        assert_eq!(gone.problem(), Problem::Refused);
+        assert_eq!(error(Some(412)).problem(), Problem::Conflict);
+        let mut deleted = error(Some(412));
+        deleted.server_item = serde_json::json!({"id": "a", "deleted": true})
+            .as_object()
+            .cloned();
+        assert_eq!(deleted.problem(), Problem::DeletedElsewhere);
+        for other in [Some(400), Some(413), Some(500), None] {
+            assert_eq!(error(other).problem(), Problem::Refused, "{other:?}");
+        }
+    }
+
+    #[test]
+    fn a_refusal_gives_the_servers_words_and_the_fields_it_names() {
+        let mut e = error(Some(400));
+        e.raw_body = Some(r#"{"error":"property 'text' is too long"}"#.into());
+        e.item = serde_json::json!({"text": "x", "complete": true})
+            .as_object()
+            .cloned();
+        assert_eq!(e.reason().as_deref(), Some("property 'text' is too long"));
+        assert_eq!(e.named_fields(), vec!["text".to_string()]);
+        e.raw_body = Some("   ".into());
+        assert_eq!(e.reason(), None);
+        assert!(e.named_fields().is_empty());
     }
 
     #[test]

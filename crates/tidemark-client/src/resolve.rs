@@ -27,15 +27,27 @@ pub(crate) fn is_deleted(item: &Item) -> bool {
 }
 
 /// Server wins: the operation goes, the local row becomes the server's item (or goes too).
+/// `fetched` says the server was asked for `server_item` just now (`None` then means it no
+/// longer has the item); otherwise it is a copy the caller held, which may be older than the
+/// one recorded with the operation's error since.
 pub(crate) fn take_server_item(
     conn: &mut Connection,
     def: &TableDefinition,
     op_id: &str,
     version: u64,
     server_item: Option<&Item>,
+    fetched: bool,
 ) -> Result<u64> {
     let tx = conn.transaction()?;
     let op = expect_op(&tx, op_id, version)?;
+    // A pull that met the item while the change waited recorded a newer copy than the one the
+    // caller holds: take the newest, or the pull's watermark (already past it) would leave the
+    // row behind for good. A copy asked for just now is the newest there is.
+    let stored = match fetched {
+        true => None,
+        false => ops::error_server_item(&tx, op_id)?,
+    };
+    let server_item = newest(server_item, stored.as_ref());
     match server_item {
         Some(item) if !is_deleted(item) => {
             rows::delete(&tx, def, &op.item_id)?;
@@ -46,6 +58,53 @@ pub(crate) fn take_server_item(
         }
     }
     ops::remove(&tx, op_id)?;
+    let pending = ops::count(&tx)?;
+    tx.commit()?;
+    Ok(pending)
+}
+
+/// The later of two copies of one server item, by `updatedAt` (the first when neither says).
+fn newest<'a>(a: Option<&'a Item>, b: Option<&'a Item>) -> Option<&'a Item> {
+    let stamp = |i: &Item| {
+        i.get(system::UPDATED_AT)
+            .and_then(Value::as_str)
+            .and_then(|s| tidemark_protocol::date::parse_date(s).ok())
+    };
+    match (a, b) {
+        (Some(a), Some(b)) if stamp(b) > stamp(a) => Some(b),
+        (Some(a), _) => Some(a),
+        (None, b) => b,
+    }
+}
+
+/// Keep mine for an edit of an item deleted elsewhere: the operation becomes an update over
+/// the brought-back item's version (`restored`, when the server undeleted it) or, when the
+/// server could not bring it back, an insert of the whole local row; queued for the next push.
+pub(crate) fn restore_local(
+    conn: &mut Connection,
+    def: &TableDefinition,
+    op_id: &str,
+    version: u64,
+    restored: Option<&Item>,
+) -> Result<u64> {
+    let tx = conn.transaction()?;
+    let op = expect_op(&tx, op_id, version)?;
+    if op.kind != OperationKind::Update {
+        return Err(ClientError::invalid(format!(
+            "the {} of '{}' is not an edit of an item deleted elsewhere",
+            op.kind, op.item_id
+        )));
+    }
+    let server_version = restored
+        .and_then(|item| item.get(system::VERSION))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let mut op = rebase_op(&tx, def, op, server_version.as_deref(), None, true)?;
+    if restored.is_none() {
+        // An insert sends the whole local row and no version (see `push::prepare`).
+        op.kind = OperationKind::Insert;
+        ops::save(&tx, &op)?;
+    }
     let pending = ops::count(&tx)?;
     tx.commit()?;
     Ok(pending)

@@ -7,7 +7,7 @@
 mod common;
 
 use serde_json::{Value, json};
-use tidemark_client::{ClientWins, ColumnType, PushStatus, ServerWins, TableDefinition};
+use tidemark_client::{ClientWins, ColumnType, Problem, PushStatus, ServerWins, TableDefinition};
 use tidemark_testkit::proxy::Fault;
 use tidemark_testkit::stock::{StockRow, StockServer};
 
@@ -323,5 +323,100 @@ async fn stock_deleting_an_item_already_deleted_on_the_server_counts_as_done() -
     device.table().delete(&id).await?;
     device.push_ok().await?;
     assert_eq!(device.ctx.pending_operations().await?, 0);
+    Ok(())
+}
+
+/// Device `a` deleted `x`; device `b` edited it and pushed: the stock server's 404, recorded.
+async fn stock_edit_of_a_deleted_item(
+    server: &StockServer,
+) -> anyhow::Result<(Device, Device, String, tidemark_client::OperationError)> {
+    let a = device(server.url()).await?;
+    let x = a.add_synced("shared").await?;
+    let b = device(server.url()).await?;
+    b.pull_all().await?;
+    a.table().delete(&x).await?;
+    a.push_ok().await?;
+    b.set_text(&x, "edited on b").await?;
+    let mut errors = b.ctx.push().await.errors;
+    anyhow::ensure!(errors.len() == 1, "one refusal: {errors:?}");
+    Ok((a, b, x, errors.remove(0)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_keep_mine_undeletes_an_item_deleted_elsewhere_and_lands_the_edit() -> TestResult {
+    let server = stock().await;
+    let (a, b, x, error) = stock_edit_of_a_deleted_item(&server).await?;
+    assert_eq!(error.problem(), Problem::DeletedElsewhere, "{error:?}");
+    b.ctx.restore_and_keep_local(&error).await?;
+    b.push_ok().await?;
+    assert_eq!(
+        server_text(server.url(), &x).await?.as_deref(),
+        Some("edited on b")
+    );
+    assert_eq!(server_rows(server.url()).await?.len(), 1);
+    a.pull_all().await?;
+    assert_eq!(a.text(&x).await?.as_deref(), Some("edited on b"));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_keep_mine_reinserts_an_item_the_server_no_longer_has() -> TestResult {
+    let server = stock().await;
+    let (a, b, x, error) = stock_edit_of_a_deleted_item(&server).await?;
+    // The row removed for good, as on a server without soft delete: nothing to undelete (the
+    // undelete answers 404), so the local row goes up as a new insert.
+    let db = rusqlite::Connection::open(server.db_path())?;
+    db.busy_timeout(std::time::Duration::from_secs(5))?;
+    assert_eq!(db.execute("DELETE FROM todoitem WHERE id = ?1", [&x])?, 1);
+    drop(db);
+    b.ctx.restore_and_keep_local(&error).await?;
+    assert_eq!(
+        b.queue().await?,
+        vec![(tidemark_client::OperationKind::Insert, x.clone())]
+    );
+    b.push_ok().await?;
+    assert_eq!(
+        server_text(server.url(), &x).await?.as_deref(),
+        Some("edited on b")
+    );
+    assert_eq!(server_rows(server.url()).await?.len(), 1);
+    a.pull_all().await?;
+    assert_eq!(a.text(&x).await?.as_deref(), Some("edited on b"));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_keep_theirs_lets_an_item_deleted_elsewhere_go() -> TestResult {
+    let server = stock().await;
+    let (_a, b, x, error) = stock_edit_of_a_deleted_item(&server).await?;
+    b.ctx.cancel_and_take_server_item(&error).await?;
+    assert_eq!(b.table().lookup(&x).await?, None);
+    assert_eq!(b.ctx.pending_operations().await?, 0);
+    b.pull_all().await?;
+    assert_eq!(b.table().lookup(&x).await?, None);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_a_pull_brings_other_rows_while_a_conflict_waits() -> TestResult {
+    let server = stock().await;
+    let a = device(server.url()).await?;
+    let x = a.add_synced("x").await?;
+    let b = device(server.url()).await?;
+    b.pull_all().await?;
+    a.set_text(&x, "x by a").await?;
+    a.push_ok().await?;
+    b.set_text(&x, "x by b").await?;
+    let stale = b.ctx.push().await.errors.remove(0);
+    let y = a.add_synced("y by a").await?;
+    a.set_text(&x, "x by a again").await?;
+    a.push_ok().await?;
+    b.pull_all().await?;
+    assert_eq!(b.text(&y).await?.as_deref(), Some("y by a"));
+    assert_eq!(b.text(&x).await?.as_deref(), Some("x by b"));
+    b.ctx.cancel_and_take_server_item(&stale).await?;
+    assert_eq!(b.text(&x).await?.as_deref(), Some("x by a again"));
+    b.pull_all().await?;
+    assert_eq!(b.text(&x).await?.as_deref(), Some("x by a again"));
     Ok(())
 }

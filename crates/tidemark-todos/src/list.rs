@@ -10,7 +10,7 @@ use tidemark_client::tidemark_protocol::odata::builder::{lit, prop};
 use tidemark_client::tidemark_protocol::system;
 use tidemark_client::{
     AuthClient, ClientError, ColumnType, Connectivity, Item, OperationError, OperationKind,
-    PushStatus, Query, RemoteConfig, Session, SyncContext, SyncTable, TableDefinition,
+    Problem, PushStatus, Query, RemoteConfig, Session, SyncContext, SyncTable, TableDefinition,
     UnreadableItem,
 };
 
@@ -69,6 +69,14 @@ pub struct Conflict {
     pub operation: String,
     /// The HTTP status the server answered (412 for a stale version, 409 for a duplicate id).
     pub status: Option<u16>,
+    /// What decision it asks for: `conflict` (changed elsewhere first), `deletedElsewhere`
+    /// (deleted on another device while edited here) or `refused` (the server refused the
+    /// change itself: edit it or discard it).
+    pub kind: &'static str,
+    /// The server's reason in its own words, for a refused change (`None` when it gave none).
+    pub reason: Option<String>,
+    /// The todo's fields the server's reason names (for an edit of a refused change to offer).
+    pub fields: Vec<String>,
     /// The local copy (`None` when the change was a delete).
     pub mine: Option<Todo>,
     /// The server's copy (`None` when the server no longer has the item).
@@ -82,11 +90,14 @@ pub struct Conflict {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "choice", content = "text", rename_all = "camelCase")]
 pub enum Resolution {
-    /// Keep the local change: resend it over the server's version on the next sync.
+    /// Keep the local change: resend it over the server's version on the next sync; a todo
+    /// deleted on another device is brought back with the change (this needs the server now).
     KeepMine,
-    /// Keep the server's copy and drop the local change.
+    /// Keep the server's copy and drop the local change (for a refused change: discard it; for
+    /// a todo deleted elsewhere: let it go).
     KeepTheirs,
-    /// Keep this text (a merge made by the user), sent over the server's version.
+    /// Keep this text (a merge made by the user, or the edit of a refused change), sent over
+    /// the server's version.
     KeepText(String),
 }
 
@@ -96,9 +107,10 @@ pub enum Resolution {
 pub struct SyncOutcome {
     /// Operations the server accepted.
     pub pushed: u64,
-    /// Rows received by the pull (`None` when the pull did not run because of conflicts).
+    /// Rows received by the pull (`None` when it did not run).
     pub pulled: Option<u64>,
-    /// Conflicts now waiting for a decision.
+    /// Changes now waiting for a decision (conflicts and refused changes); their todos were
+    /// kept as they are here, every other todo was brought up to date.
     pub conflicts: usize,
     /// Server rows the pull could not read and skipped (every other row came down); empty
     /// when the pull did not run.
@@ -308,7 +320,8 @@ impl TodoList {
     }
 
     /// Pushes every queued change, then pulls every todo changed on the server since the last
-    /// sync. The pull is skipped while conflicts wait for a decision (it would push them again).
+    /// sync. Changes waiting for a decision do not hold the pull: their todos stay as they are
+    /// here, every other todo is brought up to date.
     pub async fn sync(&self) -> Result<SyncOutcome, TodoError> {
         if self.server.is_none() {
             return Err(TodoError::NoServer);
@@ -336,17 +349,6 @@ impl TodoList {
                 return Err(TodoError::Engine(ClientError::PushFailed(Box::new(push))));
             }
         }
-        let conflicts = self.conflicts().await?.len();
-        if conflicts > 0 {
-            return Ok(SyncOutcome {
-                pushed: push.pushed,
-                pulled: None,
-                conflicts,
-                skipped: Vec::new(),
-                repaired: None,
-                renewed_session,
-            });
-        }
         let pull = match self.table.pull(Some(ALL_TODOS_QUERY), &Query::new()).await {
             Ok(pull) => pull,
             Err(e) => return Err(self.with_pending(e).await),
@@ -354,7 +356,7 @@ impl TodoList {
         Ok(SyncOutcome {
             pushed: push.pushed,
             pulled: Some(pull.received),
-            conflicts: 0,
+            conflicts: self.conflicts().await?.len(),
             skipped: pull.unreadable,
             repaired: pull.repair.map(|r| r.to_string()),
             renewed_session,
@@ -390,6 +392,9 @@ impl TodoList {
                 id: error.item_id.clone(),
                 operation: error.kind.as_str().to_owned(),
                 status: error.status,
+                kind: error.problem().as_str(),
+                reason: error.reason(),
+                fields: error.named_fields(),
                 mine,
                 theirs: error.server_item.as_ref().map(Todo::from_item),
                 message: conflict_message(&error),
@@ -410,6 +415,9 @@ impl TodoList {
             .ok_or_else(|| TodoError::NoConflict(id.to_owned()))?;
         match resolution {
             Resolution::KeepTheirs => Ok(self.ctx.cancel_and_take_server_item(&error).await?),
+            Resolution::KeepMine if error.problem() == Problem::DeletedElsewhere => {
+                Ok(self.ctx.restore_and_keep_local(&error).await?)
+            }
             Resolution::KeepMine => {
                 let item = self.resend_item(&error, None).await?;
                 Ok(self.ctx.update_operation(&error, item).await?)
@@ -575,18 +583,18 @@ pub fn auth_client(server: &str, app_key: Option<&str>) -> Result<AuthClient, To
 
 fn conflict_message(error: &OperationError) -> String {
     // The engine says what the server meant; the status number is only shown.
-    match error.status {
-        _ if error.is_gone() => "deleted on the server".into(),
-        _ if error.server_has_item() => "an item with this id already exists on the server".into(),
-        _ if error.is_conflict() => "changed on the server since you last synced".into(),
-        Some(status) => format!(
-            "the server refused the change ({status}){}",
-            error
-                .raw_body
-                .as_deref()
-                .map(|b| format!(": {}", b.chars().take(200).collect::<String>()))
-                .unwrap_or_default()
-        ),
-        None => "the change could not be sent".into(),
+    match error.problem() {
+        Problem::DeletedElsewhere => "deleted on another device".into(),
+        Problem::Conflict if error.server_has_item() => {
+            "an item with this id already exists on the server".into()
+        }
+        Problem::Conflict => "changed on the server since you last synced".into(),
+        Problem::Refused => match error.reason() {
+            Some(reason) => format!("the server refused this change: {reason}"),
+            None => match error.status {
+                Some(status) => format!("the server refused this change ({status})"),
+                None => "the change could not be sent".into(),
+            },
+        },
     }
 }

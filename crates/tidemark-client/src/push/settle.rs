@@ -53,7 +53,9 @@ pub(super) async fn take_server(
     let result = ctx
         .inner
         .store
-        .call(move |c| resolve::take_server_item(c, &def, &op_id, version, server_item.as_ref()))
+        .call(move |c| {
+            resolve::take_server_item(c, &def, &op_id, version, server_item.as_ref(), false)
+        })
         .await;
     match result {
         // Edited meanwhile: the new data stays queued.

@@ -462,6 +462,20 @@ impl RemoteTable {
             .expect_item()
     }
 
+    /// Brings back an item deleted on the server (`POST /tables/{table}/{id}` without a
+    /// body), for a local edit of it that the user keeps. `None` when this server cannot:
+    /// it has no undelete (a stock server without soft delete answers 404 or 405), or no
+    /// longer holds the item at all; the caller then inserts the local row afresh.
+    pub(crate) async fn restore(&self, id: &str) -> Result<Option<Item>> {
+        let reply = self
+            .send(Request::new(Method::POST, Some(id), None, None))
+            .await?;
+        match reply.meaning() {
+            Meaning::NotFound | Meaning::NotAllowed => Ok(None),
+            _ => reply.expect_item().map(Some),
+        }
+    }
+
     /// Sends a queued operation and returns the server's reply, whatever it is (push judges
     /// it): an insert is `POST /tables/{table}`, an update `PATCH` and a delete `DELETE` of
     /// `/tables/{table}/{id}`.

@@ -108,7 +108,7 @@ impl Reply {
             Meaning::Unauthorized => Reply::Unauthorized(refusal),
             Meaning::TooLarge => Reply::TooLarge(refusal),
             Meaning::Unavailable => Reply::Unavailable(refusal),
-            Meaning::Success | Meaning::Refused => Reply::Refused(refusal),
+            Meaning::Success | Meaning::NotAllowed | Meaning::Refused => Reply::Refused(refusal),
         }
     }
 }

@@ -15,6 +15,8 @@ pub(crate) enum Meaning {
     AlreadyExists,
     /// The version sent is not the server's (412); the body is the server's item.
     VersionMismatch,
+    /// The server has no such method for this route (405): a stock server without undelete.
+    NotAllowed,
     /// The request is larger than the server accepts (413); nothing of it was applied.
     TooLarge,
     /// The server failed or is overloaded (5xx): nothing is known about what was asked.
@@ -30,6 +32,7 @@ pub(crate) fn meaning(status: u16) -> Meaning {
         401 => Meaning::Unauthorized,
         404 => Meaning::NotFound,
         409 => Meaning::AlreadyExists,
+        405 => Meaning::NotAllowed,
         412 => Meaning::VersionMismatch,
         413 => Meaning::TooLarge,
         500..=599 => Meaning::Unavailable,
@@ -50,6 +53,7 @@ mod tests {
         assert_eq!(meaning(404), Meaning::NotFound);
         assert_eq!(meaning(409), Meaning::AlreadyExists);
         assert_eq!(meaning(412), Meaning::VersionMismatch);
+        assert_eq!(meaning(405), Meaning::NotAllowed);
         assert_eq!(meaning(413), Meaning::TooLarge);
         assert_eq!(meaning(503), Meaning::Unavailable);
         assert_eq!(meaning(400), Meaning::Refused);

@@ -247,6 +247,27 @@ pub(crate) fn add_error(conn: &Connection, e: &OperationError) -> Result<()> {
     Ok(())
 }
 
+/// Replaces the server's copy recorded with an operation's errors by a newer one (a pull met
+/// the item while its change waits for a decision), so that "keep theirs" takes the newest.
+pub(crate) fn refresh_error_server_item(
+    conn: &Connection,
+    operation_id: &str,
+    server_item: &Item,
+) -> Result<()> {
+    conn.prepare_cached("UPDATE __errors SET server_item = ?2 WHERE operation_id = ?1")?
+        .execute(params![operation_id, json_text(Some(server_item))])?;
+    Ok(())
+}
+
+/// The server's copy recorded with an operation's latest error, if any.
+pub(crate) fn error_server_item(conn: &Connection, operation_id: &str) -> Result<Option<Item>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT server_item FROM __errors WHERE operation_id = ?1 ORDER BY id DESC LIMIT 1",
+    )?;
+    let text: Option<Option<String>> = stmt.query_row([operation_id], |r| r.get(0)).optional()?;
+    Ok(text.flatten().and_then(|t| parse_item(Some(t))))
+}
+
 /// Forgets the errors of one operation.
 pub(crate) fn remove_errors(conn: &Connection, operation_id: &str) -> Result<()> {
     conn.prepare_cached("DELETE FROM __errors WHERE operation_id = ?1")?

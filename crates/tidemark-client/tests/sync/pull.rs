@@ -156,15 +156,26 @@ async fn rows_with_a_pending_local_operation_are_not_overwritten() -> TestResult
 async fn pull_fails_when_its_push_fails_and_keeps_the_local_change() -> TestResult {
     let server = server().await;
     let ids = server_adds(server.url(), 1, "t").await?;
-    let device = Device::open(server.url()).await?;
+    let proxy = crate::common::proxy(server.url()).await?;
+    let device = Device::open(&proxy.url()).await?;
     device.pull_all().await?;
     server_table(server.url())?
         .update(&ids[0], &item(json!({"text": "server"})), None)
         .await?;
     device.set_text(&ids[0], "local").await?;
+    // The push cannot complete (the connection drops): the pull does not run. A change the
+    // server refuses is another matter: it waits for a decision and the pull goes on
+    // (`waiting.rs`).
+    proxy.add_rule(
+        "POST",
+        "$batch",
+        tidemark_testkit::proxy::Fault::DropRequest,
+        usize::MAX,
+    );
     let r = device.table().pull(Some("all"), &Query::new()).await;
     assert!(matches!(r, Err(ClientError::PushFailed(_))), "{r:?}");
     assert_eq!(device.text(&ids[0]).await?.as_deref(), Some("local"));
+    assert_eq!(device.ctx.pending_operations().await?, 1);
     Ok(())
 }
 
