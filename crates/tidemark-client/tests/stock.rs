@@ -420,3 +420,69 @@ async fn stock_a_pull_brings_other_rows_while_a_conflict_waits() -> TestResult {
     assert_eq!(b.text(&x).await?.as_deref(), Some("x by a again"));
     Ok(())
 }
+
+/// Pushes six offline edits to the stock server with the device's power cut at I/O `cut` of
+/// the push (attempt marks and write-backs are not waited for), restarts, pushes again. Returns
+/// false once `cut` is past the push's last I/O.
+async fn stock_push_cut_at(
+    power: &tidemark_testkit::power::PowerCut,
+    url: &str,
+    cut: u64,
+) -> anyhow::Result<bool> {
+    use tidemark_client::{RemoteConfig, SyncContext};
+    let path = power.dir().join(format!("cut{cut}.db"));
+    let open = || SyncContext::open(&path, vec![stock_table()], RemoteConfig::new(url));
+    let ctx = open().await?;
+    let table = ctx.table(common::TABLE)?;
+    let id = |n: u32| format!("p{cut}-{n}");
+    let todo = |n: u32, text: &str| item(json!({"id": id(n), "text": text, "complete": false}));
+    // Inserts, an update of an insert, and an item deleted after an update.
+    for n in 0..3 {
+        table.insert(todo(n, "first")).await?;
+    }
+    table.update(todo(1, "second")).await?;
+    table.delete(&id(2)).await?;
+    power.cut_after(power.events() + cut);
+    let first = ctx.push().await;
+    let reached = power.is_on();
+    if reached {
+        assert!(first.is_success(), "{first} {:?}", first.errors);
+        power.cut_now();
+    }
+    ctx.close().await;
+    drop(ctx);
+    power.wait_closed().await;
+    power.power_on();
+
+    let ctx = open().await?;
+    let again = ctx.push().await;
+    assert!(
+        again.is_success() && again.errors.is_empty(),
+        "cut at I/O {cut} of the push: {again} {:?}",
+        again.errors
+    );
+    for (n, expected) in [(0, Some("first")), (1, Some("second")), (2, None)] {
+        assert_eq!(
+            server_text(url, &id(n)).await?.as_deref(),
+            expected,
+            "cut {cut}: {}",
+            id(n)
+        );
+    }
+    ctx.close().await;
+    Ok(!reached)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_a_push_cut_short_by_the_devices_power_lands_everything_once() -> TestResult {
+    let server = stock().await;
+    let dir = tempfile::tempdir()?;
+    let power = tidemark_testkit::power::PowerCut::new(dir.path());
+    let mut cut = 0;
+    while stock_push_cut_at(&power, server.url(), cut).await? {
+        cut += 1;
+        anyhow::ensure!(cut < 10_000, "the push never ended");
+    }
+    anyhow::ensure!(cut > 2, "the push made only {cut} I/O events");
+    Ok(())
+}

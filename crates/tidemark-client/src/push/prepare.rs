@@ -15,6 +15,12 @@ use crate::queue::{MAX_REMEMBERED_ATTEMPTS, Operation, OperationKind, OperationS
 use crate::schema::TableDefinition;
 use crate::store::{ops, rows};
 
+// Why an attempt mark may be lost to a power cut (it is committed without waiting for the
+// disk): a cut takes back only commits after the last durable one, and every user edit is
+// durable. So a lost mark had no edit after it: the resend carries the very body the lost
+// attempt sent, which our server recognises by its idempotency tag and the engine recognises
+// on a stock server by comparing the server's copy with it.
+
 /// An operation read and marked attempted, with what will be sent.
 pub(super) struct Prepared {
     pub(super) op: Operation,
@@ -43,24 +49,27 @@ pub(super) async fn prepare_batch(
     let tables = ctx.inner.tables.clone();
     ctx.inner
         .store
+        // Committed without waiting for the disk; why that is safe is explained above `Prepared`.
         .call(move |conn| {
-            let tx = conn.transaction()?;
-            let mut after = after;
-            let mut batch = Vec::with_capacity(size.min(1024));
-            while batch.len() < size {
-                let next = ops::list_after(&tx, after, size - batch.len())?;
-                if next.is_empty() {
-                    break;
-                }
-                for op in next {
-                    after = op.sequence;
-                    if let Some(prepared) = prepare_in(&tx, &tables, op)? {
-                        batch.push(prepared);
+            crate::store::redoable(conn, |conn| {
+                let tx = conn.transaction()?;
+                let mut after = after;
+                let mut batch = Vec::with_capacity(size.min(1024));
+                while batch.len() < size {
+                    let next = ops::list_after(&tx, after, size - batch.len())?;
+                    if next.is_empty() {
+                        break;
+                    }
+                    for op in next {
+                        after = op.sequence;
+                        if let Some(prepared) = prepare_in(&tx, &tables, op)? {
+                            batch.push(prepared);
+                        }
                     }
                 }
-            }
-            tx.commit()?;
-            Ok(batch)
+                tx.commit()?;
+                Ok(batch)
+            })
         })
         .await
 }
@@ -72,13 +81,15 @@ pub(super) async fn prepare_op(ctx: &SyncContext, op_id: &str) -> Result<Option<
     ctx.inner
         .store
         .call(move |conn| {
-            let tx = conn.transaction()?;
-            let prepared = match ops::get(&tx, &op_id)? {
-                Some(op) => prepare_in(&tx, &tables, op)?,
-                None => None,
-            };
-            tx.commit()?;
-            Ok(prepared)
+            crate::store::redoable(conn, |conn| {
+                let tx = conn.transaction()?;
+                let prepared = match ops::get(&tx, &op_id)? {
+                    Some(op) => prepare_in(&tx, &tables, op)?,
+                    None => None,
+                };
+                tx.commit()?;
+                Ok(prepared)
+            })
         })
         .await
 }
