@@ -21,6 +21,10 @@ impl<C: Clock> Clock for StockClock<C> {
         Some(self.0.now_us())
     }
 
+    fn reads_early(&self) -> bool {
+        true
+    }
+
     fn stamp(&self, early_reading: Option<i64>, _last_us: i64) -> i64 {
         early_reading.unwrap_or_else(|| self.0.now_us())
     }

@@ -20,6 +20,12 @@ pub trait Clock: Send + Sync + 'static {
         None
     }
 
+    /// Whether [`Clock::early_reading`] takes a reading at all. Only then does a write ask for
+    /// it, on a blocking thread (a test's clock may hold the reading back).
+    fn reads_early(&self) -> bool {
+        false
+    }
+
     /// The write's `updatedAt`, chosen under the write lock; `last_us` is the largest stamp
     /// handed out so far. The default, `max(now, last + 1)`, keeps stamps strictly increasing in
     /// commit order; only an imitation of a server without that guarantee overrides it.

@@ -116,8 +116,8 @@ struct Inner {
     path: PathBuf,
     options: SqliteOptions,
     writer: Mutex<Writer>,
-    /// Writes waiting for the writer's next commit.
-    queue: group::Queue,
+    /// Where writes go to be committed ([`group`]).
+    committer: group::Committer,
     readers: Arc<Readers>,
     prune_schedule: PruneSchedule,
     owner_keys: OwnerKeys,
@@ -188,17 +188,18 @@ impl SqliteTableStore {
             },
         )
         .map_err(StoreError::internal)?;
-        Ok(Self {
-            inner: Arc::new(Inner {
-                path,
-                options,
-                writer: Mutex::new(writer),
-                queue: group::Queue::default(),
-                readers: Arc::new(readers),
-                prune_schedule: PruneSchedule::default(),
-                owner_keys: OwnerKeys::default(),
-            }),
-        })
+        let (committer, jobs) = group::Committer::channel();
+        let inner = Arc::new(Inner {
+            path,
+            options,
+            writer: Mutex::new(writer),
+            committer,
+            readers: Arc::new(readers),
+            prune_schedule: PruneSchedule::default(),
+            owner_keys: OwnerKeys::default(),
+        });
+        group::Committer::start(&inner, jobs).map_err(StoreError::internal)?;
+        Ok(Self { inner })
     }
 
     /// The database file.
@@ -232,26 +233,24 @@ impl SqliteTableStore {
         writes: Vec<StoreWrite>,
         single: bool,
     ) -> Result<BatchOutcome, StoreError> {
+        let clock = &self.inner.options.clock;
+        // Only a clock imitating a stock server reads the time before the write is queued; a
+        // test's clock may block there, so it reads on a blocking thread.
+        let early_reading = if single && clock.reads_early() {
+            let clock = Arc::clone(clock);
+            tokio::task::spawn_blocking(move || clock.early_reading())
+                .await
+                .map_err(StoreError::internal)?
+        } else {
+            None
+        };
         let (reply, outcome) = tokio::sync::oneshot::channel();
-        let inner = Arc::clone(&self.inner);
-        let owner = owner.clone();
-        tokio::task::spawn_blocking(move || {
-            // Only a clock imitating a stock server reads the time before the writer's lock;
-            // a test's clock may block here, so this is on the blocking thread too.
-            let early_reading = single
-                .then(|| inner.options.clock.early_reading())
-                .flatten();
-            inner.queue.push(group::Job {
-                owner,
-                writes,
-                early_reading,
-                reply,
-            });
-            // When this returns, whoever held the writer has committed the job, or this did.
-            inner.commit_queued();
-        })
-        .await
-        .map_err(StoreError::internal)?;
+        self.inner.committer.submit(group::Job {
+            owner: owner.clone(),
+            writes,
+            early_reading,
+            reply,
+        })?;
         outcome
             .await
             .map_err(|_| StoreError::internal("a queued write was dropped without an outcome"))?
