@@ -342,21 +342,32 @@ async fn stock_edit_of_a_deleted_item(
     Ok((a, b, x, errors.remove(0)))
 }
 
+/// `b` pushes its "keep mine" of item `x`: the server then holds `b`'s edit as its one row, and
+/// `a`, which deleted it, gets it back on its next pull.
+async fn brought_back_everywhere(
+    server: &StockServer,
+    a: &Device,
+    b: &Device,
+    x: &str,
+) -> TestResult {
+    b.push_ok().await?;
+    assert_eq!(
+        server_text(server.url(), x).await?.as_deref(),
+        Some("edited on b")
+    );
+    assert_eq!(server_rows(server.url()).await?.len(), 1);
+    a.pull_all().await?;
+    assert_eq!(a.text(x).await?.as_deref(), Some("edited on b"));
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stock_keep_mine_undeletes_an_item_deleted_elsewhere_and_lands_the_edit() -> TestResult {
     let server = stock().await;
     let (a, b, x, error) = stock_edit_of_a_deleted_item(&server).await?;
     assert_eq!(error.problem(), Problem::DeletedElsewhere, "{error:?}");
     b.ctx.restore_and_keep_local(&error).await?;
-    b.push_ok().await?;
-    assert_eq!(
-        server_text(server.url(), &x).await?.as_deref(),
-        Some("edited on b")
-    );
-    assert_eq!(server_rows(server.url()).await?.len(), 1);
-    a.pull_all().await?;
-    assert_eq!(a.text(&x).await?.as_deref(), Some("edited on b"));
-    Ok(())
+    brought_back_everywhere(&server, &a, &b, &x).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -374,15 +385,7 @@ async fn stock_keep_mine_reinserts_an_item_the_server_no_longer_has() -> TestRes
         b.queue().await?,
         vec![(tidemark_client::OperationKind::Insert, x.clone())]
     );
-    b.push_ok().await?;
-    assert_eq!(
-        server_text(server.url(), &x).await?.as_deref(),
-        Some("edited on b")
-    );
-    assert_eq!(server_rows(server.url()).await?.len(), 1);
-    a.pull_all().await?;
-    assert_eq!(a.text(&x).await?.as_deref(), Some("edited on b"));
-    Ok(())
+    brought_back_everywhere(&server, &a, &b, &x).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
