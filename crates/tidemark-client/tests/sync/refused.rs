@@ -145,3 +145,36 @@ async fn a_discard_takes_the_servers_copy_as_it_is_now() -> TestResult {
     assert_eq!(device.ctx.pending_operations().await?, 0);
     Ok(())
 }
+
+both_modes! {
+    /// A change too large for the server's request limit even on its own (413) is refused,
+    /// not retried forever and not holding the rest: a batch that meets the limit is split, the
+    /// change that still does not fit waits for a decision, the others land.
+    async fn a_change_too_large_on_its_own_is_refused_and_the_others_land(mode) -> TestResult {
+        let server = TestServer::start_with(tidemark_server::ServerConfig {
+            max_body_bytes: 2_048,
+            max_item_bytes: 2_048,
+            ..tidemark_server::ServerConfig::open()
+        })
+        .await;
+        let device = Device::open_in(server.url(), mode).await?;
+        let before = device.add("before").await?;
+        let huge = device.add(&"far too long ".repeat(400)).await?;
+        let after = device.add("after").await?;
+        let pushed = device.ctx.push().await;
+        assert_eq!(pushed.status, PushStatus::Complete, "{pushed:?}");
+        assert_eq!((pushed.pushed, pushed.errors.len()), (2, 1), "{pushed:?}");
+        let error = device.ctx.errors().await?.remove(0);
+        assert_eq!((error.status, error.problem()), (Some(413), Problem::Refused), "{error:?}");
+        assert_eq!(error.item_id, huge);
+        for id in [&before, &after] {
+            assert!(server_text(server.url(), id).await?.is_some(), "{id} landed");
+        }
+        assert_eq!(server_text(server.url(), &huge).await?, None);
+        // Discarding it leaves nothing waiting and nothing on the server.
+        device.ctx.cancel_and_discard_item(&error).await?;
+        assert_eq!(device.ctx.pending_operations().await?, 0);
+        assert_eq!(server_rows(server.url()).await?.len(), 2);
+        Ok(())
+    }
+}
