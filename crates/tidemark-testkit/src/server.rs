@@ -167,7 +167,9 @@ impl TestServer {
         // The server checks its configuration when it starts serving, inside the spawned task;
         // checked here too, a test's bad configuration fails loudly instead of leaving a port
         // that refuses every connection.
-        config.validate().context("the server's configuration is invalid")?;
+        config
+            .validate()
+            .context("the server's configuration is invalid")?;
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
