@@ -454,8 +454,7 @@ async fn stock_push_cut_at(
     }
     ctx.close().await;
     drop(ctx);
-    power.wait_closed().await;
-    power.power_on();
+    power.restart().await;
 
     let ctx = open().await?;
     let again = ctx.push().await;

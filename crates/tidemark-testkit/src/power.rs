@@ -105,6 +105,13 @@ impl PowerCut {
         }
     }
 
+    /// Restarts the machine once its programs have stopped: waits until every file is closed
+    /// ([`PowerCut::wait_closed`]), then turns the power back on ([`PowerCut::power_on`]).
+    pub async fn restart(&self) {
+        self.wait_closed().await;
+        self.power_on();
+    }
+
     /// Turns the power back on: files opened from now on start from what their last sync put
     /// on disk. Panics if a connection of the previous boot is still open, because SQLite would
     /// keep using its stale WAL index instead of rebuilding it, which no real restart allows.

@@ -115,8 +115,7 @@ fn table(ctx: &SyncContext) -> SyncTable {
 async fn restart(power: &PowerCut, ctx: SyncContext) {
     ctx.close().await;
     drop(ctx);
-    power.wait_closed().await;
-    power.power_on();
+    power.restart().await;
 }
 
 /// Counts the I/O events of one whole session on a fresh store (the cut points to try).
@@ -265,8 +264,7 @@ both_modes! {
                 ctx.operations().await?.into_iter().map(|op| op.item_id).collect();
             let local = local_rows(&table(&ctx)).await?;
             server.pause().await;
-            power.wait_closed().await;
-            power.power_on();
+            power.restart().await;
             server.start_again().await;
 
             let on_server = server_rows(server.url(), &prefix).await?;

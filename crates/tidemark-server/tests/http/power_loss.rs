@@ -104,8 +104,7 @@ async fn every_write_the_server_acknowledged_survives_a_power_cut() {
             "cut {cut}: the writers stopped before the power cut"
         );
         server.pause().await;
-        power.wait_closed().await;
-        power.power_on();
+        power.restart().await;
         server.start_again().await;
 
         for ledger in ledgers {

@@ -11,7 +11,7 @@
 //! task taking the writer in turn, also spares a context switch per waiting request per group.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex, Weak, mpsc};
+use std::sync::{Arc, Weak, mpsc};
 
 use rusqlite::TransactionBehavior;
 use tokio::sync::oneshot;
@@ -35,7 +35,7 @@ pub(super) struct Job {
 
 /// The way to the committing thread; the thread ends when this is dropped (with the store).
 pub(super) struct Committer {
-    jobs: Mutex<mpsc::Sender<Job>>,
+    jobs: mpsc::Sender<Job>,
 }
 
 impl Committer {
@@ -52,19 +52,12 @@ impl Committer {
     /// A committer sending to `jobs`, and the receiving end for [`Committer::start`].
     pub fn channel() -> (Self, mpsc::Receiver<Job>) {
         let (sender, receiver) = mpsc::channel();
-        (
-            Self {
-                jobs: Mutex::new(sender),
-            },
-            receiver,
-        )
+        (Self { jobs: sender }, receiver)
     }
 
     /// Hands `job` to the committing thread.
     pub fn submit(&self, job: Job) -> Result<(), StoreError> {
         self.jobs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .send(job)
             .map_err(|_| StoreError::internal("the SQLite writer thread has stopped"))
     }
